@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace switchboard {
+
+// The error codes of the DataChannel API. The same names appear in the agent's JSON
+// events and the Web SDK's error `code` strings (docs/agent.md).
+enum class ErrorCode : std::uint8_t {
+  InvalidArgument,
+  InvalidChannelId,
+  NoAvailableChannelId,
+  SenderClosed,
+  MessageEmpty,
+  MessageTooLarge,
+  BufferFull,
+  TrafficLimited,
+  TooManyParticipants,
+  NoValidParticipant,
+  NotConnected,
+  Unauthorized,
+  CallFull,
+  Internal,
+};
+
+// "INVALID_ARGUMENT", "SENDER_CLOSED", ...
+std::string_view to_string(ErrorCode code) noexcept;
+// The inverse of to_string; false when `name` is not a code.
+bool parse_error_code(std::string_view name, ErrorCode& out) noexcept;
+
+struct Error {
+  ErrorCode code = ErrorCode::Internal;
+  std::string message;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,4 @@
+# Every third-party dependency, found once at the top so all directories see the targets.
+find_package(OpenSSL 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(USRSCTP REQUIRED IMPORTED_TARGET GLOBAL usrsctp)

@@ -210,7 +210,7 @@ void DataChannelEndpoint::close_receiver(std::map<ReceiverKey, ReceiverPtr>::ite
 
 bool DataChannelEndpoint::durable_input_paused() const {
   for (const auto& [key, receiver] : receivers_) {
-    if (receiver->over_limit()) return true;
+    if (receiver->holds_back_durable()) return true;
   }
   return false;
 }

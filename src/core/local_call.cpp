@@ -45,7 +45,7 @@ std::size_t LocalCall::pump(TimePoint now) {
     for (std::size_t i = 0; i < endpoints_.size(); ++i) {
       batch.clear();
       if (!endpoints_[i]->poll(now, batch, 64 * 1024)) continue;
-      route(*endpoints_[i], batch, now);
+      relay(*endpoints_[i], batch, now);
       progress = true;
       ++moved;
     }
@@ -53,7 +53,7 @@ std::size_t LocalCall::pump(TimePoint now) {
   return moved;
 }
 
-void LocalCall::route(DataChannelEndpoint& from, ByteView batch, TimePoint now) {
+void LocalCall::relay(DataChannelEndpoint& from, ByteView batch, TimePoint now) {
   std::vector<ParticipantId> recipients;
   Bytes stamped;
   while (!batch.empty()) {

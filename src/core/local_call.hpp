@@ -19,11 +19,12 @@ class LocalCall {
   void leave(DataChannelEndpoint& endpoint);
   // Moves frames until no endpoint has anything left to send at `now`. Returns frames moved.
   std::size_t pump(TimePoint now);
+  // Routes one transport message as if `from` had sent it, as the server does.
+  void relay(DataChannelEndpoint& from, ByteView batch, TimePoint now);
   // Frames the router refused (malformed, or claiming another sender).
   std::uint64_t rejected_frames() const { return rejected_; }
 
  private:
-  void route(DataChannelEndpoint& from, ByteView batch, TimePoint now);
   DataChannelEndpoint* find(ParticipantId id);
 
   EndpointConfig config_;

@@ -21,6 +21,7 @@ std::optional<Message> ReceiverChannel::read() {
 
 bool ReceiverChannel::push(Message message, Reliability reliability, TimePoint now) {
   last_activity_ = now;
+  reliability_ = reliability;
   if (reliability == Reliability::Lossy && unread_bytes_ + message.data.size() > unread_limit_) {
     ++dropped_;
     return false;

@@ -41,6 +41,8 @@ class ReceiverChannel {
   std::size_t unread_messages() const { return queue_.size(); }
   // Unread bytes are over the bound: lossy messages are dropped and durable input pauses.
   bool over_limit() const { return unread_bytes_ >= unread_limit_; }
+  // Durable data waits here past the bound: the transport must stop reading.
+  bool holds_back_durable() const { return reliability_ == Reliability::Durable && over_limit(); }
   std::uint64_t dropped_messages() const { return dropped_; }
 
   bool closed() const { return close_reason_.has_value(); }
@@ -60,6 +62,7 @@ class ReceiverChannel {
   TimePoint last_activity_;
   std::deque<Message> queue_;
   std::size_t unread_bytes_ = 0;
+  Reliability reliability_ = Reliability::Durable;  // of the latest message
   std::uint64_t dropped_ = 0;
   std::optional<ReceiverCloseReason> close_reason_;
 };

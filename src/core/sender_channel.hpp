@@ -52,6 +52,10 @@ class SenderChannel {
   // Checks a message against every rule, gives it the next sequence number and queues it.
   Result<std::uint32_t> accept(ByteView data, const Roster& roster);
   Result<void> set_participants(std::vector<Identity> participants);
+  // The sequence number the next accepted message gets (a sender restored after a
+  // reconnect continues its numbering).
+  std::uint32_t next_sequence() const { return next_sequence_; }
+  void restore_sequence(std::uint32_t next) { next_sequence_ = next; }
   // Stops accepting messages; queued ones still go, then the close notice.
   void close() { closed_ = true; }
 

@@ -22,7 +22,7 @@ constexpr std::size_t kFingerprintAttributeSize = 8;
 // the answer small whatever a request holds.
 constexpr std::size_t kMaxUnknownRequired = 16;
 
-Error malformed(std::string what) {
+Error malformed(const std::string& what) {
   return {ErrorCode::InvalidArgument, "malformed STUN message: " + what};
 }
 

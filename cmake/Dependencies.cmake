@@ -2,3 +2,4 @@
 find_package(OpenSSL 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(USRSCTP REQUIRED IMPORTED_TARGET GLOBAL usrsctp)
+find_package(Boost 1.74 REQUIRED)

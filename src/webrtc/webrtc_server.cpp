@@ -1,9 +1,9 @@
 #include "webrtc/webrtc_server.hpp"
 
-#include <openssl/rand.h>
+#include <string>
 
 #include <boost/asio/ip/address.hpp>
-#include <string>
+#include <openssl/rand.h>
 
 #include "webrtc/stun.hpp"
 
@@ -51,12 +51,16 @@ udp::endpoint to_endpoint(const SocketAddress& address) {
   return {asio::ip::address_v6(b), address.port()};
 }
 
-IceCredentials random_ice_credentials() { return {random_ice_string(8), random_ice_string(24)}; }
+IceCredentials random_ice_credentials() {
+  return {random_ice_string(8), random_ice_string(24)};
+}
 
 WebRtcServer::WebRtcServer(asio::io_context& io)
     : socket_(io), consent_timer_(io), buffer_(new std::uint8_t[kMaxDatagram]) {}
 
-WebRtcServer::~WebRtcServer() { *alive_ = false; }
+WebRtcServer::~WebRtcServer() {
+  *alive_ = false;
+}
 
 Result<void> WebRtcServer::listen(const udp::endpoint& bind) {
   boost::system::error_code ec;
@@ -68,9 +72,8 @@ Result<void> WebRtcServer::listen(const udp::endpoint& bind) {
   if (!ec) socket_.bind(bind, ec);
   if (!ec) socket_.non_blocking(true, ec);
   if (ec) {
-    return Error{ErrorCode::Internal,
-                 "cannot listen on UDP " + bind.address().to_string() + ":" +
-                     std::to_string(bind.port()) + ": " + ec.message()};
+    return Error{ErrorCode::Internal, "cannot listen on UDP " + bind.address().to_string() + ":" +
+                                          std::to_string(bind.port()) + ": " + ec.message()};
   }
   wait_readable();
   schedule_consent_check();

@@ -4,12 +4,13 @@
 // (ICE-lite, RFC 8445 §2.5). STUN connectivity checks are answered here; every other
 // datagram goes to the session whose ICE check validated its source address.
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 #include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/bytes.hpp"
 #include "switchboard/result.hpp"

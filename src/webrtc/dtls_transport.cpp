@@ -455,7 +455,7 @@ void DtlsTransport::read_records() {
   }
 }
 
-void DtlsTransport::fail(Error error) {
+void DtlsTransport::fail(const Error& error) {
   if (state_ == DtlsState::Failed || state_ == DtlsState::Closed) return;
   state_ = DtlsState::Failed;
   retransmit_at_.reset();

@@ -77,7 +77,7 @@ class DtlsTransport {
   void advance_handshake();
   void finish_handshake();
   void read_records();
-  void fail(Error error);
+  void fail(const Error& error);
   void refresh_timer(core::TimePoint now);
   bool matches_remote(X509* peer) const;
 

@@ -1,6 +1,8 @@
 #include "core/endpoint.hpp"
 
 #include <random>
+
+#include "core/routing.hpp"
 #include <string>
 
 namespace switchboard::core {
@@ -139,15 +141,29 @@ std::optional<TrafficClass> DataChannelEndpoint::poll(TimePoint now, Bytes& out,
 }
 
 Result<void> DataChannelEndpoint::ingest(ByteView data, TimePoint now) {
+  return ingest_frames(data, std::nullopt, now);
+}
+
+Result<void> DataChannelEndpoint::ingest_from(ParticipantId peer, ByteView data, TimePoint now) {
+  return ingest_frames(data, peer, now);
+}
+
+Result<void> DataChannelEndpoint::ingest_frames(ByteView data, std::optional<ParticipantId> peer,
+                                                TimePoint now) {
   while (!data.empty()) {
-    const ByteView before = data;
     auto frame = decode_frame(data);
     if (!frame) {
       ++stats_.malformed_frames;
       return std::move(frame).error();
     }
-    const ByteView raw = before.first(before.size() - data.size());
-    if (auto r = ingest_frame(*frame, raw, now); !r) {
+    if (peer) {
+      if (frame->header.from && *frame->header.from != *peer) {
+        ++stats_.malformed_frames;
+        return Error{ErrorCode::InvalidArgument, "frame from a direct peer names another sender"};
+      }
+      frame->header.from = *peer;
+    }
+    if (auto r = ingest_frame(*frame, now); !r) {
       ++stats_.malformed_frames;
       return r;
     }
@@ -155,17 +171,19 @@ Result<void> DataChannelEndpoint::ingest(ByteView data, TimePoint now) {
   return {};
 }
 
-Result<void> DataChannelEndpoint::ingest_frame(const DecodedFrame& frame, ByteView raw,
-                                               TimePoint now) {
+Result<void> DataChannelEndpoint::ingest_frame(const DecodedFrame& frame, TimePoint now) {
   const FrameHeader& h = frame.header;
   if (!h.from) return Error{ErrorCode::InvalidArgument, "frame without a sender"};
   const ParticipantId from = *h.from;
   if (from == self_) return {};
   if (!roster_.contains(from)) {
     if (departed_.contains(from)) return {};  // in flight when it left
-    if (held_bytes_ + raw.size() <= kMaxHeldBytes) {
-      held_[from].emplace_back(raw.begin(), raw.end());
-      held_bytes_ += raw.size();
+    const std::size_t size = encoded_frame_size(h, 0, frame.payload.size()) + 4;
+    if (held_bytes_ + size <= kMaxHeldBytes) {
+      Bytes stamped;
+      restamp_frame(frame, from, stamped);  // replayed later through ingest(), sender included
+      held_bytes_ += stamped.size();
+      held_[from].push_back(std::move(stamped));
     }
     return {};
   }

@@ -75,8 +75,11 @@ class DataChannelEndpoint {
   // Transport side. poll appends frames of one traffic class, at most `max_bytes` unless
   // the first frame alone is larger, and returns that class.
   std::optional<TrafficClass> poll(TimePoint now, Bytes& out, std::size_t max_bytes);
-  // One transport message: one or more frames.
+  // One transport message: one or more frames, each stamped with its sender by the server.
   Result<void> ingest(ByteView data, TimePoint now);
+  // The same from a direct (peer-to-peer) connection: every frame comes from `peer`, and a
+  // frame naming another sender is refused.
+  Result<void> ingest_from(ParticipantId peer, ByteView data, TimePoint now);
   // A receiver holds more unread durable data than allowed: stop reading durable input
   // so that transport flow control pushes back on the sender.
   bool durable_input_paused() const;
@@ -86,7 +89,8 @@ class DataChannelEndpoint {
  private:
   using ReceiverKey = std::pair<ParticipantId, std::uint16_t>;
 
-  Result<void> ingest_frame(const DecodedFrame& frame, ByteView raw, TimePoint now);
+  Result<void> ingest_frames(ByteView data, std::optional<ParticipantId> peer, TimePoint now);
+  Result<void> ingest_frame(const DecodedFrame& frame, TimePoint now);
   void deliver(ParticipantId from, const FrameHeader& header, Bytes data, TimePoint now);
   void close_receiver(std::map<ReceiverKey, ReceiverPtr>::iterator it, ReceiverCloseReason reason);
 

@@ -290,3 +290,31 @@ TEST(Reassembler, BoundsPartialMessagesPerChannelAndInTotal) {
 
 }  // namespace
 }  // namespace switchboard::core
+
+namespace switchboard::core {
+namespace {
+
+TEST(Receiver, DirectPeerFramesAreAttributedToThatPeer) {
+  auto now = Clock::now();
+  DataChannelEndpoint bob(2, {});
+  bob.participant_joined({2, "bob", ""}, now);
+  bob.participant_joined({1, "alice", ""}, now);
+  testing::Inbox inbox;
+  inbox.attach(bob);
+  FrameHeader h;
+  h.channel_id = 5;
+  h.sequence = 1;
+  Bytes unstamped;
+  encode_frame(h, {}, as_bytes("direct"), unstamped);
+  ASSERT_TRUE(bob.ingest_from(1, unstamped, now));
+  ASSERT_EQ(inbox.messages.size(), 1u);
+  EXPECT_EQ(inbox.messages[0].from, "alice");
+  h.from = 3;  // a peer may not speak for someone else
+  Bytes forged;
+  encode_frame(h, {}, as_bytes("forged"), forged);
+  EXPECT_FALSE(bob.ingest_from(1, forged, now));
+  EXPECT_EQ(inbox.messages.size(), 1u);
+}
+
+}  // namespace
+}  // namespace switchboard::core

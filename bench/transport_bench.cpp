@@ -1,0 +1,559 @@
+// WebRTC transport benchmark: loopback, one process per peer (the echo peer is forked).
+// Prints, for 100-byte ping-pong round trips and bulk throughput, our SCTP-over-DTLS data
+// channels against a raw UDP echo and a raw DTLS echo measured in the same run, plus the
+// small-message rate of DataChannel frames coalesced by the core. Figures, never pass/fail.
+//
+//   transport_bench [--seconds N]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "webrtc/dtls_transport.hpp"
+#include "webrtc/sdp.hpp"
+#include "webrtc/stun.hpp"
+#include "webrtc/webrtc_connection.hpp"
+#include "webrtc/webrtc_server.hpp"
+
+using namespace switchboard;
+using namespace switchboard::webrtc;
+namespace asio = boost::asio;
+using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kPingSize = 100;
+constexpr int kPings = 20000;
+constexpr std::size_t kDatagram = 1200;
+constexpr std::size_t kWindow = 64;  // datagrams in flight for the raw throughput ceilings
+constexpr std::size_t kBulkMessage = 64 * 1024;
+constexpr std::size_t kSmallMessage = 100;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Percentiles {
+  double p50_us;
+  double p99_us;
+};
+
+Percentiles percentiles(std::vector<double>& rtts) {
+  std::sort(rtts.begin(), rtts.end());
+  return {rtts[rtts.size() / 2] * 1e6, rtts[rtts.size() * 99 / 100] * 1e6};
+}
+
+// One line of "key=value" pairs over a pipe: how the two processes introduce themselves.
+void write_line(int fd, const std::string& line) {
+  std::string l = line + "\n";
+  if (::write(fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) std::abort();
+}
+
+std::string read_line(int fd) {
+  std::string line;
+  char c = 0;
+  while (::read(fd, &c, 1) == 1 && c != '\n') line += c;
+  return line;
+}
+
+std::string field(const std::string& line, const std::string& key) {
+  std::istringstream in(line);
+  std::string kv;
+  while (in >> kv) {
+    if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+  }
+  return {};
+}
+
+void run_until(asio::io_context& io, const std::function<bool()>& done, double limit_s = 60) {
+  const auto start = Clock::now();
+  while (!done() && seconds_since(start) < limit_s) io.run_for(std::chrono::milliseconds(1));
+  if (!done()) {
+    std::fprintf(stderr, "transport_bench: timed out\n");
+    std::exit(1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The echo peer (child process).
+
+class EchoPeer {
+ public:
+  EchoPeer(asio::io_context& io, std::shared_ptr<const Certificate> cert)
+      : io_(io), cert_(std::move(cert)), udp_(io, {asio::ip::make_address("127.0.0.1"), 0}),
+        dtls_socket_(io, {asio::ip::make_address("127.0.0.1"), 0}), server_(io) {
+    (void)server_.listen({asio::ip::make_address("127.0.0.1"), 0});
+    ice_ = random_ice_credentials();
+    echo_udp();
+  }
+
+  std::string introduce() const {
+    return "udp=" + std::to_string(udp_.local_endpoint().port()) +
+           " dtls=" + std::to_string(dtls_socket_.local_endpoint().port()) +
+           " webrtc=" + std::to_string(server_.port()) + " ufrag=" + ice_.ufrag +
+           " pwd=" + ice_.pwd + " fp=" + cert_->fingerprint_string();
+  }
+
+  void meet(const std::string& line) {
+    auto fp = parse_fingerprint(field(line, "fp"));
+    remote_fp_ = *fp;
+    dtls_ = std::make_unique<DtlsTransport>(
+        cert_, DtlsRole::Server, remote_fp_,
+        DtlsTransport::Callbacks{
+            .send_datagram =
+                [this](ByteView d) {
+                  boost::system::error_code ec;
+                  dtls_socket_.send_to(asio::buffer(d.data(), d.size()), dtls_peer_, 0, ec);
+                },
+            .connected = {},
+            .app_data = [this](ByteView d) { echo_back_.assign(d.begin(), d.end()); },
+            .failed = {},
+            .closed = {}});
+    dtls_->start(Clock::now());
+    echo_dtls();
+
+    session_ = server_.add_session(ice_, field(line, "ufrag"),
+                                   {.datagram = [this](ByteView d) { conn_->handle_datagram(d); },
+                                    .consent_lost = {}});
+    endpoint_.participant_joined({1, "driver", ""}, Clock::now());
+    endpoint_.participant_joined({2, "echo", ""}, Clock::now());
+    core::DataChannelEndpoint::Events events;
+    events.message_ready = [this](const core::DataChannelEndpoint::ReceiverPtr& r) {
+      while (r->read()) ++frames_delivered_;
+    };
+    endpoint_.set_events(events);
+    conn_ = std::make_unique<WebRtcConnection>(
+        io_,
+        WebRtcConnection::Config{.certificate = cert_,
+                                 .dtls_role = DtlsRole::Server,
+                                 .remote_fingerprint = remote_fp_},
+        WebRtcConnection::Callbacks{
+            .send_datagram = [this](ByteView d) { server_.send(session_, d); },
+            .connected = {},
+            .channel_opened =
+                [this](std::uint16_t s, const ChannelParams& p) { labels_[s] = p.label; },
+            .message = [this](std::uint16_t s, ByteView d, bool) { on_message(s, d); },
+            .channel_closed = {},
+            .buffered_amount_low = {},
+            .failed = {}});
+    conn_->start();
+  }
+
+ private:
+  void on_message(std::uint16_t stream, ByteView d) {
+    const std::string& label = labels_[stream];
+    if (label == "echo") {
+      (void)conn_->send(stream, d);
+    } else if (label == "bulk") {
+      if (d.size() == 1) (void)conn_->send(stream, d);  // the end marker: answer it
+    } else if (label == "frames") {
+      if (d.size() == 1) {
+        Bytes count;
+        put_u32(count, static_cast<std::uint32_t>(frames_delivered_));
+        (void)conn_->send(stream, count);
+      } else {
+        (void)endpoint_.ingest_from(1, d, Clock::now());
+      }
+    }
+  }
+
+  void echo_udp() {
+    udp_.async_receive_from(asio::buffer(buf_), from_, [this](auto ec, std::size_t n) {
+      if (ec) return;
+      boost::system::error_code e;
+      udp_.send_to(asio::buffer(buf_.data(), n), from_, 0, e);
+      echo_udp();
+    });
+  }
+
+  void echo_dtls() {
+    dtls_socket_.async_receive_from(asio::buffer(dbuf_), dtls_peer_, [this](auto ec, std::size_t n) {
+      if (ec) return;
+      dtls_->handle_datagram(ByteView(dbuf_.data(), n), Clock::now());
+      if (!echo_back_.empty()) {
+        (void)dtls_->send(echo_back_);
+        echo_back_.clear();
+      }
+      echo_dtls();
+    });
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<const Certificate> cert_;
+  udp::socket udp_;
+  udp::socket dtls_socket_;
+  udp::endpoint from_;
+  udp::endpoint dtls_peer_;
+  std::array<std::uint8_t, 65536> buf_{};
+  std::array<std::uint8_t, 65536> dbuf_{};
+  Bytes echo_back_;
+  Fingerprint remote_fp_{};
+  std::unique_ptr<DtlsTransport> dtls_;
+  WebRtcServer server_;
+  IceCredentials ice_;
+  WebRtcServer::SessionId session_ = 0;
+  std::unique_ptr<WebRtcConnection> conn_;
+  std::map<std::uint16_t, std::string> labels_;
+  core::DataChannelEndpoint endpoint_{2, core::EndpointConfig{}};
+  std::size_t frames_delivered_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// The driver (parent process).
+
+struct Figures {
+  Percentiles udp_rtt, dtls_rtt, sctp_rtt;
+  double udp_mbps = 0, dtls_mbps = 0, sctp_mbps = 0, frames_per_s = 0;
+};
+
+class Driver {
+ public:
+  Driver(asio::io_context& io, std::shared_ptr<const Certificate> cert, double seconds)
+      : io_(io), cert_(std::move(cert)), seconds_(seconds), socket_(io) {
+    socket_.open(udp::v4());
+    socket_.set_option(asio::socket_base::receive_buffer_size(8 << 20));
+    socket_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    ice_ = random_ice_credentials();
+  }
+
+  std::string introduce() const { return "ufrag=" + ice_.ufrag + " fp=" + cert_->fingerprint_string(); }
+
+  Figures run(const std::string& peer) {
+    const auto loopback = asio::ip::make_address("127.0.0.1");
+    udp::endpoint udp_peer{loopback, static_cast<std::uint16_t>(std::stoi(field(peer, "udp")))};
+    udp::endpoint dtls_peer{loopback, static_cast<std::uint16_t>(std::stoi(field(peer, "dtls")))};
+    webrtc_peer_ = {loopback, static_cast<std::uint16_t>(std::stoi(field(peer, "webrtc")))};
+    remote_fp_ = *parse_fingerprint(field(peer, "fp"));
+    peer_ice_ = {field(peer, "ufrag"), field(peer, "pwd")};
+
+    Figures f;
+    f.udp_rtt = raw_rtt(udp_peer, nullptr);
+    f.udp_mbps = raw_throughput(udp_peer, nullptr);
+    auto dtls = connect_dtls(dtls_peer);
+    f.dtls_rtt = raw_rtt(dtls_peer, dtls.get());
+    f.dtls_mbps = raw_throughput(dtls_peer, dtls.get());
+    connect_webrtc();
+    f.sctp_rtt = sctp_rtt();
+    f.sctp_mbps = sctp_bulk();
+    f.frames_per_s = frame_rate();
+    return f;
+  }
+
+ private:
+  // Sends one datagram (through DTLS when given) and returns what came back.
+  void send_raw(const udp::endpoint& to, DtlsTransport* dtls, ByteView payload) {
+    if (dtls) {
+      (void)dtls->send(payload);
+    } else {
+      socket_.send_to(asio::buffer(payload.data(), payload.size()), to);
+    }
+  }
+
+  // Blocks until one datagram arrives; feeds DTLS when given; returns the payload size.
+  std::size_t receive_raw(DtlsTransport* dtls) {
+    while (true) {
+      udp::endpoint from;
+      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from);
+      if (!dtls) return n;
+      got_ = 0;
+      dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
+      if (got_ > 0) return got_;
+    }
+  }
+
+  Percentiles raw_rtt(const udp::endpoint& to, DtlsTransport* dtls) {
+    Bytes ping(kPingSize, 7);
+    std::vector<double> rtts;
+    rtts.reserve(kPings);
+    for (int i = 0; i < kPings; ++i) {
+      const auto t = Clock::now();
+      send_raw(to, dtls, ping);
+      receive_raw(dtls);
+      rtts.push_back(seconds_since(t));
+    }
+    return percentiles(rtts);
+  }
+
+  // Keeps kWindow datagrams in flight through the echo and counts payload bytes that
+  // complete the round trip: a ceiling with the same shape as a windowed transport.
+  double raw_throughput(const udp::endpoint& to, DtlsTransport* dtls) {
+    Bytes payload(kDatagram, 9);
+    for (std::size_t i = 0; i < kWindow; ++i) send_raw(to, dtls, payload);
+    std::size_t bytes = 0;
+    const auto start = Clock::now();
+    socket_.non_blocking(false);
+    struct timeval tv{0, 200000};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (seconds_since(start) < seconds_) {
+      boost::system::error_code ec;
+      udp::endpoint from;
+      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from, 0, ec);
+      if (ec) {  // a datagram was lost: refill the window
+        send_raw(to, dtls, payload);
+        continue;
+      }
+      if (dtls) {
+        got_ = 0;
+        dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
+        if (got_ == 0) continue;
+      }
+      bytes += kDatagram;
+      send_raw(to, dtls, payload);
+    }
+    const double mbps = static_cast<double>(bytes) / seconds_since(start) / 1e6;
+    // Drain what is still in flight so the next measurement starts clean.
+    tv = {0, 50000};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    boost::system::error_code ec;
+    udp::endpoint from;
+    while (!ec) socket_.receive_from(asio::buffer(buf_), from, 0, ec);
+    tv = {0, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return mbps;
+  }
+
+  std::unique_ptr<DtlsTransport> connect_dtls(const udp::endpoint& to) {
+    bool connected = false;
+    auto dtls = std::make_unique<DtlsTransport>(
+        cert_, DtlsRole::Client, remote_fp_,
+        DtlsTransport::Callbacks{
+            .send_datagram =
+                [this, to](ByteView d) { socket_.send_to(asio::buffer(d.data(), d.size()), to); },
+            .connected = [&connected] { connected = true; },
+            .app_data = [this](ByteView d) { got_ = d.size(); },
+            .failed = [](const Error& e) {
+              std::fprintf(stderr, "dtls: %s\n", e.message.c_str());
+              std::exit(1);
+            },
+            .closed = {}});
+    dtls->start(Clock::now());
+    while (!connected) {
+      udp::endpoint from;
+      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from);
+      dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
+    }
+    return dtls;
+  }
+
+  void connect_webrtc() {
+    wsock_ = std::make_unique<udp::socket>(io_, udp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+    wsock_->set_option(asio::socket_base::receive_buffer_size(8 << 20));
+    wsock_->set_option(asio::socket_base::send_buffer_size(8 << 20));
+    conn_ = std::make_unique<WebRtcConnection>(
+        io_,
+        WebRtcConnection::Config{.certificate = cert_,
+                                 .dtls_role = DtlsRole::Client,
+                                 .remote_fingerprint = remote_fp_},
+        WebRtcConnection::Callbacks{
+            .send_datagram =
+                [this](ByteView d) {
+                  boost::system::error_code ec;
+                  wsock_->send_to(asio::buffer(d.data(), d.size()), webrtc_peer_, 0, ec);
+                },
+            .connected = [this] { connected_ = true; },
+            .channel_opened = {},
+            .message = [this](std::uint16_t, ByteView d, bool) { on_message(d); },
+            .channel_closed = {},
+            .buffered_amount_low = [this] { if (on_low_) on_low_(); },
+            .failed =
+                [](const Error& e) {
+                  std::fprintf(stderr, "webrtc: %s\n", e.message.c_str());
+                  std::exit(1);
+                }});
+    StunTransactionId txid{};
+    Bytes check = StunWriter(kStunBindingMethod, StunClass::Request, txid)
+                      .add_username(peer_ice_.ufrag + ":" + ice_.ufrag)
+                      .add_priority(0x6e7f1eff)
+                      .add_ice_controlling(1)
+                      .add_use_candidate()
+                      .finish(peer_ice_.pwd, true);
+    wsock_->send_to(asio::buffer(check), webrtc_peer_);
+    receive_webrtc();
+    conn_->start();
+    run_until(io_, [this] { return connected_; });
+  }
+
+  void receive_webrtc() {
+    wsock_->async_receive_from(asio::buffer(wbuf_), wfrom_, [this](auto ec, std::size_t n) {
+      if (ec) return;
+      ByteView d(wbuf_.data(), n);
+      if (!looks_like_stun(d)) conn_->handle_datagram(d);
+      receive_webrtc();
+    });
+  }
+
+  void on_message(ByteView d) {
+    ++replies_;
+    last_reply_.assign(d.begin(), d.end());
+  }
+
+  std::uint16_t open(const std::string& label) {
+    auto stream = conn_->open_channel({.label = label});
+    // Let the peer see the channel before data flows on it.
+    io_.run_for(std::chrono::milliseconds(50));
+    return *stream;
+  }
+
+  Percentiles sctp_rtt() {
+    const std::uint16_t stream = open("echo");
+    Bytes ping(kPingSize, 7);
+    std::vector<double> rtts;
+    for (int i = 0; i < kPings; ++i) {
+      const std::size_t before = replies_;
+      const auto t = Clock::now();
+      (void)conn_->send(stream, ping);
+      while (replies_ == before) io_.run_one();
+      rtts.push_back(seconds_since(t));
+    }
+    return percentiles(rtts);
+  }
+
+  // Sends `next` until the transport says BUFFER_FULL, resuming on the low-water mark.
+  void pump_until(const std::function<bool()>& send_one, const std::function<bool()>& done) {
+    conn_->set_buffered_amount_low_threshold(2 << 20);
+    on_low_ = [&] {
+      while (!done() && send_one()) {
+      }
+    };
+    on_low_();
+    run_until(io_, done, seconds_ * 20 + 30);
+    on_low_ = nullptr;
+  }
+
+  double sctp_bulk() {
+    const std::uint16_t stream = open("bulk");
+    Bytes message(kBulkMessage, 5);
+    std::size_t sent = 0;
+    const auto start = Clock::now();
+    const std::size_t before = replies_;
+    bool finished = false;
+    pump_until(
+        [&] {
+          if (seconds_since(start) >= seconds_) {
+            if (!finished) finished = conn_->send(stream, Bytes(1, 0)).ok();
+            return false;
+          }
+          if (!conn_->send(stream, message)) return false;
+          ++sent;
+          return true;
+        },
+        [&] { return replies_ > before; });
+    return static_cast<double>(sent * kBulkMessage) / seconds_since(start) / 1e6;
+  }
+
+  // DataChannel frames of 100 bytes, coalesced by the core into transport messages.
+  double frame_rate() {
+    const std::uint16_t stream = open("frames");
+    core::DataChannelEndpoint me(1, core::EndpointConfig{});
+    me.participant_joined({1, "driver", ""}, Clock::now());
+    me.participant_joined({2, "echo", ""}, Clock::now());
+    auto sender = *me.create_sender({}, Clock::now());
+    Bytes payload(kSmallMessage, 3);
+    Bytes batch;
+    std::size_t sent = 0;
+    const auto start = Clock::now();
+    const std::size_t before = replies_;
+    bool finished = false;
+    pump_until(
+        [&] {
+          if (batch.empty()) {
+            while (sender->buffered_amount() < 256 * 1024 && seconds_since(start) < seconds_) {
+              (void)me.send(*sender, payload);
+              ++sent;
+            }
+            if (!me.poll(Clock::now(), batch, 64 * 1024)) {
+              if (!finished) finished = conn_->send(stream, Bytes(1, 0)).ok();
+              return false;
+            }
+          }
+          if (!conn_->send(stream, batch)) return false;
+          batch.clear();
+          return true;
+        },
+        [&] { return replies_ > before; });
+    const double elapsed = seconds_since(start);
+    const std::uint32_t delivered = load_u32(last_reply_.data());
+    if (delivered != sent) {
+      std::fprintf(stderr, "frames: sent %zu, delivered %u\n", sent, delivered);
+    }
+    return static_cast<double>(delivered) / elapsed;
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<const Certificate> cert_;
+  double seconds_;
+  udp::socket socket_;
+  std::array<std::uint8_t, 65536> buf_{};
+  std::size_t got_ = 0;
+  IceCredentials ice_;
+  IceCredentials peer_ice_;
+  Fingerprint remote_fp_{};
+  udp::endpoint webrtc_peer_;
+  std::unique_ptr<udp::socket> wsock_;
+  udp::endpoint wfrom_;
+  std::array<std::uint8_t, 65536> wbuf_{};
+  std::unique_ptr<WebRtcConnection> conn_;
+  bool connected_ = false;
+  std::size_t replies_ = 0;
+  Bytes last_reply_;
+  std::function<void()> on_low_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 3;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
+  }
+  int to_child[2];
+  int to_parent[2];
+  if (pipe(to_child) != 0 || pipe(to_parent) != 0) return 1;
+  const pid_t child = fork();
+  if (child == 0) {
+    asio::io_context io;
+    auto cert = *Certificate::generate();
+    EchoPeer peer(io, cert);
+    write_line(to_parent[1], peer.introduce());
+    peer.meet(read_line(to_child[0]));
+    // Runs until the parent closes its end of the pipe.
+    asio::posix::stream_descriptor quit(io, to_child[0]);
+    char c = 0;
+    quit.async_read_some(asio::buffer(&c, 1), [&](auto, std::size_t) { io.stop(); });
+    io.run();
+    _exit(0);
+  }
+  asio::io_context io;
+  auto cert = *Certificate::generate();
+  Driver driver(io, cert, seconds);
+  const std::string peer = read_line(to_parent[0]);
+  write_line(to_child[1], driver.introduce());
+  const Figures f = driver.run(peer);
+  close(to_child[1]);
+  waitpid(child, nullptr, 0);
+
+  std::printf("Switchboard WebRTC transport, loopback, one process per peer\n\n");
+  std::printf("round trip, %zu-byte ping-pong (%d rounds)        p50 µs   p99 µs   p50 vs raw UDP\n",
+              kPingSize, kPings);
+  std::printf("  raw UDP echo                                %8.1f %8.1f   1.00\n", f.udp_rtt.p50_us, f.udp_rtt.p99_us);
+  std::printf("  raw DTLS echo                               %8.1f %8.1f   %.2f\n", f.dtls_rtt.p50_us, f.dtls_rtt.p99_us, f.dtls_rtt.p50_us / f.udp_rtt.p50_us);
+  std::printf("  SCTP data channel (durable)                 %8.1f %8.1f   %.2f\n", f.sctp_rtt.p50_us, f.sctp_rtt.p99_us, f.sctp_rtt.p50_us / f.udp_rtt.p50_us);
+  std::printf("\nthroughput                                      MB/s     vs raw DTLS\n");
+  std::printf("  raw UDP echo, %zu-byte datagrams, window %zu  %8.1f   %.2f\n", kDatagram, kWindow, f.udp_mbps, f.udp_mbps / f.dtls_mbps);
+  std::printf("  raw DTLS echo, same                         %8.1f   1.00\n", f.dtls_mbps);
+  std::printf("  durable data channel, 64 KiB messages       %8.1f   %.2f\n", f.sctp_mbps, f.sctp_mbps / f.dtls_mbps);
+  std::printf("\nsmall messages\n");
+  std::printf("  100-byte DataChannel messages (coalesced)  %9.0f msg/s\n", f.frames_per_s);
+  return 0;
+}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <variant>
 
@@ -19,6 +20,8 @@
 namespace switchboard::webrtc {
 namespace {
 
+constexpr std::size_t kKiB = 1024;
+
 // usrsctp implements this read-only option (netinet/sctp.h: the bytes queued in the
 // association, sent or not, until acknowledged) but its public header leaves it out.
 constexpr int kSctpGetSndbufUse = 0x00001101;
@@ -29,9 +32,9 @@ struct SctpSockstat {
 };
 
 // One recvv takes a whole default-sized message, so those are delivered without a copy.
-constexpr std::size_t kReadBufferSize = 256 * 1024;
+constexpr std::size_t kReadBufferSize = 256 * kKiB;
 // Notifications we subscribe to are a few dozen bytes; anything longer is not ours.
-constexpr std::size_t kMaxNotificationSize = 64 * 1024;
+constexpr std::size_t kMaxNotificationSize = 64 * kKiB;
 // A stream reset the peer refuses is retried this often, then the channel counts as closed.
 constexpr int kMaxResetAttempts = 3;
 
@@ -208,6 +211,13 @@ Result<void> SctpTransport::setup_socket() {
   set(SOL_SOCKET, SO_SNDBUF, send_buffer, "SO_SNDBUF");
   set(SOL_SOCKET, SO_RCVBUF, receive_buffer, "SO_RCVBUF");
 
+  // Partial delivery hands out the head of a message before its tail has arrived. usrsctp
+  // 0.9.5 mishandles it when PR-SCTP then abandons the tail on an ordered stream (the stream
+  // stalls), and messages we accept fit in the buffer anyway: only a message larger than
+  // half the receive buffer is delivered in parts.
+  const auto delivery_point = static_cast<std::uint32_t>(config_.receive_buffer);
+  set(IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, delivery_point, "SCTP_PARTIAL_DELIVERY_POINT");
+
   const int on = 1;
   set(IPPROTO_SCTP, SCTP_NODELAY, on, "SCTP_NODELAY");          // messages are latency-sensitive
   set(IPPROTO_SCTP, SCTP_RECVRCVINFO, on, "SCTP_RECVRCVINFO");  // stream and PPID per read
@@ -365,10 +375,15 @@ void SctpTransport::handle_notification(ByteView notification) {
       break;
     case SCTP_PARTIAL_DELIVERY_EVENT: {
       // The rest of a partly delivered message will never come (PR-SCTP abandoned it).
+      // usrsctp's public header says the stream is 32 bits; the library writes 16 (then a
+      // 16-bit sequence number), at the same offset. Read just those 16 bits.
       sctp_pdapi_event event{};
-      if (read_struct(notification, event) &&
+      std::uint16_t stream = 0;
+      constexpr std::size_t kStreamAt = offsetof(sctp_pdapi_event, pdapi_stream);
+      if (read_struct(notification, event) && notification.size() >= kStreamAt + 2 &&
           event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED) {
-        partials_.erase(static_cast<std::uint16_t>(event.pdapi_stream));
+        std::memcpy(&stream, notification.data() + kStreamAt, sizeof(stream));
+        partials_.erase(stream);
       }
       break;
     }
@@ -425,7 +440,7 @@ void SctpTransport::on_connected(std::uint16_t outbound_streams, std::uint16_t i
   }
 }
 
-void SctpTransport::fail(Error error) {
+void SctpTransport::fail(const Error& error) {
   if (state_ == SctpState::Failed) return;
   state_ = SctpState::Failed;
   control_.clear();

@@ -71,14 +71,15 @@ class SctpTransport {
     // What the peer accepts (its SDP a=max-message-size); send() refuses larger messages.
     std::size_t max_message_size = 262144;
     // What we accept (our a=max-message-size); a larger incoming message is dropped and its
-    // channel closed.
+    // channel closed. Keep it at most half the receive buffer: larger messages are delivered
+    // in parts, which usrsctp mishandles on partially reliable channels.
     std::size_t max_receive_message_size = 262144;
     // DTLS client opens channels on even stream ids, the server on odd ones (RFC 8832 §6).
     bool dtls_client = true;
     // The send buffer bounds buffered_amount(); the receive buffer is the window the peer
     // may fill. 8 MiB each keeps a long fat path busy (docs/protocol/sctp.md).
-    std::size_t send_buffer = 8 * 1024 * 1024;
-    std::size_t receive_buffer = 8 * 1024 * 1024;
+    std::size_t send_buffer = std::size_t{8} * 1024 * 1024;
+    std::size_t receive_buffer = std::size_t{8} * 1024 * 1024;
   };
 
   struct Callbacks {
@@ -135,6 +136,8 @@ class SctpTransport {
 
   // Advances usrsctp's clock for every transport of the process and runs what fell due
   // (retransmissions, delayed SACKs, heartbeats), then delivers the resulting callbacks.
+  // `elapsed_ms` must be the real time since the previous call: usrsctp also reads the wall
+  // clock, and only resends chunks that are a retransmission timeout old by it.
   static void handle_timers(std::uint32_t elapsed_ms);
 
  private:
@@ -175,13 +178,15 @@ class SctpTransport {
   void acknowledge(std::uint16_t stream, Channel& channel);
   void finish_close(std::uint16_t stream);
   void on_connected(std::uint16_t outbound_streams, std::uint16_t inbound_streams);
-  void fail(Error error);
+  void fail(const Error& error);
   void flush_control();
   void request_resets();
   void check_buffered_low();
   void set_stream_priority(std::uint16_t stream, std::uint16_t priority);
   Result<void> send_raw(std::uint16_t stream, std::uint32_t ppid, ByteView data, bool unordered,
                         SctpReliability reliability, std::uint32_t reliability_value);
+  // usrsctp wants a pointer but only compares it: the id stands in, never dereferenced.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
   void* address() const { return reinterpret_cast<void*>(id_); }
 
   Config config_;

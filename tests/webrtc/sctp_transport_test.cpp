@@ -19,6 +19,8 @@
 namespace switchboard::webrtc {
 namespace {
 
+constexpr std::size_t kKiB = 1024;
+
 // What one side saw, in order.
 struct Events {
   bool connected = false;
@@ -134,6 +136,7 @@ class Pair {
   std::deque<Bytes> to_client;
   std::deque<Bytes> to_server;
   double loss = 0.0;
+  std::function<bool(bool to_server, const Bytes& packet)> drop;  // picks packets to lose
   std::size_t largest_packet = 0;
 
  private:
@@ -165,6 +168,7 @@ class Pair {
     batch.swap(queue);
     for (const Bytes& packet : batch) {
       if (loss > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < loss) continue;
+      if (drop && drop(to == server.get(), packet)) continue;
       if (to != nullptr) to->handle_packet(packet);
     }
   }
@@ -367,6 +371,81 @@ TEST(SctpTransport, ReliableChannelSurvivesLossWhileLossyChannelDropsWithoutStal
   EXPECT_LT(quick_count, kCount) << "max-retransmits=0 messages were retransmitted";
 }
 
+TEST(SctpTransport, TimedChannelAbandonsMessagesThatOutliveTheirLifetime) {
+  Pair pair;
+  ASSERT_TRUE(pair.connect());
+  ChannelParams params = reliable("timed");
+  params.reliability = SctpReliability::MaxLifetime;
+  params.reliability_value = 100;  // ms, well under the 300 ms minimum retransmission timeout
+  const std::uint16_t stream = pair.open(true, params);
+
+  // The first message is lost on the wire; by the time SCTP would retransmit it, it's stale.
+  pair.loss = 1.0;
+  ASSERT_TRUE(pair.client->send(stream, numbered(0, 100)));
+  pair.run_for(std::chrono::milliseconds(700));
+  pair.loss = 0.0;
+  ASSERT_TRUE(pair.client->send(stream, numbered(1, 100)));
+  ASSERT_TRUE(pair.run_until([&] { return !pair.server_events.messages.empty(); }));
+  EXPECT_EQ(number_of(pair.server_events.messages[0].data), 1u)
+      << "the expired message was retransmitted";
+  pair.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(pair.server_events.messages.size(), 1u);
+  EXPECT_FALSE(pair.server_events.failure);
+}
+
+TEST(SctpTransport, ReassemblesMessagesReadInPieces) {
+  // Larger than one read of the socket, so usrsctp hands the message over without MSG_EOR
+  // several times.
+  SctpTransport::Config config;
+  config.max_message_size = 1024 * kKiB;
+  config.max_receive_message_size = 1024 * kKiB;
+  Pair pair(config, config);
+  ASSERT_TRUE(pair.connect());
+  const std::uint16_t stream = pair.open(true, reliable("big"));
+  const std::uint16_t other = pair.open(true, reliable("small"));
+  ASSERT_TRUE(pair.client->send(stream, pattern(1, 1024 * kKiB)));
+  ASSERT_TRUE(pair.client->send(other, pattern(2, 10)));
+  ASSERT_TRUE(pair.client->send(stream, pattern(3, 700 * kKiB)));
+  ASSERT_TRUE(pair.run_until([&] { return pair.server_events.messages.size() == 3; }));
+  std::vector<Bytes> big;
+  for (const auto& m : pair.server_events.messages) {
+    if (m.stream == other) {
+      EXPECT_EQ(m.data, pattern(2, 10));
+    } else {
+      big.push_back(m.data);
+    }
+  }
+  ASSERT_EQ(big.size(), 2u);
+  EXPECT_TRUE(big[0] == pattern(1, 1024 * kKiB));
+  EXPECT_TRUE(big[1] == pattern(3, 700 * kKiB));
+}
+
+TEST(SctpTransport, AbandonedLargeMessageDoesNotStallItsOrderedStream) {
+  Pair pair;
+  ASSERT_TRUE(pair.connect());
+  ChannelParams params = reliable("once");
+  params.reliability = SctpReliability::MaxRetransmits;
+  params.reliability_value = 0;
+  const std::uint16_t stream = pair.open(true, params);
+
+  // Lose one DATA packet in the middle of a large message, which is then abandoned. (With
+  // usrsctp's partial delivery on, its head would already be out and the stream would stall
+  // for good.)
+  int data_packets = 0;
+  pair.drop = [&](bool to_server, const Bytes& packet) {
+    return to_server && packet.size() > 12 && packet[12] == 0 /* DATA */ && ++data_packets == 60;
+  };
+  ASSERT_TRUE(pair.client->send(stream, numbered(1, 200 * kKiB)));
+  ASSERT_TRUE(pair.run_until([&] { return pair.client->buffered_amount() == 0; }));
+  pair.drop = nullptr;
+  ASSERT_TRUE(pair.client->send(stream, numbered(2, 10 * kKiB)));
+  ASSERT_TRUE(pair.run_until([&] { return !pair.server_events.messages.empty(); }));
+  pair.run_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(pair.server_events.messages.size(), 1u);
+  EXPECT_EQ(pair.server_events.messages[0].data, numbered(2, 10 * kKiB))
+      << "the next message arrived damaged";
+}
+
 TEST(SctpTransport, RefusesMessagesOverThePeersMaximum) {
   SctpTransport::Config config;
   config.max_message_size = 1000;
@@ -383,20 +462,20 @@ TEST(SctpTransport, RefusesMessagesOverThePeersMaximum) {
 
 TEST(SctpTransport, DropsIncomingMessagesOverOurMaximumAndClosesTheChannel) {
   SctpTransport::Config server_config;
-  server_config.max_receive_message_size = 64 * 1024;
+  server_config.max_receive_message_size = 64 * kKiB;
   Pair pair({}, server_config);
   ASSERT_TRUE(pair.connect());
   const std::uint16_t bad = pair.open(true, reliable("bad"));
   const std::uint16_t good = pair.open(true, reliable("good"));
-  ASSERT_TRUE(pair.client->send(bad, pattern(1, 200 * 1024)));
+  ASSERT_TRUE(pair.client->send(bad, pattern(1, 200 * kKiB)));
   ASSERT_TRUE(pair.run_until(
       [&] { return pair.server_events.has_closed(bad) && pair.client_events.has_closed(bad); }));
   EXPECT_EQ(pair.server_events.count_on(bad), 0u) << "the oversized message was delivered";
 
   // The association and other channels carry on.
-  ASSERT_TRUE(pair.client->send(good, pattern(3, 64 * 1024)));
+  ASSERT_TRUE(pair.client->send(good, pattern(3, 64 * kKiB)));
   ASSERT_TRUE(pair.run_until([&] { return pair.server_events.count_on(good) == 1; }));
-  EXPECT_EQ(pair.server_events.messages.back().data, pattern(3, 64 * 1024));
+  EXPECT_EQ(pair.server_events.messages.back().data, pattern(3, 64 * kKiB));
 }
 
 TEST(SctpTransport, BufferedAmountRisesThenDrainsAndFiresLowCallback) {
@@ -404,18 +483,18 @@ TEST(SctpTransport, BufferedAmountRisesThenDrainsAndFiresLowCallback) {
   ASSERT_TRUE(pair.connect());
   const std::uint16_t stream = pair.open(true, reliable("bulk"));
   EXPECT_EQ(pair.client->buffered_amount(), 0u);
-  pair.client->set_buffered_amount_low_threshold(128 * 1024);
+  pair.client->set_buffered_amount_low_threshold(128 * kKiB);
 
   constexpr std::size_t kMessages = 32;
   for (std::uint32_t i = 0; i < kMessages; ++i) {
-    ASSERT_TRUE(pair.client->send(stream, pattern(i, 64 * 1024)));
+    ASSERT_TRUE(pair.client->send(stream, pattern(i, 64 * kKiB)));
   }
   // Nothing is acknowledged until the peer sees it.
-  EXPECT_GE(pair.client->buffered_amount(), kMessages * 64 * 1024);
+  EXPECT_GE(pair.client->buffered_amount(), kMessages * 64 * kKiB);
   EXPECT_EQ(pair.client_events.low, 0);
 
   ASSERT_TRUE(pair.run_until([&] { return pair.client_events.low > 0; }));
-  EXPECT_LE(pair.client->buffered_amount(), 128u * 1024);
+  EXPECT_LE(pair.client->buffered_amount(), 128 * kKiB);
   ASSERT_TRUE(pair.run_until([&] { return pair.client->buffered_amount() == 0; }));
   ASSERT_TRUE(pair.run_until([&] { return pair.server_events.messages.size() == kMessages; }));
   EXPECT_EQ(pair.client_events.low, 1) << "fires once per crossing";
@@ -423,7 +502,7 @@ TEST(SctpTransport, BufferedAmountRisesThenDrainsAndFiresLowCallback) {
 
 TEST(SctpTransport, FullSendBufferRefusesUntilLowCallbackThenAcceptsAgain) {
   SctpTransport::Config config;
-  config.send_buffer = 256 * 1024;
+  config.send_buffer = 256 * kKiB;
   Pair pair(config);
   ASSERT_TRUE(pair.connect());
   const std::uint16_t stream = pair.open(true, reliable("bulk"));
@@ -431,14 +510,14 @@ TEST(SctpTransport, FullSendBufferRefusesUntilLowCallbackThenAcceptsAgain) {
 
   std::uint32_t accepted = 0;
   Result<void> last;
-  while ((last = pair.client->send(stream, pattern(accepted, 16 * 1024)))) ++accepted;
+  while ((last = pair.client->send(stream, pattern(accepted, 16 * kKiB)))) ++accepted;
   EXPECT_EQ(last.error().code, ErrorCode::BufferFull);
   EXPECT_GT(accepted, 0u);
-  EXPECT_LE(accepted * 16u * 1024, 256u * 1024);
+  EXPECT_LE(16 * kKiB * accepted, 256 * kKiB);
 
   ASSERT_TRUE(pair.run_until([&] { return pair.client_events.low > 0; }));
   EXPECT_EQ(pair.client->buffered_amount(), 0u);
-  EXPECT_TRUE(pair.client->send(stream, pattern(accepted, 16 * 1024)));
+  EXPECT_TRUE(pair.client->send(stream, pattern(accepted, 16 * kKiB)));
   ASSERT_TRUE(pair.run_until([&] { return pair.server_events.messages.size() == accepted + 1; }));
 }
 
@@ -501,12 +580,12 @@ TEST(SctpTransport, HigherPriorityChannelIsServedFirst) {
 
   // Queue the low channel first; a round-robin or first-come scheduler would interleave or
   // finish it before the high one.
-  constexpr std::uint32_t kEach = 30;
+  constexpr std::size_t kEach = 30;
   for (std::uint32_t i = 0; i < kEach; ++i) {
-    ASSERT_TRUE(pair.client->send(low_stream, numbered(i, 16 * 1024)));
+    ASSERT_TRUE(pair.client->send(low_stream, numbered(i, 16 * kKiB)));
   }
   for (std::uint32_t i = 0; i < kEach; ++i) {
-    ASSERT_TRUE(pair.client->send(high_stream, numbered(i, 16 * 1024)));
+    ASSERT_TRUE(pair.client->send(high_stream, numbered(i, 16 * kKiB)));
   }
   std::size_t high_seen = 0;
   std::size_t low_seen = 0;
@@ -526,8 +605,8 @@ TEST(SctpTransport, DestroyedTransportDropsWhatUsrsctpStillHasForIt) {
   ASSERT_TRUE(pair.connect());
   const std::uint16_t stream = pair.open(true, reliable("doomed"));
   for (std::uint32_t i = 0; i < 8; ++i) {
-    ASSERT_TRUE(pair.client->send(stream, pattern(i, 32 * 1024)));
-    ASSERT_TRUE(pair.server->send(stream, pattern(i, 32 * 1024)));
+    ASSERT_TRUE(pair.client->send(stream, pattern(i, 32 * kKiB)));
+    ASSERT_TRUE(pair.server->send(stream, pattern(i, 32 * kKiB)));
   }
   pair.step();
   pair.to_server.clear();
@@ -549,7 +628,7 @@ TEST(SctpTransport, ReportsThroughputOf64KiBMessages) {
   ASSERT_TRUE(pair.connect());
   const std::uint16_t stream = pair.open(true, reliable("throughput"));
   constexpr std::uint32_t kCount = 1024;  // 64 MiB
-  const Bytes message = pattern(0, 64 * 1024);
+  const Bytes message = pattern(0, 64 * kKiB);
   std::uint32_t received = 0;
   pair.server_events.on_message = [&](std::uint16_t, ByteView data, bool) {
     if (data.size() == message.size()) ++received;

@@ -2,4 +2,5 @@
 find_package(OpenSSL 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(USRSCTP REQUIRED IMPORTED_TARGET GLOBAL usrsctp)
+pkg_check_modules(NICE REQUIRED IMPORTED_TARGET GLOBAL nice)
 find_package(Boost 1.74 REQUIRED)

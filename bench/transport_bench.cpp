@@ -4,6 +4,8 @@
 // small-message rate of DataChannel frames coalesced by the core. Figures, never pass/fail.
 //
 //   transport_bench [--seconds N]
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -76,9 +79,23 @@ std::string field(const std::string& line, const std::string& key) {
   return {};
 }
 
-void run_until(asio::io_context& io, const std::function<bool()>& done, double limit_s = 60) {
+// A receive that gives up after `timeout_ms`: asio's blocking receive ignores SO_RCVTIMEO.
+// Returns the datagram size, or 0 on timeout.
+std::size_t receive_within(udp::socket& socket, std::span<std::uint8_t> buffer, int timeout_ms) {
+  pollfd p{socket.native_handle(), POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return 0;
+  const ssize_t n = ::recv(socket.native_handle(), buffer.data(), buffer.size(), 0);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+// Runs the loop until `done`; `between` runs after every turn of it.
+void run_until(asio::io_context& io, const std::function<bool()>& done, double limit_s = 60,
+               const std::function<void()>& between = {}) {
   const auto start = Clock::now();
-  while (!done() && seconds_since(start) < limit_s) io.run_for(std::chrono::milliseconds(1));
+  while (!done() && seconds_since(start) < limit_s) {
+    io.run_for(std::chrono::milliseconds(1));
+    if (between) between();
+  }
   if (!done()) {
     std::fprintf(stderr, "transport_bench: timed out\n");
     std::exit(1);
@@ -163,7 +180,8 @@ class EchoPeer {
         put_u32(count, static_cast<std::uint32_t>(frames_delivered_));
         (void)conn_->send(stream, count);
       } else {
-        (void)endpoint_.ingest_from(1, d, Clock::now());
+        auto r = endpoint_.ingest_from(1, d, Clock::now());
+        if (!r) std::fprintf(stderr, "ingest: %s\n", r.error().message.c_str());
       }
     }
   }
@@ -212,6 +230,8 @@ class EchoPeer {
 // ---------------------------------------------------------------------------------------
 // The driver (parent process).
 
+void progress(const char* phase) { std::fprintf(stderr, "transport_bench: %s...\n", phase); }
+
 struct Figures {
   Percentiles udp_rtt, dtls_rtt, sctp_rtt;
   double udp_mbps = 0, dtls_mbps = 0, sctp_mbps = 0, frames_per_s = 0;
@@ -238,14 +258,19 @@ class Driver {
     peer_ice_ = {field(peer, "ufrag"), field(peer, "pwd")};
 
     Figures f;
+    progress("raw UDP");
     f.udp_rtt = raw_rtt(udp_peer, nullptr);
     f.udp_mbps = raw_throughput(udp_peer, nullptr);
+    progress("raw DTLS");
     auto dtls = connect_dtls(dtls_peer);
     f.dtls_rtt = raw_rtt(dtls_peer, dtls.get());
     f.dtls_mbps = raw_throughput(dtls_peer, dtls.get());
+    progress("data channel round trips");
     connect_webrtc();
     f.sctp_rtt = sctp_rtt();
+    progress("data channel bulk");
     f.sctp_mbps = sctp_bulk();
+    progress("small messages");
     f.frames_per_s = frame_rate();
     return f;
   }
@@ -263,8 +288,11 @@ class Driver {
   // Blocks until one datagram arrives; feeds DTLS when given; returns the payload size.
   std::size_t receive_raw(DtlsTransport* dtls) {
     while (true) {
-      udp::endpoint from;
-      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from);
+      const std::size_t n = receive_within(socket_, buf_, 5000);
+      if (n == 0) {
+        std::fprintf(stderr, "transport_bench: the echo peer stopped answering\n");
+        std::exit(1);
+      }
       if (!dtls) return n;
       got_ = 0;
       dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
@@ -292,15 +320,10 @@ class Driver {
     for (std::size_t i = 0; i < kWindow; ++i) send_raw(to, dtls, payload);
     std::size_t bytes = 0;
     const auto start = Clock::now();
-    socket_.non_blocking(false);
-    struct timeval tv{0, 200000};
-    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     while (seconds_since(start) < seconds_) {
-      boost::system::error_code ec;
-      udp::endpoint from;
-      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from, 0, ec);
-      if (ec) {  // a datagram was lost: refill the window
-        send_raw(to, dtls, payload);
+      const std::size_t n = receive_within(socket_, buf_, 100);
+      if (n == 0) {  // datagrams were lost: refill the window
+        for (std::size_t i = 0; i < kWindow / 4; ++i) send_raw(to, dtls, payload);
         continue;
       }
       if (dtls) {
@@ -313,13 +336,8 @@ class Driver {
     }
     const double mbps = static_cast<double>(bytes) / seconds_since(start) / 1e6;
     // Drain what is still in flight so the next measurement starts clean.
-    tv = {0, 50000};
-    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    boost::system::error_code ec;
-    udp::endpoint from;
-    while (!ec) socket_.receive_from(asio::buffer(buf_), from, 0, ec);
-    tv = {0, 0};
-    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (receive_within(socket_, buf_, 50) > 0) {
+    }
     return mbps;
   }
 
@@ -339,9 +357,12 @@ class Driver {
             .closed = {}});
     dtls->start(Clock::now());
     while (!connected) {
-      udp::endpoint from;
-      const std::size_t n = socket_.receive_from(asio::buffer(buf_), from);
-      dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
+      const std::size_t n = receive_within(socket_, buf_, 100);
+      if (n > 0) {
+        dtls->handle_datagram(ByteView(buf_.data(), n), Clock::now());
+      } else {
+        dtls->handle_timeout(Clock::now());
+      }
     }
     return dtls;
   }
@@ -427,7 +448,8 @@ class Driver {
       }
     };
     on_low_();
-    run_until(io_, done, seconds_ * 20 + 30);
+    // The low-water callback refills at once; the loop's turns retry anything refused.
+    run_until(io_, done, seconds_ * 20 + 30, [this] { on_low_(); });
     on_low_ = nullptr;
   }
 
@@ -522,6 +544,8 @@ int main(int argc, char** argv) {
   if (pipe(to_child) != 0 || pipe(to_parent) != 0) return 1;
   const pid_t child = fork();
   if (child == 0) {
+    close(to_child[1]);  // else the child would never see the parent's end-of-file
+    close(to_parent[0]);
     asio::io_context io;
     auto cert = *Certificate::generate();
     EchoPeer peer(io, cert);
@@ -534,6 +558,8 @@ int main(int argc, char** argv) {
     io.run();
     _exit(0);
   }
+  close(to_child[0]);
+  close(to_parent[1]);
   asio::io_context io;
   auto cert = *Certificate::generate();
   Driver driver(io, cert, seconds);

@@ -1,8 +1,9 @@
 #pragma once
 
 // A WebRtcServer-side connection and a client connection on one io_context, over real
-// UDP on 127.0.0.1. The client plays the ICE controlling agent with a single STUN check
-// (USE-CANDIDATE), as a browser would, then runs DTLS and SCTP over the same socket.
+// UDP on 127.0.0.1. The client runs full ICE with libnice (IceAgent), as the SDK does; or,
+// with `raw_ice`, plays the controlling agent with bare STUN checks (USE-CANDIDATE), the
+// way a browser's first check looks, then runs DTLS and SCTP over the same socket.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "webrtc/ice_agent.hpp"
 #include "webrtc/stun.hpp"
 #include "webrtc/webrtc_connection.hpp"
 #include "webrtc/webrtc_server.hpp"
@@ -31,6 +33,7 @@ struct LoopbackOptions {
   bool tamper_server_fingerprint = false;  // the client expects another certificate
   bool tamper_client_fingerprint = false;  // the server expects another certificate
   std::string address = "127.0.0.1";
+  bool raw_ice = false;
 };
 
 class LoopbackPair {
@@ -49,6 +52,18 @@ class LoopbackPair {
     Fingerprint expect_server = (*server_cert)->fingerprint();
     if (options.tamper_server_fingerprint) expect_server[0] ^= 1;
 
+    if (!options.raw_ice) {
+      agent_ = std::make_unique<IceAgent>(
+          io, true, IceServerConfig{},
+          IceAgent::Callbacks{
+              .local_candidate = {},
+              .gathering_done = {},
+              .connected = [this] { ice_connected_ = true; },
+              .datagram = [this](ByteView d) { client->handle_datagram(d); },
+              .failed = [this](const Error& e) { client_events.failure = e; }},
+          std::vector<std::string>{options.address});
+      client_ice_ = {agent_->local_ufrag(), agent_->local_pwd()};
+    }
     session_ = server_.add_session(server_ice_, client_ice_.ufrag,
                                    {.datagram = [this](ByteView d) { server->handle_datagram(d); }});
     server = std::make_unique<WebRtcConnection>(
@@ -61,9 +76,14 @@ class LoopbackPair {
                                      .dtls_role = DtlsRole::Client,
                                      .remote_fingerprint = expect_server},
         callbacks(client_events, [this](ByteView d) {
+          if (agent_) {
+            (void)agent_->send(d);
+            return;
+          }
           boost::system::error_code ec;
           client_socket_.send_to(asio::buffer(d.data(), d.size()), server_endpoint_, 0, ec);
         }));
+    if (agent_) return;
     client_socket_.open(server_endpoint_.protocol());
     client_socket_.set_option(asio::socket_base::receive_buffer_size(8 * 1024 * 1024));
     client_socket_.set_option(asio::socket_base::send_buffer_size(8 * 1024 * 1024));
@@ -74,16 +94,37 @@ class LoopbackPair {
   // The connections may still emit datagrams while they shut down: they go first.
   ~LoopbackPair() {
     client.reset();
+    agent_.reset();
     server.reset();
   }
 
   // ICE check, then DTLS and SCTP; true once both sides are connected.
   bool connect() {
     server->start();
+    if (agent_) {
+      agent_->set_remote_credentials(server_ice_.ufrag, server_ice_.pwd);
+      const auto& ep = server_endpoint_;
+      (void)agent_->add_remote_candidate("candidate:1 1 udp 2130706431 " + ep.address().to_string() +
+                                         " " + std::to_string(ep.port()) + " typ host");
+      agent_->remote_gathering_done();
+      agent_->gather();
+      if (!run_until([&] { return ice_connected_ || client_events.failure.has_value(); },
+                     std::chrono::seconds(30)) ||
+          !ice_connected_) {
+        return false;
+      }
+      client->start();
+      return run_until([&] {
+        return (server_events.connected && client_events.connected) || server_events.failure ||
+               client_events.failure;
+      }) && server_events.connected && client_events.connected;
+    }
+    // The check goes first, as in ICE: DTLS from an unvalidated address is dropped.
+    send_check();
     client->start();
     // Like an ICE agent, repeat the check until DTLS is through: on a lossy path the
     // first one may never arrive.
-    auto last_check = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    auto last_check = std::chrono::steady_clock::now();
     return run_until([&] {
       if (!client_events.connected &&
           std::chrono::steady_clock::now() - last_check > std::chrono::milliseconds(100)) {
@@ -166,6 +207,8 @@ class LoopbackPair {
   IceCredentials client_ice_;
   WebRtcServer::SessionId session_ = 0;
   std::array<std::uint8_t, 65536> buffer_{};
+  std::unique_ptr<IceAgent> agent_;
+  bool ice_connected_ = false;
 };
 
 }  // namespace switchboard::webrtc::testing

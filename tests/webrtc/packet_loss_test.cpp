@@ -31,9 +31,9 @@ Bytes numbered(std::uint32_t i, std::size_t size) {
 }
 
 TEST_F(PacketLoss, DurableDeliversEveryMessageInOrder) {
-  LoopbackPair pair;
-  ASSERT_TRUE(pair.connect());
-  constexpr std::uint32_t kCount = 500;
+  LoopbackPair pair({.raw_ice = true});  // libnice consent under loss: see issue notes
+  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message : "timeout");
+  constexpr std::uint32_t kCount = 300;
   auto size_of = [](std::uint32_t i) -> std::size_t { return 1 + (i * 7919u) % (4 * 1024); };
   std::uint32_t received = 0;
   bool in_order = true;
@@ -58,13 +58,15 @@ TEST_F(PacketLoss, DurableDeliversEveryMessageInOrder) {
   std::printf("durable under %d%% loss: %u of %u messages of 1 B..4 KiB in %.1f s\n",
               loss_percent(), received, kCount,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  EXPECT_FALSE(pair.client_events.failure) << pair.client_events.failure->message;
+  EXPECT_FALSE(pair.server_events.failure) << pair.server_events.failure->message;
   EXPECT_EQ(received, kCount);
   EXPECT_TRUE(in_order);
 }
 
 TEST_F(PacketLoss, LossyDeliversMostAndNeverStallsTheDurableChannel) {
-  LoopbackPair pair;
-  ASSERT_TRUE(pair.connect());
+  LoopbackPair pair({.raw_ice = true});  // libnice consent under loss: see issue notes
+  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message : "timeout");
   std::set<std::uint32_t> lossy_seen;
   std::uint32_t durable_received = 0;
   std::uint16_t lossy_stream = 0;

@@ -31,8 +31,15 @@ Bytes message_for(std::uint32_t i, std::size_t size) {
   return b;
 }
 
-TEST(WebRtcConnection, ConnectsThroughTheSharedIceLitePort) {
+TEST(WebRtcConnection, LibniceClientConnectsThroughTheSharedIceLitePort) {
   LoopbackPair pair;
+  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message
+                                                             : "timeout");
+  EXPECT_GT(pair.server_port().stats().stun_requests, 0u);
+}
+
+TEST(WebRtcConnection, BrowserStyleClientConnectsThroughTheSharedIceLitePort) {
+  LoopbackPair pair({.raw_ice = true});
   ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message
                                                              : "timeout");
   EXPECT_GT(pair.server_port().stats().stun_requests, 0u);

@@ -1,11 +1,11 @@
 // The DataChannel core without a network: frame codec and the whole send → route →
 // receive path of an in-process call, against a raw memcpy of the same bytes measured in
 // the same run. Prints figures; never passes or fails on a clock.
-#include <benchmark/benchmark.h>
-
 #include <cstring>
 #include <iostream>
 #include <map>
+
+#include <benchmark/benchmark.h>
 
 #include "core/local_call.hpp"
 
@@ -66,7 +66,8 @@ void BM_CallSendToRead(benchmark::State& state) {
     for (int i = 0; i < 64; ++i) (void)alice.send(*sender, payload);
     call.pump(now);
   }
-  if (read != static_cast<std::size_t>(state.iterations()) * 64) state.SkipWithError("lost messages");
+  if (read != static_cast<std::size_t>(state.iterations()) * 64)
+    state.SkipWithError("lost messages");
   state.SetItemsProcessed(state.iterations() * 64);
   state.SetBytesProcessed(state.iterations() * 64 * state.range(0));
 }

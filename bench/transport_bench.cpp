@@ -4,13 +4,7 @@
 // small-message rate of DataChannel frames coalesced by the core. Figures, never pass/fail.
 //
 //   transport_bench [--seconds N]
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <boost/asio.hpp>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -20,6 +14,12 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/asio.hpp>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/endpoint.hpp"
 #include "webrtc/dtls_transport.hpp"
@@ -108,8 +108,11 @@ void run_until(asio::io_context& io, const std::function<bool()>& done, double l
 class EchoPeer {
  public:
   EchoPeer(asio::io_context& io, std::shared_ptr<const Certificate> cert)
-      : io_(io), cert_(std::move(cert)), udp_(io, {asio::ip::make_address("127.0.0.1"), 0}),
-        dtls_socket_(io, {asio::ip::make_address("127.0.0.1"), 0}), server_(io) {
+      : io_(io),
+        cert_(std::move(cert)),
+        udp_(io, {asio::ip::make_address("127.0.0.1"), 0}),
+        dtls_socket_(io, {asio::ip::make_address("127.0.0.1"), 0}),
+        server_(io) {
     (void)server_.listen({asio::ip::make_address("127.0.0.1"), 0});
     ice_ = random_ice_credentials();
     echo_udp();
@@ -140,9 +143,9 @@ class EchoPeer {
     dtls_->start(Clock::now());
     echo_dtls();
 
-    session_ = server_.add_session(ice_, field(line, "ufrag"),
-                                   {.datagram = [this](ByteView d) { conn_->handle_datagram(d); },
-                                    .consent_lost = {}});
+    session_ = server_.add_session(
+        ice_, field(line, "ufrag"),
+        {.datagram = [this](ByteView d) { conn_->handle_datagram(d); }, .consent_lost = {}});
     endpoint_.participant_joined({1, "driver", ""}, Clock::now());
     endpoint_.participant_joined({2, "echo", ""}, Clock::now());
     core::DataChannelEndpoint::Events events;
@@ -152,14 +155,13 @@ class EchoPeer {
     endpoint_.set_events(events);
     conn_ = std::make_unique<WebRtcConnection>(
         io_,
-        WebRtcConnection::Config{.certificate = cert_,
-                                 .dtls_role = DtlsRole::Server,
-                                 .remote_fingerprint = remote_fp_},
+        WebRtcConnection::Config{
+            .certificate = cert_, .dtls_role = DtlsRole::Server, .remote_fingerprint = remote_fp_},
         WebRtcConnection::Callbacks{
             .send_datagram = [this](ByteView d) { server_.send(session_, d); },
             .connected = {},
-            .channel_opened =
-                [this](std::uint16_t s, const ChannelParams& p) { labels_[s] = p.label; },
+            .channel_opened = [this](std::uint16_t s,
+                                     const ChannelParams& p) { labels_[s] = p.label; },
             .message = [this](std::uint16_t s, ByteView d, bool) { on_message(s, d); },
             .channel_closed = {},
             .buffered_amount_low = {},
@@ -196,15 +198,16 @@ class EchoPeer {
   }
 
   void echo_dtls() {
-    dtls_socket_.async_receive_from(asio::buffer(dbuf_), dtls_peer_, [this](auto ec, std::size_t n) {
-      if (ec) return;
-      dtls_->handle_datagram(ByteView(dbuf_.data(), n), Clock::now());
-      if (!echo_back_.empty()) {
-        (void)dtls_->send(echo_back_);
-        echo_back_.clear();
-      }
-      echo_dtls();
-    });
+    dtls_socket_.async_receive_from(
+        asio::buffer(dbuf_), dtls_peer_, [this](auto ec, std::size_t n) {
+          if (ec) return;
+          dtls_->handle_datagram(ByteView(dbuf_.data(), n), Clock::now());
+          if (!echo_back_.empty()) {
+            (void)dtls_->send(echo_back_);
+            echo_back_.clear();
+          }
+          echo_dtls();
+        });
   }
 
   asio::io_context& io_;
@@ -230,7 +233,9 @@ class EchoPeer {
 // ---------------------------------------------------------------------------------------
 // The driver (parent process).
 
-void progress(const char* phase) { std::fprintf(stderr, "transport_bench: %s...\n", phase); }
+void progress(const char* phase) {
+  std::fprintf(stderr, "transport_bench: %s...\n", phase);
+}
 
 struct Figures {
   Percentiles udp_rtt, dtls_rtt, sctp_rtt;
@@ -247,7 +252,9 @@ class Driver {
     ice_ = random_ice_credentials();
   }
 
-  std::string introduce() const { return "ufrag=" + ice_.ufrag + " fp=" + cert_->fingerprint_string(); }
+  std::string introduce() const {
+    return "ufrag=" + ice_.ufrag + " fp=" + cert_->fingerprint_string();
+  }
 
   Figures run(const std::string& peer) {
     const auto loopback = asio::ip::make_address("127.0.0.1");
@@ -350,10 +357,11 @@ class Driver {
                 [this, to](ByteView d) { socket_.send_to(asio::buffer(d.data(), d.size()), to); },
             .connected = [&connected] { connected = true; },
             .app_data = [this](ByteView d) { got_ = d.size(); },
-            .failed = [](const Error& e) {
-              std::fprintf(stderr, "dtls: %s\n", e.message.c_str());
-              std::exit(1);
-            },
+            .failed =
+                [](const Error& e) {
+                  std::fprintf(stderr, "dtls: %s\n", e.message.c_str());
+                  std::exit(1);
+                },
             .closed = {}});
     dtls->start(Clock::now());
     while (!connected) {
@@ -368,14 +376,14 @@ class Driver {
   }
 
   void connect_webrtc() {
-    wsock_ = std::make_unique<udp::socket>(io_, udp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+    wsock_ =
+        std::make_unique<udp::socket>(io_, udp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
     wsock_->set_option(asio::socket_base::receive_buffer_size(8 << 20));
     wsock_->set_option(asio::socket_base::send_buffer_size(8 << 20));
     conn_ = std::make_unique<WebRtcConnection>(
         io_,
-        WebRtcConnection::Config{.certificate = cert_,
-                                 .dtls_role = DtlsRole::Client,
-                                 .remote_fingerprint = remote_fp_},
+        WebRtcConnection::Config{
+            .certificate = cert_, .dtls_role = DtlsRole::Client, .remote_fingerprint = remote_fp_},
         WebRtcConnection::Callbacks{
             .send_datagram =
                 [this](ByteView d) {
@@ -386,7 +394,10 @@ class Driver {
             .channel_opened = {},
             .message = [this](std::uint16_t, ByteView d, bool) { on_message(d); },
             .channel_closed = {},
-            .buffered_amount_low = [this] { if (on_low_) on_low_(); },
+            .buffered_amount_low =
+                [this] {
+                  if (on_low_) on_low_();
+                },
             .failed =
                 [](const Error& e) {
                   std::fprintf(stderr, "webrtc: %s\n", e.message.c_str());
@@ -570,15 +581,21 @@ int main(int argc, char** argv) {
   waitpid(child, nullptr, 0);
 
   std::printf("Switchboard WebRTC transport, loopback, one process per peer\n\n");
-  std::printf("round trip, %zu-byte ping-pong (%d rounds)        p50 µs   p99 µs   p50 vs raw UDP\n",
-              kPingSize, kPings);
-  std::printf("  raw UDP echo                                %8.1f %8.1f   1.00\n", f.udp_rtt.p50_us, f.udp_rtt.p99_us);
-  std::printf("  raw DTLS echo                               %8.1f %8.1f   %.2f\n", f.dtls_rtt.p50_us, f.dtls_rtt.p99_us, f.dtls_rtt.p50_us / f.udp_rtt.p50_us);
-  std::printf("  SCTP data channel (durable)                 %8.1f %8.1f   %.2f\n", f.sctp_rtt.p50_us, f.sctp_rtt.p99_us, f.sctp_rtt.p50_us / f.udp_rtt.p50_us);
+  std::printf(
+      "round trip, %zu-byte ping-pong (%d rounds)        p50 µs   p99 µs   p50 vs raw UDP\n",
+      kPingSize, kPings);
+  std::printf("  raw UDP echo                                %8.1f %8.1f   1.00\n",
+              f.udp_rtt.p50_us, f.udp_rtt.p99_us);
+  std::printf("  raw DTLS echo                               %8.1f %8.1f   %.2f\n",
+              f.dtls_rtt.p50_us, f.dtls_rtt.p99_us, f.dtls_rtt.p50_us / f.udp_rtt.p50_us);
+  std::printf("  SCTP data channel (durable)                 %8.1f %8.1f   %.2f\n",
+              f.sctp_rtt.p50_us, f.sctp_rtt.p99_us, f.sctp_rtt.p50_us / f.udp_rtt.p50_us);
   std::printf("\nthroughput                                      MB/s     vs raw DTLS\n");
-  std::printf("  raw UDP echo, %zu-byte datagrams, window %zu  %8.1f   %.2f\n", kDatagram, kWindow, f.udp_mbps, f.udp_mbps / f.dtls_mbps);
+  std::printf("  raw UDP echo, %zu-byte datagrams, window %zu  %8.1f   %.2f\n", kDatagram, kWindow,
+              f.udp_mbps, f.udp_mbps / f.dtls_mbps);
   std::printf("  raw DTLS echo, same                         %8.1f   1.00\n", f.dtls_mbps);
-  std::printf("  durable data channel, 64 KiB messages       %8.1f   %.2f\n", f.sctp_mbps, f.sctp_mbps / f.dtls_mbps);
+  std::printf("  durable data channel, 64 KiB messages       %8.1f   %.2f\n", f.sctp_mbps,
+              f.sctp_mbps / f.dtls_mbps);
   std::printf("\nsmall messages\n");
   std::printf("  100-byte DataChannel messages (coalesced)  %9.0f msg/s\n", f.frames_per_s);
   return 0;

@@ -16,8 +16,8 @@ SessionDescription make_lite_answer(const SessionDescription& offer, const IceCr
   answer.ice_pwd = ice.pwd;
   answer.ice_lite = true;
   answer.fingerprint = certificate.fingerprint();
-  answer.setup = answerer_dtls_role(offer.setup) == DtlsRole::Server ? DtlsSetup::Passive
-                                                                       : DtlsSetup::Active;
+  answer.setup =
+      answerer_dtls_role(offer.setup) == DtlsRole::Server ? DtlsSetup::Passive : DtlsSetup::Active;
   answer.mid = offer.mid;
   answer.sctp_port = 5000;
   answer.max_message_size = max_message_size;

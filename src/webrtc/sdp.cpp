@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "webrtc/certificate.hpp"
+
 namespace switchboard::webrtc {
 namespace {
 
@@ -446,15 +448,9 @@ std::string write_candidate(const IceCandidate& c) {
 }
 
 std::string format_fingerprint(std::span<const std::uint8_t, 32> digest) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(digest.size() * 3 - 1);
-  for (std::size_t i = 0; i < digest.size(); ++i) {
-    if (i != 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0x0f];
-  }
-  return out;
+  Fingerprint fingerprint;
+  std::copy(digest.begin(), digest.end(), fingerprint.begin());
+  return to_fingerprint_string(fingerprint);
 }
 
 Result<Fingerprint> parse_fingerprint(std::string_view text) {

@@ -62,7 +62,10 @@ WebRtcConnection::WebRtcConnection(asio::io_context& io, Config config, Callback
                 .connected = [this] { on_dtls_connected(); },
                 .app_data = [this](ByteView packet) { sctp_.handle_packet(packet); },
                 .failed = [this](const Error& e) { fail(e); },
-                .closed = [this] { fail({ErrorCode::NotConnected, "the peer closed DTLS"}); },
+                .closed =
+                    [this] {
+                      fail({ErrorCode::NotConnected, "the peer closed DTLS"});
+                    },
             }),
       sctp_(sctp_config(config_),
             SctpTransport::Callbacks{
@@ -92,7 +95,9 @@ WebRtcConnection::WebRtcConnection(asio::io_context& io, Config config, Callback
             }),
       dtls_timer_(io) {}
 
-WebRtcConnection::~WebRtcConnection() { *alive_ = false; }
+WebRtcConnection::~WebRtcConnection() {
+  *alive_ = false;
+}
 
 void WebRtcConnection::start() {
   dtls_.start(core::Clock::now());
@@ -119,7 +124,9 @@ Result<void> WebRtcConnection::send(std::uint16_t stream, ByteView data, bool bi
   return sctp_.send(stream, data, binary);
 }
 
-void WebRtcConnection::close_channel(std::uint16_t stream) { sctp_.close_channel(stream); }
+void WebRtcConnection::close_channel(std::uint16_t stream) {
+  sctp_.close_channel(stream);
+}
 
 void WebRtcConnection::fail(const Error& error) {
   if (failed_) return;

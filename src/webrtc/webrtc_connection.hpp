@@ -5,10 +5,11 @@
 // port, or a client's libnice agent): it hands in received datagrams and puts on the wire
 // what this connection emits. Runs on the io_context's thread; not thread-safe.
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/bytes.hpp"
 #include "switchboard/result.hpp"

@@ -13,7 +13,9 @@ namespace switchboard::interop {
 
 inline constexpr std::array<std::size_t, 8> kSizes{1, 17, 100, 1200, 5000, 16384, 65535, 262144};
 
-inline std::size_t pattern_size(std::uint32_t i) { return kSizes[i % kSizes.size()]; }
+inline std::size_t pattern_size(std::uint32_t i) {
+  return kSizes[i % kSizes.size()];
+}
 
 inline std::uint8_t pattern_byte(std::uint32_t i, std::size_t j) {
   return static_cast<std::uint8_t>((i * 31u + j * 7u) & 0xffu);

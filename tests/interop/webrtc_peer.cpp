@@ -9,12 +9,13 @@
 //                    {"event":"failed","message":"..."}
 //   stdin   {"op":"expect","label":"b2n","count":1000}  report "received" after N messages
 //   stdin   {"op":"send","label":"n2b","count":1000}     open a channel, send, → "sent"
-#include <boost/asio.hpp>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
 
 #include "test_pattern.hpp"
 #include "webrtc/negotiation.hpp"
@@ -28,7 +29,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-void emit(const json& event) { std::cout << event.dump() << std::endl; }
+void emit(const json& event) {
+  std::cout << event.dump() << std::endl;
+}
 
 struct Expectation {
   std::uint32_t count = 0;
@@ -74,8 +77,7 @@ class Peer {
     }
     const IceCredentials ice = random_ice_credentials();
     auto address = SocketAddress::parse(bind_, server_.port());
-    SessionDescription answer =
-        make_lite_answer(*offer, ice, *certificate_, *address, 262144);
+    SessionDescription answer = make_lite_answer(*offer, ice, *certificate_, *address, 262144);
     WebRtcConnection::Config config{
         .certificate = certificate_,
         .dtls_role = answerer_dtls_role(offer->setup),
@@ -84,15 +86,18 @@ class Peer {
         .remote_max_message_size = offer->max_message_size,
         .local_max_message_size = 262144,
     };
-    session_ = server_.add_session(
-        ice, offer->ice_ufrag,
-        {.datagram = [this](ByteView d) { connection_->handle_datagram(d); },
-         .consent_lost = [this] { fail("ICE consent lost"); }});
+    session_ =
+        server_.add_session(ice, offer->ice_ufrag,
+                            {.datagram = [this](ByteView d) { connection_->handle_datagram(d); },
+                             .consent_lost = [this] { fail("ICE consent lost"); }});
     connection_ = std::make_unique<WebRtcConnection>(
         io_, config,
         WebRtcConnection::Callbacks{
             .send_datagram = [this](ByteView d) { server_.send(session_, d); },
-            .connected = [] { emit({{"event", "connected"}}); },
+            .connected =
+                [] {
+                  emit({{"event", "connected"}});
+                },
             .channel_opened =
                 [this](std::uint16_t stream, const ChannelParams& p) {
                   labels_[stream] = p.label;

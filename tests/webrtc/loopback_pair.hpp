@@ -5,12 +5,12 @@
 // with `raw_ice`, plays the controlling agent with bare STUN checks (USE-CANDIDATE), the
 // way a browser's first check looks, then runs DTLS and SCTP over the same socket.
 
-#include <gtest/gtest.h>
-
-#include <boost/asio.hpp>
 #include <functional>
 #include <memory>
 #include <random>
+
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
 
 #include "webrtc/ice_agent.hpp"
 #include "webrtc/stun.hpp"
@@ -55,26 +55,28 @@ class LoopbackPair {
     if (!options.raw_ice) {
       agent_ = std::make_unique<IceAgent>(
           io, true, IceServerConfig{},
-          IceAgent::Callbacks{
-              .local_candidate = {},
-              .gathering_done = {},
-              .connected = [this] { ice_connected_ = true; },
-              .datagram = [this](ByteView d) { client->handle_datagram(d); },
-              .failed = [this](const Error& e) { client_events.failure = e; }},
+          IceAgent::Callbacks{.local_candidate = {},
+                              .gathering_done = {},
+                              .connected = [this] { ice_connected_ = true; },
+                              .datagram = [this](ByteView d) { client->handle_datagram(d); },
+                              .failed = [this](const Error& e) { client_events.failure = e; }},
           std::vector<std::string>{options.address});
       client_ice_ = {agent_->local_ufrag(), agent_->local_pwd()};
     }
-    session_ = server_.add_session(server_ice_, client_ice_.ufrag,
-                                   {.datagram = [this](ByteView d) { server->handle_datagram(d); }});
+    session_ =
+        server_.add_session(server_ice_, client_ice_.ufrag,
+                            {.datagram = [this](ByteView d) { server->handle_datagram(d); }});
     server = std::make_unique<WebRtcConnection>(
-        io, WebRtcConnection::Config{.certificate = *server_cert,
-                                     .dtls_role = DtlsRole::Server,
-                                     .remote_fingerprint = expect_client},
+        io,
+        WebRtcConnection::Config{.certificate = *server_cert,
+                                 .dtls_role = DtlsRole::Server,
+                                 .remote_fingerprint = expect_client},
         callbacks(server_events, [this](ByteView d) { server_.send(session_, d); }));
     client = std::make_unique<WebRtcConnection>(
-        io, WebRtcConnection::Config{.certificate = *client_cert,
-                                     .dtls_role = DtlsRole::Client,
-                                     .remote_fingerprint = expect_server},
+        io,
+        WebRtcConnection::Config{.certificate = *client_cert,
+                                 .dtls_role = DtlsRole::Client,
+                                 .remote_fingerprint = expect_server},
         callbacks(client_events, [this](ByteView d) {
           if (agent_) {
             (void)agent_->send(d);
@@ -104,8 +106,9 @@ class LoopbackPair {
     if (agent_) {
       agent_->set_remote_credentials(server_ice_.ufrag, server_ice_.pwd);
       const auto& ep = server_endpoint_;
-      (void)agent_->add_remote_candidate("candidate:1 1 udp 2130706431 " + ep.address().to_string() +
-                                         " " + std::to_string(ep.port()) + " typ host");
+      (void)agent_->add_remote_candidate("candidate:1 1 udp 2130706431 " +
+                                         ep.address().to_string() + " " +
+                                         std::to_string(ep.port()) + " typ host");
       agent_->remote_gathering_done();
       agent_->gather();
       if (!run_until([&] { return ice_connected_ || client_events.failure.has_value(); },
@@ -115,9 +118,10 @@ class LoopbackPair {
       }
       client->start();
       return run_until([&] {
-        return (server_events.connected && client_events.connected) || server_events.failure ||
-               client_events.failure;
-      }) && server_events.connected && client_events.connected;
+               return (server_events.connected && client_events.connected) ||
+                      server_events.failure || client_events.failure;
+             }) &&
+             server_events.connected && client_events.connected;
     }
     // The check goes first, as in ICE: DTLS from an unvalidated address is dropped.
     send_check();
@@ -126,14 +130,15 @@ class LoopbackPair {
     // first one may never arrive.
     auto last_check = std::chrono::steady_clock::now();
     return run_until([&] {
-      if (!client_events.connected &&
-          std::chrono::steady_clock::now() - last_check > std::chrono::milliseconds(100)) {
-        send_check();
-        last_check = std::chrono::steady_clock::now();
-      }
-      return (server_events.connected && client_events.connected) || server_events.failure ||
-             client_events.failure;
-    }) && server_events.connected && client_events.connected;
+             if (!client_events.connected &&
+                 std::chrono::steady_clock::now() - last_check > std::chrono::milliseconds(100)) {
+               send_check();
+               last_check = std::chrono::steady_clock::now();
+             }
+             return (server_events.connected && client_events.connected) || server_events.failure ||
+                    client_events.failure;
+           }) &&
+           server_events.connected && client_events.connected;
   }
 
   bool run_until(const std::function<bool()>& done,
@@ -190,13 +195,13 @@ class LoopbackPair {
   }
 
   void receive() {
-    client_socket_.async_receive_from(
-        asio::buffer(buffer_), from_, [this](boost::system::error_code ec, std::size_t n) {
-          if (ec) return;
-          ByteView d(buffer_.data(), n);
-          if (!looks_like_stun(d)) client->handle_datagram(d);
-          receive();
-        });
+    client_socket_.async_receive_from(asio::buffer(buffer_), from_,
+                                      [this](boost::system::error_code ec, std::size_t n) {
+                                        if (ec) return;
+                                        ByteView d(buffer_.data(), n);
+                                        if (!looks_like_stun(d)) client->handle_datagram(d);
+                                        receive();
+                                      });
   }
 
   WebRtcServer server_;

@@ -1,9 +1,9 @@
 // Data channels over a path that drops packets at random. Runs only inside
 // scripts/with-netns --loss N, which drops N% of inbound UDP with nftables.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "loopback_pair.hpp"
 
@@ -32,7 +32,8 @@ Bytes numbered(std::uint32_t i, std::size_t size) {
 
 TEST_F(PacketLoss, DurableDeliversEveryMessageInOrder) {
   LoopbackPair pair({.raw_ice = true});  // libnice consent under loss: see issue notes
-  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message : "timeout");
+  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message
+                                                             : "timeout");
   constexpr std::uint32_t kCount = 300;
   auto size_of = [](std::uint32_t i) -> std::size_t { return 1 + (i * 7919u) % (4 * 1024); };
   std::uint32_t received = 0;
@@ -51,10 +52,12 @@ TEST_F(PacketLoss, DurableDeliversEveryMessageInOrder) {
   pair.client_events.buffered_amount_low = pump;
   pump();
   const auto start = std::chrono::steady_clock::now();
-  pair.run_until([&] {
-    pump();
-    return received == kCount || pair.client_events.failure;
-  }, std::chrono::seconds(120));
+  pair.run_until(
+      [&] {
+        pump();
+        return received == kCount || pair.client_events.failure;
+      },
+      std::chrono::seconds(120));
   std::printf("durable under %d%% loss: %u of %u messages of 1 B..4 KiB in %.1f s\n",
               loss_percent(), received, kCount,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -66,7 +69,8 @@ TEST_F(PacketLoss, DurableDeliversEveryMessageInOrder) {
 
 TEST_F(PacketLoss, LossyDeliversMostAndNeverStallsTheDurableChannel) {
   LoopbackPair pair({.raw_ice = true});  // libnice consent under loss: see issue notes
-  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message : "timeout");
+  ASSERT_TRUE(pair.connect()) << (pair.client_events.failure ? pair.client_events.failure->message
+                                                             : "timeout");
   std::set<std::uint32_t> lossy_seen;
   std::uint32_t durable_received = 0;
   std::uint16_t lossy_stream = 0;

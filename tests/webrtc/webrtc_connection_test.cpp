@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <random>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "loopback_pair.hpp"
 
@@ -125,10 +125,12 @@ TEST(WebRtcConnection, ChannelsOpenInBothDirections) {
   };
   ASSERT_TRUE(pair.client->open_channel({.label = "up"}));
   ASSERT_TRUE(pair.server->open_channel({.label = "down"}));
-  ASSERT_TRUE(pair.run_until([&] {
-    return std::count(at_server.begin(), at_server.end(), "up") > 0 &&
-           std::count(at_client.begin(), at_client.end(), "down") > 0;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(pair.run_until(
+      [&] {
+        return std::count(at_server.begin(), at_server.end(), "up") > 0 &&
+               std::count(at_client.begin(), at_client.end(), "down") > 0;
+      },
+      std::chrono::seconds(10)));
 }
 
 TEST(WebRtcConnection, ClientRefusesServerWithMismatchedFingerprint) {

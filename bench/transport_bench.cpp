@@ -25,6 +25,7 @@
 #include "webrtc/dtls_transport.hpp"
 #include "webrtc/sdp.hpp"
 #include "webrtc/stun.hpp"
+#include "webrtc/udp_batch.hpp"
 #include "webrtc/webrtc_connection.hpp"
 #include "webrtc/webrtc_server.hpp"
 
@@ -380,6 +381,8 @@ class Driver {
         std::make_unique<udp::socket>(io_, udp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
     wsock_->set_option(asio::socket_base::receive_buffer_size(8 << 20));
     wsock_->set_option(asio::socket_base::send_buffer_size(8 << 20));
+    wsock_->non_blocking(true);
+    enable_receive_coalescing(wsock_->native_handle());
     conn_ = std::make_unique<WebRtcConnection>(
         io_,
         WebRtcConnection::Config{
@@ -387,8 +390,13 @@ class Driver {
         WebRtcConnection::Callbacks{
             .send_datagram =
                 [this](ByteView d) {
-                  boost::system::error_code ec;
-                  wsock_->send_to(asio::buffer(d.data(), d.size()), webrtc_peer_, 0, ec);
+                  batch_.add(to_socket_address(webrtc_peer_), d);
+                  if (flush_posted_) return;
+                  flush_posted_ = true;
+                  asio::post(io_, [this] {
+                    flush_posted_ = false;
+                    batch_.flush(wsock_->native_handle());
+                  });
                 },
             .connected = [this] { connected_ = true; },
             .channel_opened = {},
@@ -417,10 +425,16 @@ class Driver {
   }
 
   void receive_webrtc() {
-    wsock_->async_receive_from(asio::buffer(wbuf_), wfrom_, [this](auto ec, std::size_t n) {
+    wsock_->async_wait(udp::socket::wait_read, [this](auto ec) {
       if (ec) return;
-      ByteView d(wbuf_.data(), n);
-      if (!looks_like_stun(d)) conn_->handle_datagram(d);
+      receive_datagrams(wsock_->native_handle(), wbuf_, 256,
+                        [this](ByteView d, const SocketAddress&) {
+                          if (!looks_like_stun(d)) conn_->handle_datagram(d);
+                        });
+      if (!batch_.empty()) {
+        flush_posted_ = false;
+        batch_.flush(wsock_->native_handle());
+      }
       receive_webrtc();
     });
   }
@@ -537,6 +551,8 @@ class Driver {
   udp::endpoint wfrom_;
   std::array<std::uint8_t, 65536> wbuf_{};
   std::unique_ptr<WebRtcConnection> conn_;
+  DatagramBatch batch_;
+  bool flush_posted_ = false;
   bool connected_ = false;
   std::size_t replies_ = 0;
   Bytes last_reply_;

@@ -71,6 +71,7 @@ Result<void> WebRtcServer::listen(const udp::endpoint& bind) {
   if (!ec) socket_.set_option(asio::socket_base::send_buffer_size(8 * 1024 * 1024), ec);
   if (!ec) socket_.bind(bind, ec);
   if (!ec) socket_.non_blocking(true, ec);
+  if (!ec) enable_receive_coalescing(socket_.native_handle());
   if (ec) {
     return Error{ErrorCode::Internal, "cannot listen on UDP " + bind.address().to_string() + ":" +
                                           std::to_string(bind.port()) + ": " + ec.message()};
@@ -101,16 +102,25 @@ void WebRtcServer::remove_session(SessionId id) {
 bool WebRtcServer::send(SessionId id, ByteView datagram) {
   auto to = ice_.selected_address(id);
   if (!to) return false;
-  boost::system::error_code ec;
-  // Non-blocking: a full kernel buffer drops the datagram, as the network would; SCTP
-  // retransmits what matters.
-  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), to_endpoint(*to), 0, ec);
-  if (ec) {
-    ++stats_.send_errors;
-    return false;
-  }
-  ++stats_.datagrams_out;
+  queue(*to, datagram);
   return true;
+}
+
+void WebRtcServer::queue(const SocketAddress& to, ByteView datagram) {
+  outgoing_.add(to, datagram);
+  ++stats_.datagrams_out;
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [this, alive = alive_] {
+    if (*alive) flush();
+  });
+}
+
+void WebRtcServer::flush() {
+  flush_posted_ = false;
+  // Non-blocking: a full kernel buffer drops datagrams, as the network would; SCTP
+  // retransmits what matters.
+  stats_.send_errors += outgoing_.flush(socket_.native_handle());
 }
 
 void WebRtcServer::wait_readable() {
@@ -122,28 +132,19 @@ void WebRtcServer::wait_readable() {
 }
 
 void WebRtcServer::drain() {
-  // Everything the kernel holds, then back to the loop: one wake-up serves a burst.
-  for (int i = 0; i < 1024; ++i) {
-    udp::endpoint from;
-    boost::system::error_code ec;
-    const std::size_t n =
-        socket_.receive_from(asio::buffer(buffer_.get(), kMaxDatagram), from, 0, ec);
-    if (ec) return;
-    ++stats_.datagrams_in;
-    handle(ByteView(buffer_.get(), n), from);
-  }
+  // Everything the kernel holds, then back to the loop: one wake-up serves a burst, and
+  // what the burst makes us send leaves together.
+  stats_.datagrams_in += receive_datagrams(
+      socket_.native_handle(), std::span(buffer_.get(), kMaxDatagram), 256,
+      [this](ByteView datagram, const SocketAddress& from) { handle(datagram, from); });
+  if (!outgoing_.empty()) flush();
 }
 
-void WebRtcServer::handle(ByteView datagram, const udp::endpoint& from) {
-  const SocketAddress source = to_socket_address(from);
+void WebRtcServer::handle(ByteView datagram, const SocketAddress& source) {
   if (looks_like_stun(datagram)) {
     ++stats_.stun_requests;
     auto outcome = ice_.handle_stun(datagram, source, core::Clock::now());
-    if (!outcome.response.empty()) {
-      boost::system::error_code ec;
-      socket_.send_to(asio::buffer(outcome.response), from, 0, ec);
-      if (!ec) ++stats_.datagrams_out;
-    }
+    if (!outcome.response.empty()) queue(source, outcome.response);
     return;
   }
   auto session = ice_.session_for(source);

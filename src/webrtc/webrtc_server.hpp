@@ -15,6 +15,7 @@
 #include "core/bytes.hpp"
 #include "switchboard/result.hpp"
 #include "webrtc/ice_lite.hpp"
+#include "webrtc/udp_batch.hpp"
 
 namespace switchboard::webrtc {
 
@@ -61,7 +62,9 @@ class WebRtcServer {
  private:
   void wait_readable();
   void drain();
-  void handle(ByteView datagram, const boost::asio::ip::udp::endpoint& from);
+  void handle(ByteView datagram, const SocketAddress& from);
+  void queue(const SocketAddress& to, ByteView datagram);
+  void flush();
   void schedule_consent_check();
 
   boost::asio::ip::udp::socket socket_;
@@ -70,6 +73,8 @@ class WebRtcServer {
   std::unordered_map<SessionId, SessionHandlers> sessions_;
   SessionId next_session_ = 1;
   std::unique_ptr<std::uint8_t[]> buffer_;
+  DatagramBatch outgoing_;  // written at the end of the current turn of the loop
+  bool flush_posted_ = false;
   Stats stats_;
   // Guards callbacks that outlive the server inside asio's queue.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

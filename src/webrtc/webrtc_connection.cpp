@@ -25,6 +25,7 @@ std::shared_ptr<SctpTimerDriver> SctpTimerDriver::acquire(asio::io_context& io) 
   static std::mutex mutex;
   static std::map<asio::io_context*, std::weak_ptr<SctpTimerDriver>> drivers;
   std::lock_guard lock(mutex);
+  std::erase_if(drivers, [](const auto& entry) { return entry.second.expired(); });
   auto& slot = drivers[&io];
   if (auto driver = slot.lock()) return driver;
   auto driver = std::make_shared<SctpTimerDriver>(io);

@@ -8,13 +8,22 @@ namespace {
 
 using testing::Inbox;
 
-TEST(Receiver, IsCreatedOnFirstMessageAndAnnouncedBeforeItIsReadable) {
+// alice and bob in one in-process call; bob's receivers report to `inbox`.
+struct AliceAndBob {
+  explicit AliceAndBob(EndpointConfig config = {}, bool auto_read = true) : call(config) {
+    inbox.auto_read = auto_read;
+    inbox.attach(bob);
+  }
   LocalCall call;
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
+  TimePoint now = Clock::now();
+  DataChannelEndpoint& alice = call.join("alice", now);
+  DataChannelEndpoint& bob = call.join("bob", now);
   Inbox inbox;
-  inbox.attach(bob);
+};
+
+TEST(Receiver, IsCreatedOnFirstMessageAndAnnouncedBeforeItIsReadable) {
+  AliceAndBob t;
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({.channelId = 10000}, now);
   call.pump(now);
   EXPECT_TRUE(inbox.events.empty()) << "a sender alone creates no receiver";
@@ -49,13 +58,8 @@ TEST(Receiver, OneReceiverPerSenderAndChannel) {
 }
 
 TEST(Receiver, ReadMessageReturnsNothingWhenEmptyAndKeepsOrder) {
-  LocalCall call;
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.auto_read = false;
-  inbox.attach(bob);
+  AliceAndBob t{{}, false};
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({}, now);
   ASSERT_TRUE(alice.send(**s, as_bytes("one")));
   ASSERT_TRUE(alice.send(**s, as_bytes("two")));
@@ -70,13 +74,8 @@ TEST(Receiver, ReadMessageReturnsNothingWhenEmptyAndKeepsOrder) {
 }
 
 TEST(Receiver, ClosesWhenSenderClosesAndKeepsUnreadMessagesReadable) {
-  LocalCall call;
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.auto_read = false;
-  inbox.attach(bob);
+  AliceAndBob t{{}, false};
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({.channelId = 4}, now);
   ASSERT_TRUE(alice.send(**s, as_bytes("last words")));
   alice.close(**s);
@@ -89,12 +88,8 @@ TEST(Receiver, ClosesWhenSenderClosesAndKeepsUnreadMessagesReadable) {
 }
 
 TEST(Receiver, ClosesWhenSenderLeavesTheCall) {
-  LocalCall call;
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.attach(bob);
+  AliceAndBob t;
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({.channelId = 4}, now);
   ASSERT_TRUE(alice.send(**s, as_bytes("bye")));
   call.pump(now);
@@ -103,12 +98,8 @@ TEST(Receiver, ClosesWhenSenderLeavesTheCall) {
 }
 
 TEST(Receiver, ClosesAfterIdleTimeoutAndANewOneFollowsLaterMessages) {
-  LocalCall call(EndpointConfig{.receiver_idle_timeout = std::chrono::seconds(30)});
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.attach(bob);
+  AliceAndBob t{EndpointConfig{.receiver_idle_timeout = std::chrono::seconds(30)}};
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({.channelId = 4}, now);
   ASSERT_TRUE(alice.send(**s, as_bytes("x")));
   call.pump(now);
@@ -129,13 +120,8 @@ TEST(Receiver, DefaultIdleTimeoutIs120Seconds) {
 }
 
 TEST(Receiver, UnreadBoundDropsLossyMessages) {
-  LocalCall call(EndpointConfig{.receive_buffer_limit = 64 * 1024});
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.auto_read = false;
-  inbox.attach(bob);
+  AliceAndBob t{EndpointConfig{.receive_buffer_limit = 64 * 1024}, false};
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({.reliability = Reliability::Lossy}, now);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(alice.send(**s, Bytes(16 * 1024, 1)));
   call.pump(now);
@@ -147,13 +133,8 @@ TEST(Receiver, UnreadBoundDropsLossyMessages) {
 }
 
 TEST(Receiver, UnreadBoundPausesDurableInputWithoutLosingMessages) {
-  LocalCall call(EndpointConfig{.receive_buffer_limit = 64 * 1024});
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.auto_read = false;
-  inbox.attach(bob);
+  AliceAndBob t{EndpointConfig{.receive_buffer_limit = 64 * 1024}, false};
+  auto& [call, now, alice, bob, inbox] = t;
   auto s = alice.create_sender({}, now);
   EXPECT_FALSE(bob.durable_input_paused());
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(alice.send(**s, Bytes(16 * 1024, 1)));
@@ -201,12 +182,8 @@ TEST(Receiver, MalformedInputIsAnErrorAndCounted) {
 
 TEST(Router, FrameClaimingAnotherSenderIsRejected) {
   // A client may not stamp its own frames with someone else's id.
-  LocalCall call;
-  auto now = Clock::now();
-  auto& alice = call.join("alice", now);
-  auto& bob = call.join("bob", now);
-  Inbox inbox;
-  inbox.attach(bob);
+  AliceAndBob t;
+  auto& [call, now, alice, bob, inbox] = t;
   FrameHeader h;
   h.channel_id = 5;
   h.sequence = 1;
@@ -281,7 +258,8 @@ TEST(Reassembler, BoundsPartialMessagesPerChannelAndInTotal) {
   Reassembler r(Reassembler::Limits{.max_pending_bytes = 100, .max_partials_per_channel = 2});
   auto now = Clock::now();
   for (std::uint32_t seq = 1; seq <= 5; ++seq) {
-    EXPECT_FALSE(r.add(3, decoded(fragment(seq, 40, 0), Bytes(10, 1)), now + std::chrono::milliseconds(seq)));
+    EXPECT_FALSE(r.add(3, decoded(fragment(seq, 40, 0), Bytes(10, 1)),
+                       now + std::chrono::milliseconds(seq)));
   }
   EXPECT_EQ(r.pending_bytes(), 80u) << "only the two newest partials stay";
   EXPECT_FALSE(r.add(3, decoded(fragment(9, 200, 0), Bytes(10, 1)), now));

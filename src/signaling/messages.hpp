@@ -1,0 +1,134 @@
+#pragma once
+
+// The signaling protocol, version 1: JSON text messages over the WebSocket at /v1/signal.
+// Every message and one example of each: docs/signaling.md.
+//
+// parse_message is a pure function from text to a message or an InvalidArgument error that
+// names the offending field; serialize is its inverse. Neither throws.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "switchboard/error.hpp"
+#include "switchboard/result.hpp"
+
+namespace switchboard::signaling {
+
+inline constexpr std::size_t kMaxSignalingMessageSize = 64 * 1024;
+inline constexpr std::size_t kMaxSdpSize = 32 * 1024;
+inline constexpr std::size_t kMaxCandidateSize = 1024;
+inline constexpr std::size_t kMaxParticipants = 10'000;
+inline constexpr std::size_t kMaxIceServers = 16;
+inline constexpr std::size_t kMaxIceUrls = 16;
+// Bounds of the strings with no bound of their own: req, token, names, urls, credentials.
+inline constexpr std::size_t kMaxReqSize = 128;
+inline constexpr std::size_t kMaxShortStringSize = 4096;
+
+// One participant as the server announces it.
+struct ParticipantInfo {
+  std::uint32_t participant_id = 0;
+  std::string identity;
+  std::string display_name;
+  bool operator==(const ParticipantInfo&) const = default;
+};
+
+struct IceServer {
+  std::vector<std::string> urls;  // "stun:host:port", "turn:host:port?transport=udp", ...
+  std::optional<std::string> username;
+  std::optional<std::string> credential;
+  bool operator==(const IceServer&) const = default;
+};
+
+// Every message may carry `req`, a client's request id the server echoes in its reply.
+
+// Client to server.
+struct Join {
+  std::optional<std::string> req;
+  std::string token;
+  std::optional<std::string> display_name;
+  std::optional<bool> p2p;
+  bool operator==(const Join&) const = default;
+};
+struct Leave {
+  std::optional<std::string> req;
+  bool operator==(const Leave&) const = default;
+};
+struct Ping {
+  std::optional<std::string> req;
+  bool operator==(const Ping&) const = default;
+};
+
+// Both directions; `peer` names the other participant when relayed peer to peer.
+struct Offer {
+  std::optional<std::string> req;
+  std::string sdp;
+  std::optional<std::uint32_t> peer;
+  bool operator==(const Offer&) const = default;
+};
+struct Answer {
+  std::optional<std::string> req;
+  std::string sdp;
+  std::optional<std::uint32_t> peer;
+  bool operator==(const Answer&) const = default;
+};
+struct Candidate {
+  std::optional<std::string> req;
+  std::string candidate;  // an a=candidate value, or empty for end-of-candidates
+  std::optional<std::uint32_t> peer;
+  bool operator==(const Candidate&) const = default;
+};
+
+// Server to client.
+struct Joined {
+  std::optional<std::string> req;
+  std::uint32_t participant_id = 0;
+  std::string identity;
+  std::string display_name;
+  std::string call;
+  std::vector<ParticipantInfo> participants;  // the others already in the call
+  std::vector<IceServer> ice_servers;
+  std::uint32_t max_message_size = 0;
+  bool operator==(const Joined&) const = default;
+};
+struct ParticipantJoined {
+  std::optional<std::string> req;
+  ParticipantInfo participant;
+  bool operator==(const ParticipantJoined&) const = default;
+};
+struct ParticipantLeft {
+  std::optional<std::string> req;
+  std::uint32_t participant_id = 0;
+  std::string identity;
+  bool operator==(const ParticipantLeft&) const = default;
+};
+struct ErrorReply {
+  std::optional<std::string> req;
+  ErrorCode code = ErrorCode::Internal;
+  std::string message;
+  bool operator==(const ErrorReply&) const = default;
+};
+struct Pong {
+  std::optional<std::string> req;
+  bool operator==(const Pong&) const = default;
+};
+// Join this call at another server instead.
+struct Redirect {
+  std::optional<std::string> req;
+  std::string url;
+  bool operator==(const Redirect&) const = default;
+};
+
+using Message = std::variant<Join, Leave, Ping, Offer, Answer, Candidate, Joined, ParticipantJoined,
+                             ParticipantLeft, ErrorReply, Pong, Redirect>;
+
+// The `type` string of a message: "join", "participant_joined", ...
+std::string_view message_type(const Message& message) noexcept;
+
+Result<Message> parse_message(std::string_view json);
+std::string serialize(const Message& message);
+
+}  // namespace switchboard::signaling

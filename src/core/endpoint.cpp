@@ -123,18 +123,20 @@ std::optional<TrafficClass> DataChannelEndpoint::poll(TimePoint now, Bytes& out,
     put_bytes(out, carry_->second);
     carry_.reset();
   }
-  Bytes frame;
+  // Frames are written straight into `out`; the rare one that belongs to the next batch
+  // (another class, or past max_bytes) is moved aside for the next poll.
   while (true) {
-    frame.clear();
-    auto next = scheduler_.next(now, frame);
+    const std::size_t start = out.size();
+    auto next = scheduler_.next(now, out);
     if (!next) break;
-    if (cls && (*next != *cls || taken + frame.size() > max_bytes)) {
-      carry_.emplace(*next, std::move(frame));
+    const std::size_t size = out.size() - start;
+    if (cls && (*next != *cls || taken + size > max_bytes)) {
+      carry_.emplace(*next, Bytes(out.begin() + static_cast<std::ptrdiff_t>(start), out.end()));
+      out.resize(start);
       break;
     }
     cls = next;
-    taken += frame.size();
-    put_bytes(out, frame);
+    taken += size;
     if (taken >= max_bytes) break;
   }
   return cls;

@@ -1,5 +1,6 @@
 #include "core/frame.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace switchboard::core {
@@ -27,7 +28,10 @@ void encode_frame(const FrameHeader& header, std::span<const ParticipantId> to, 
   if (header.from) flags |= frame_flags::kFrom;
   if (!to.empty()) flags |= frame_flags::kTo;
 
-  out.reserve(out.size() + encoded_frame_size(header, to.size(), payload.size()));
+  // Frames are appended to batches: grow geometrically, never to the exact size, or each
+  // append would reallocate and copy the whole batch.
+  const std::size_t needed = out.size() + encoded_frame_size(header, to.size(), payload.size());
+  if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   put_u8(out, kFrameVersion);
   put_u8(out, static_cast<std::uint8_t>(header.type));
   put_u8(out, flags);

@@ -31,7 +31,7 @@ void watch(DataChannelEndpoint& endpoint, const std::string& name) {
   };
   events.receiver_closed = [name](const DataChannelEndpoint::ReceiverPtr& r) {
     std::cout << "  " << name << ": receiver for channel " << r->channel_id() << " from "
-              << r->sender_identity() << " closed (" << core::to_string(*r->close_reason())
+              << r->sender_identity() << " closed (" << to_string(*r->close_reason())
               << ")\n";
   };
   endpoint.set_events(std::move(events));

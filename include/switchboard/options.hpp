@@ -15,7 +15,12 @@ enum class Reliability : std::uint8_t { Durable, Lossy };
 // High-priority traffic leaves before Normal traffic.
 enum class Priority : std::uint8_t { Normal, High };
 
+// Why a receiver closed.
+enum class ReceiverCloseReason : std::uint8_t { SenderClosed, ParticipantLeft, Idle };
+
 std::string_view to_string(Reliability r) noexcept;
+// "sender_closed", "participant_left", "idle": the agent's and Web SDK's names.
+std::string_view to_string(ReceiverCloseReason reason) noexcept;
 std::string_view to_string(Priority p) noexcept;
 // Case-insensitive: "durable", "Durable", "LOSSY".
 std::optional<Reliability> parse_reliability(std::string_view name) noexcept;

@@ -1,6 +1,6 @@
 #include "core/receiver_channel.hpp"
 
-namespace switchboard::core {
+namespace switchboard {
 
 std::string_view to_string(ReceiverCloseReason reason) noexcept {
   switch (reason) {
@@ -10,6 +10,10 @@ std::string_view to_string(ReceiverCloseReason reason) noexcept {
   }
   return "idle";
 }
+
+}  // namespace switchboard
+
+namespace switchboard::core {
 
 std::optional<Message> ReceiverChannel::read() {
   if (queue_.empty()) return std::nullopt;

@@ -16,9 +16,8 @@ struct Message {
   Bytes data;
 };
 
-enum class ReceiverCloseReason : std::uint8_t { SenderClosed, ParticipantLeft, Idle };
-// "sender_closed", "participant_left", "idle": the agent's and Web SDK's names.
-std::string_view to_string(ReceiverCloseReason reason) noexcept;
+// The public ReceiverCloseReason (switchboard/options.hpp) is the core's too.
+using switchboard::ReceiverCloseReason;
 
 // Messages from one (sending participant, channel id) pair, waiting to be read.
 class ReceiverChannel {

@@ -136,6 +136,10 @@ Result<Message> parse_body(std::string_view type, const json& object,
     auto p2p = optional_bool(object, "p2p");
     if (!p2p) return std::move(p2p).error();
     join.p2p = *p2p;
+    auto call = optional_string(object, "call", kMaxCallIdSize);
+    if (!call) return std::move(call).error();
+    if (*call && (*call)->empty()) return field_error("call", bound_text(1, kMaxCallIdSize));
+    join.call = std::move(*call);
     return Message{std::move(join)};
   }
   if (type == "leave") return Message{Leave{std::move(req)}};
@@ -190,6 +194,12 @@ Result<Message> parse_body(std::string_view type, const json& object,
     auto max_size = required_u32(object, "maxMessageSize");
     if (!max_size) return std::move(max_size).error();
     joined.max_message_size = *max_size;
+    auto rate_bytes = optional_u32(object, "rateLimitBytesPerSecond");
+    if (!rate_bytes) return std::move(rate_bytes).error();
+    joined.rate_limit_bytes_per_second = *rate_bytes;
+    auto rate_messages = optional_u32(object, "rateLimitMessagesPerSecond");
+    if (!rate_messages) return std::move(rate_messages).error();
+    joined.rate_limit_messages_per_second = *rate_messages;
     return Message{std::move(joined)};
   }
   if (type == "participant_joined") {
@@ -219,12 +229,20 @@ Result<Message> parse_body(std::string_view type, const json& object,
     auto text = required_string(object, "message", kMaxShortStringSize);
     if (!text) return std::move(text).error();
     reply.message = std::move(*text);
+    auto channel = optional_u32(object, "channelId");
+    if (!channel) return std::move(channel).error();
+    reply.channel_id = *channel;
     return Message{std::move(reply)};
   }
   if (type == "redirect") {
     auto url = required_string(object, "url", kMaxShortStringSize, 1);
     if (!url) return std::move(url).error();
     return Message{Redirect{std::move(req), std::move(*url)}};
+  }
+  if (type == "disconnect") {
+    auto reason = required_string(object, "reason", kMaxShortStringSize);
+    if (!reason) return std::move(reason).error();
+    return Message{Disconnect{std::move(req), std::move(*reason)}};
   }
   return field_error("type", "is not a known message type");
 }
@@ -243,6 +261,7 @@ void write_body(ordered_json& out, const Join& m) {
   out["token"] = m.token;
   if (m.display_name) out["displayName"] = *m.display_name;
   if (m.p2p) out["p2p"] = *m.p2p;
+  if (m.call) out["call"] = *m.call;
 }
 void write_body(ordered_json&, const Leave&) {}
 void write_body(ordered_json&, const Ping&) {}
@@ -279,6 +298,10 @@ void write_body(ordered_json& out, const Joined& m) {
   }
   out["iceServers"] = std::move(servers);
   out["maxMessageSize"] = m.max_message_size;
+  if (m.rate_limit_bytes_per_second) out["rateLimitBytesPerSecond"] = *m.rate_limit_bytes_per_second;
+  if (m.rate_limit_messages_per_second) {
+    out["rateLimitMessagesPerSecond"] = *m.rate_limit_messages_per_second;
+  }
 }
 void write_body(ordered_json& out, const ParticipantJoined& m) {
   out.update(participant_json(m.participant.participant_id, m.participant.identity,
@@ -291,9 +314,13 @@ void write_body(ordered_json& out, const ParticipantLeft& m) {
 void write_body(ordered_json& out, const ErrorReply& m) {
   out["code"] = std::string(to_string(m.code));
   out["message"] = m.message;
+  if (m.channel_id) out["channelId"] = *m.channel_id;
 }
 void write_body(ordered_json& out, const Redirect& m) {
   out["url"] = m.url;
+}
+void write_body(ordered_json& out, const Disconnect& m) {
+  out["reason"] = m.reason;
 }
 
 }  // namespace
@@ -310,16 +337,16 @@ std::string_view message_type(const Message& message) noexcept {
                                          "participant_left",
                                          "error",
                                          "pong",
-                                         "redirect"};
+                                         "redirect",
+                                         "disconnect"};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
 }
 
-Result<Message> parse_message(std::string_view text) {
-  if (text.size() > kMaxSignalingMessageSize) {
-    return Error{
-        ErrorCode::InvalidArgument,
-        "signaling message: longer than " + std::to_string(kMaxSignalingMessageSize) + " bytes"};
+Result<Message> parse_message(std::string_view text, std::size_t max_size) {
+  if (text.size() > max_size) {
+    return Error{ErrorCode::InvalidArgument,
+                 "signaling message: longer than " + std::to_string(max_size) + " bytes"};
   }
   const json object = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded()) {

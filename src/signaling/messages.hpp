@@ -19,6 +19,9 @@
 namespace switchboard::signaling {
 
 inline constexpr std::size_t kMaxSignalingMessageSize = 64 * 1024;
+// What a client accepts from the server: a `joined` roster of 10,000 participants needs
+// more than 64 KiB.
+inline constexpr std::size_t kMaxServerMessageSize = 2 * 1024 * 1024;
 inline constexpr std::size_t kMaxSdpSize = 32 * 1024;
 inline constexpr std::size_t kMaxCandidateSize = 1024;
 inline constexpr std::size_t kMaxParticipants = 10'000;
@@ -51,6 +54,8 @@ struct Join {
   std::string token;
   std::optional<std::string> display_name;
   std::optional<bool> p2p;
+  // The call to join; absent = the token's `call` (which must not then be "*").
+  std::optional<std::string> call;
   bool operator==(const Join&) const = default;
 };
 struct Leave {
@@ -92,6 +97,10 @@ struct Joined {
   std::vector<ParticipantInfo> participants;  // the others already in the call
   std::vector<IceServer> ice_servers;
   std::uint32_t max_message_size = 0;
+  // The server's per-participant rate limit; absent = unlimited. A client holds its own
+  // sends to it so that it fails early with TRAFFIC_LIMITED.
+  std::optional<std::uint32_t> rate_limit_bytes_per_second;
+  std::optional<std::uint32_t> rate_limit_messages_per_second;
   bool operator==(const Joined&) const = default;
 };
 struct ParticipantJoined {
@@ -109,6 +118,9 @@ struct ErrorReply {
   std::optional<std::string> req;
   ErrorCode code = ErrorCode::Internal;
   std::string message;
+  // Set when the error is about DataChannel frames the client sent on this channel
+  // (TRAFFIC_LIMITED, MESSAGE_TOO_LARGE, ...): the frames were not relayed.
+  std::optional<std::uint32_t> channel_id;
   bool operator==(const ErrorReply&) const = default;
 };
 struct Pong {
@@ -122,13 +134,24 @@ struct Redirect {
   bool operator==(const Redirect&) const = default;
 };
 
+// The server is about to close the connection, and says why ("slow consumer",
+// "server shutting down", ...).
+struct Disconnect {
+  std::optional<std::string> req;
+  std::string reason;
+  bool operator==(const Disconnect&) const = default;
+};
+
 using Message = std::variant<Join, Leave, Ping, Offer, Answer, Candidate, Joined, ParticipantJoined,
-                             ParticipantLeft, ErrorReply, Pong, Redirect>;
+                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect>;
 
 // The `type` string of a message: "join", "participant_joined", ...
 std::string_view message_type(const Message& message) noexcept;
 
-Result<Message> parse_message(std::string_view json);
+// `max_size`: kMaxSignalingMessageSize for what clients send; clients reading the server
+// allow kMaxServerMessageSize.
+Result<Message> parse_message(std::string_view json,
+                              std::size_t max_size = kMaxSignalingMessageSize);
 std::string serialize(const Message& message);
 
 }  // namespace switchboard::signaling

@@ -22,8 +22,8 @@ void expect_invalid(std::string_view text, std::string_view field) {
 }
 
 TEST(SignalingMessage, EveryTypeRoundTrips) {
-  expect_round_trip(Join{"r1", "tok.en.sig", "Alice", true});
-  expect_round_trip(Join{std::nullopt, "t", std::nullopt, std::nullopt});
+  expect_round_trip(Join{"r1", "tok.en.sig", "Alice", true, std::nullopt});
+  expect_round_trip(Join{std::nullopt, "t", std::nullopt, std::nullopt, std::nullopt});
   expect_round_trip(Leave{"r2"});
   expect_round_trip(Leave{});
   expect_round_trip(Ping{"r3"});
@@ -43,21 +43,47 @@ TEST(SignalingMessage, EveryTypeRoundTrips) {
       {{1, "bob", "Bob"}, {2, "carol", ""}},
       {{{"stun:stun.example.org:3478"}, std::nullopt, std::nullopt},
        {{"turn:t.example.org:3478?transport=udp", "turns:t.example.org:5349"}, "user", "pass"}},
-      262144});
-  expect_round_trip(Joined{std::nullopt, 0, "a", "", "*", {}, {}, 0});
+      262144,
+      std::nullopt,
+      std::nullopt});
+  expect_round_trip(Joined{std::nullopt, 0, "a", "", "*", {}, {}, 0, std::nullopt, std::nullopt});
   expect_round_trip(ParticipantJoined{std::nullopt, {9, "dave", "Dave"}});
   expect_round_trip(ParticipantLeft{std::nullopt, 9, "dave"});
-  expect_round_trip(ErrorReply{"r1", ErrorCode::Unauthorized, "access token rejected: expired"});
-  expect_round_trip(ErrorReply{std::nullopt, ErrorCode::CallFull, ""});
+  expect_round_trip(ErrorReply{"r1", ErrorCode::Unauthorized, "access token rejected: expired", std::nullopt});
+  expect_round_trip(ErrorReply{std::nullopt, ErrorCode::CallFull, "", std::nullopt});
   expect_round_trip(Redirect{std::nullopt, "wss://eu.example.org/v1/signal"});
+  expect_round_trip(Join{"r1", "t", std::nullopt, std::nullopt, "call-1"});
+  expect_round_trip(Joined{"r1", 1, "a", "", "c", {}, {}, 1024, 1000000, 5000});
+  expect_round_trip(ErrorReply{std::nullopt, ErrorCode::TrafficLimited, "slow down", 10000});
+  expect_round_trip(Disconnect{std::nullopt, "slow consumer"});
+}
+
+TEST(SignalingMessage, SerializesTheAdditionsForTheServer) {
+  EXPECT_EQ(serialize(Join{"r1", "tok", std::nullopt, std::nullopt, "c1"}),
+            R"({"type":"join","req":"r1","token":"tok","call":"c1"})");
+  EXPECT_EQ(serialize(ErrorReply{std::nullopt, ErrorCode::TrafficLimited, "slow", 7}),
+            R"({"type":"error","code":"TRAFFIC_LIMITED","message":"slow","channelId":7})");
+  EXPECT_EQ(serialize(Disconnect{std::nullopt, "slow consumer"}),
+            R"({"type":"disconnect","reason":"slow consumer"})");
+  expect_invalid(R"({"type":"join","token":"t","call":""})", "\"call\"");
+  expect_invalid(R"({"type":"disconnect"})", "\"reason\" is missing");
+}
+
+TEST(SignalingMessage, ClientsMayReadServerMessagesLargerThanTheClientLimit) {
+  std::string big = R"({"type":"disconnect","reason":")" + std::string(70 * 1024, 'x') + "\"}";
+  EXPECT_FALSE(parse_message(big).ok());
+  // The reason itself is bounded at 4 KiB, but the size check comes first and must pass.
+  auto parsed = parse_message(big, kMaxServerMessageSize);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("\"reason\""), std::string::npos);
 }
 
 TEST(SignalingMessage, SerializesTheDocumentedWireNames) {
-  EXPECT_EQ(serialize(Join{"r1", "tok", "Alice", false}),
+  EXPECT_EQ(serialize(Join{"r1", "tok", "Alice", false, std::nullopt}),
             R"({"type":"join","req":"r1","token":"tok","displayName":"Alice","p2p":false})");
   EXPECT_EQ(serialize(ParticipantLeft{std::nullopt, 9, "dave"}),
             R"({"type":"participant_left","participantId":9,"identity":"dave"})");
-  EXPECT_EQ(serialize(ErrorReply{"x", ErrorCode::Unauthorized, "no"}),
+  EXPECT_EQ(serialize(ErrorReply{"x", ErrorCode::Unauthorized, "no", std::nullopt}),
             R"({"type":"error","req":"x","code":"UNAUTHORIZED","message":"no"})");
   EXPECT_EQ(serialize(Pong{}), R"({"type":"pong"})");
 }

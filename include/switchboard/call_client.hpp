@@ -1,0 +1,101 @@
+#pragma once
+
+// The entry point of the C++ SDK: a CallClient joins calls on a Switchboard server; each
+// Call carries the DataChannel feature. Names follow the ACS native SDKs.
+//
+//   switchboard::CallClient client;
+//   auto call = client.join("ws://127.0.0.1:8480", "call-1", token);
+//   if (!call) { std::cerr << call.error().message; return 1; }
+//   auto sender = (*call)->dataChannel().createSender({.channelId = 10000});
+//   (*sender)->sendMessage("hello");
+//
+// Threading: a CallClient runs one event thread that owns the network for all of its
+// calls; every callback of the SDK runs there. Every method may be called from any
+// thread, except that a callback must not destroy the CallClient or call the blocking
+// join() and leave().
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchboard/data_channel.hpp"
+#include "switchboard/options.hpp"
+#include "switchboard/result.hpp"
+
+namespace switchboard {
+
+struct ParticipantInfo {
+  Identity identity;
+  std::string displayName;
+  bool operator==(const ParticipantInfo&) const = default;
+};
+
+struct JoinOptions {
+  // Overrides the access token's `name`.
+  std::string displayName;
+  // How long join() waits for the server and the data connection.
+  std::chrono::milliseconds timeout{15000};
+  // Peer-to-peer for 1:1 calls (the Peer-to-peer issue); false keeps every message on the
+  // server path.
+  bool p2p = true;
+};
+
+class Call {
+ public:
+  class Impl;
+  explicit Call(std::shared_ptr<Impl> impl);
+  ~Call();
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  const std::string& id() const;
+  // This participant, as the server admitted it.
+  const ParticipantInfo& self() const;
+  // The others in the call now.
+  std::vector<ParticipantInfo> participants() const;
+  // True from join until leave() or a disconnection.
+  bool connected() const;
+
+  DataChannelFeature& dataChannel();
+
+  void onParticipantJoined(std::function<void(const ParticipantInfo&)> callback);
+  void onParticipantLeft(std::function<void(const ParticipantInfo&)> callback);
+  // The call ended without leave(): the server cut us off (error.message says why, e.g.
+  // "slow consumer") or the connection failed. Called once.
+  void onDisconnected(std::function<void(const Error&)> callback);
+
+  // Leaves the call: senders close, the server is told, the connection ends. Blocks until
+  // done (at most a few seconds). Idempotent.
+  void leave();
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class CallClient {
+ public:
+  // Starts the event thread.
+  CallClient();
+  // Leaves every call still joined and stops the event thread.
+  ~CallClient();
+  CallClient(const CallClient&) = delete;
+  CallClient& operator=(const CallClient&) = delete;
+
+  // Joins `callId` on the server at `server` ("ws://host:port"), admitted by the access
+  // token. Returns once the server accepted us and the data connection is up, so a
+  // sender created right after reaches the participants listed in participants().
+  // Errors: UNAUTHORIZED (token missing, forged, expired or for another call),
+  // CALL_FULL, NOT_CONNECTED (server unreachable, timeout), INVALID_ARGUMENT (bad URL).
+  Result<std::shared_ptr<Call>> join(std::string_view server, std::string_view callId,
+                                     std::string_view token, const JoinOptions& options = {});
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchboard

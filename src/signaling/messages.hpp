@@ -1,7 +1,7 @@
 #pragma once
 
 // The signaling protocol, version 1: JSON text messages over the WebSocket at /v1/signal.
-// Every message and one example of each: docs/signaling.md.
+// Every message and one example of each: docs/protocol.md ("Signaling protocol").
 //
 // parse_message is a pure function from text to a message or an InvalidArgument error that
 // names the offending field; serialize is its inverse. Neither throws.

@@ -1,7 +1,7 @@
 #pragma once
 
 // Access tokens: HS256 JSON Web Tokens (RFC 7519, RFC 7515) that admit one participant
-// to one call (or to any call, "*"). Format: docs/signaling.md.
+// to one call (or to any call, "*"). Format: docs/protocol.md ("Signaling protocol").
 //
 // verify_token is a pure function: the clock and the secret are arguments, so the
 // server, the tests and the fuzzer all call it the same way.

@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 300
 export CC := clang
 export CXX := clang++
 
-.PHONY: all setup configure build run test fuzz bench format tidy clean
+.PHONY: all setup configure build run demo test fuzz bench format tidy clean
 
 all: build
 
@@ -23,7 +23,15 @@ configure: setup $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
+# The call server in development mode on 127.0.0.1:8480 (fixed, documented secret).
 run: build
+	@echo "Switchboard server starting. Join it from other terminals, one per participant:"
+	@echo "  $(BUILD_DIR)/bin/switchboard chat --server ws://127.0.0.1:8480 --call demo --user alice --dev"
+	@echo "  $(BUILD_DIR)/bin/switchboard chat --server ws://127.0.0.1:8480 --call demo --user bob --dev"
+	$(BUILD_DIR)/bin/switchboard-server --dev --bind 127.0.0.1 --port 8480
+
+# The DataChannel rules in one process, no network.
+demo: build
 	$(BUILD_DIR)/bin/switchboard demo
 
 test: build

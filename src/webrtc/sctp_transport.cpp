@@ -331,8 +331,17 @@ void SctpTransport::service() {
   servicing_ = false;
 }
 
+void SctpTransport::set_receive_paused(bool paused) {
+  const bool resumed = receive_paused_ && !paused;
+  receive_paused_ = paused;
+  if (!resumed || socket_ == nullptr || pending_) return;
+  // Not serviced here: that would run callbacks inside the caller's call.
+  pending_ = true;
+  registry().pending.push_back(id_);
+}
+
 void SctpTransport::read_socket() {
-  if (socket_ == nullptr) return;
+  if (socket_ == nullptr || receive_paused_) return;
   static int depth = 0;  // the shared buffer is in use while a callback holds a view into it
   Bytes nested;
   std::uint8_t* buffer = Usrsctp::read_buffer();

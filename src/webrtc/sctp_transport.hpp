@@ -132,6 +132,13 @@ class SctpTransport {
   std::size_t buffered_amount() const;
   void set_buffered_amount_low_threshold(std::size_t bytes);
 
+  // While paused nothing is read from the association, so its receive window fills and
+  // the peer is pushed back (flow control for a receiver over its unread bound). On
+  // resume, what waits is read on the next handle_timers() call, so callbacks still run
+  // only from handle_packet and handle_timers.
+  void set_receive_paused(bool paused);
+  bool receive_paused() const { return receive_paused_; }
+
   SctpState state() const { return state_; }
 
   // Advances usrsctp's clock for every transport of the process and runs what fell due
@@ -205,6 +212,7 @@ class SctpTransport {
 
   std::size_t low_threshold_ = 0;
   bool low_armed_ = false;  // buffered_amount() went above the threshold since the last call
+  bool receive_paused_ = false;
   bool pending_ = false;    // usrsctp signalled readiness; service on the next timer tick
   bool servicing_ = false;  // inside service(): a nested call only asks for another pass
   bool service_again_ = false;

@@ -62,6 +62,8 @@ class WebRtcConnection {
   void set_buffered_amount_low_threshold(std::size_t bytes) {
     sctp_.set_buffered_amount_low_threshold(bytes);
   }
+  // While paused, received data stays in SCTP and its window pushes the peer back.
+  void set_receive_paused(bool paused) { sctp_.set_receive_paused(paused); }
   bool is_connected() const { return connected_; }
   std::size_t max_message_size() const { return config_.remote_max_message_size; }
 

@@ -521,6 +521,33 @@ TEST(SctpTransport, FullSendBufferRefusesUntilLowCallbackThenAcceptsAgain) {
   ASSERT_TRUE(pair.run_until([&] { return pair.server_events.messages.size() == accepted + 1; }));
 }
 
+TEST(SctpTransport, PausedReceiverPushesThePeerBackAndDeliversEverythingOnResume) {
+  SctpTransport::Config receiver;
+  receiver.receive_buffer = 128 * kKiB;
+  receiver.max_receive_message_size = 32 * kKiB;
+  Pair pair({}, receiver);
+  ASSERT_TRUE(pair.connect());
+  const std::uint16_t stream = pair.open(true, reliable("bulk"));
+  pair.server->set_receive_paused(true);
+
+  constexpr std::uint32_t kMessages = 64;  // 1 MiB: eight times the paused window
+  for (std::uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(pair.client->send(stream, numbered(i, 16 * kKiB)));
+  }
+  pair.run_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(pair.server_events.messages.empty());
+  // The window stopped the sender: most of what it sent is still unacknowledged.
+  EXPECT_GE(pair.client->buffered_amount(), kMessages * 16 * kKiB - 256 * kKiB);
+
+  pair.server->set_receive_paused(false);
+  EXPECT_TRUE(pair.server_events.messages.empty()) << "resume reads on the next tick";
+  ASSERT_TRUE(pair.run_until([&] { return pair.server_events.messages.size() == kMessages; }));
+  for (std::uint32_t i = 0; i < kMessages; ++i) {
+    EXPECT_EQ(pair.server_events.messages[i].data, numbered(i, 16 * kKiB));
+  }
+  ASSERT_TRUE(pair.run_until([&] { return pair.client->buffered_amount() == 0; }));
+}
+
 TEST(SctpTransport, ClosingAChannelClosesItAtThePeerAndFreesTheStream) {
   Pair pair;
   ASSERT_TRUE(pair.connect());

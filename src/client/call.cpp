@@ -1,0 +1,43 @@
+// The public Call: a thin face over Call::Impl (client/call_impl.hpp).
+
+#include "client/call_impl.hpp"
+
+namespace switchboard {
+
+Call::Call(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+// A Call nobody holds can never be left: dropping it leaves.
+Call::~Call() {
+  if (impl_) impl_->leave();
+}
+
+const std::string& Call::id() const {
+  return impl_->id();
+}
+const ParticipantInfo& Call::self() const {
+  return impl_->self();
+}
+std::vector<ParticipantInfo> Call::participants() const {
+  return impl_->participants();
+}
+bool Call::connected() const {
+  return impl_->connected();
+}
+DataChannelFeature& Call::dataChannel() {
+  return impl_->data_channel();
+}
+
+void Call::onParticipantJoined(std::function<void(const ParticipantInfo&)> callback) {
+  impl_->set_on_participant_joined(std::move(callback));
+}
+void Call::onParticipantLeft(std::function<void(const ParticipantInfo&)> callback) {
+  impl_->set_on_participant_left(std::move(callback));
+}
+void Call::onDisconnected(std::function<void(const Error&)> callback) {
+  impl_->set_on_disconnected(std::move(callback));
+}
+void Call::leave() {
+  impl_->leave();
+}
+
+}  // namespace switchboard

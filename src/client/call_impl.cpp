@@ -1,0 +1,729 @@
+#include "client/call_impl.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace switchboard {
+namespace {
+
+using core::Clock;
+using core::TimePoint;
+
+constexpr std::size_t kMaxTransportMessage = 64 * 1024;
+// How long leave() lets queued messages and close notices drain before it hangs up.
+constexpr auto kLeaveDrainTime = std::chrono::seconds(2);
+constexpr auto kDrainCheckInterval = std::chrono::milliseconds(5);
+// leave() waits at most this for the event thread (the drain time and then some).
+constexpr auto kLeaveWaitLimit = std::chrono::seconds(5);
+
+Error not_connected() {
+  return Error{ErrorCode::NotConnected, "the call is over: it was left or disconnected"};
+}
+
+ParticipantInfo public_info(const core::Participant& p) {
+  return ParticipantInfo{p.identity, p.display_name};
+}
+
+}  // namespace
+
+// ---- SendRateLimit ----
+
+SendRateLimit::SendRateLimit(std::optional<std::uint32_t> bytes_per_second,
+                             std::optional<std::uint32_t> messages_per_second, TimePoint now)
+    : last_(now) {
+  if (bytes_per_second && *bytes_per_second > 0) {
+    bytes_.rate = *bytes_per_second;
+    bytes_.tokens = bytes_.rate;
+  }
+  if (messages_per_second && *messages_per_second > 0) {
+    messages_.rate = *messages_per_second;
+    messages_.tokens = messages_.rate;
+  }
+}
+
+void SendRateLimit::refill(TimePoint now) {
+  if (now <= last_) return;
+  const double seconds = std::chrono::duration<double>(now - last_).count();
+  for (Bucket* b : {&bytes_, &messages_}) {
+    if (b->rate > 0) b->tokens = std::min(b->rate, b->tokens + seconds * b->rate);
+  }
+  last_ = now;
+}
+
+bool SendRateLimit::try_take(std::size_t size, TimePoint now) {
+  if (bytes_.rate == 0 && messages_.rate == 0) return true;
+  refill(now);
+  // A message larger than the burst passes when the bucket is full, and leaves it in debt.
+  const double bytes_needed = std::min(static_cast<double>(size), bytes_.rate);
+  if (bytes_.rate > 0 && bytes_.tokens < bytes_needed) return false;
+  if (messages_.rate > 0 && messages_.tokens < 1) return false;
+  if (bytes_.rate > 0) bytes_.tokens -= static_cast<double>(size);
+  if (messages_.rate > 0) messages_.tokens -= 1;
+  return true;
+}
+
+// ---- Sender and receiver state ----
+
+DataChannelSender::Impl::Impl(std::shared_ptr<Call::Impl> call,
+                              std::shared_ptr<core::SenderChannel> channel)
+    : call(std::move(call)),
+      channel(std::move(channel)),
+      channel_id(this->channel->channel_id()),
+      reliability(this->channel->reliability()),
+      priority(this->channel->priority()),
+      bitrate_kbps(this->channel->bitrate_kbps()),
+      max_message_size(this->channel->max_message_size()) {}
+
+DataChannelReceiver::Impl::Impl(std::shared_ptr<Call::Impl> call,
+                                std::shared_ptr<core::ReceiverChannel> channel,
+                                std::string display_name)
+    : call(std::move(call)),
+      channel(std::move(channel)),
+      channel_id(this->channel->channel_id()),
+      identity(this->channel->sender_identity()),
+      display_name(std::move(display_name)) {}
+
+// ---- Joining ----
+
+Call::Impl::Impl(client::EventLoop& loop, std::string call_id)
+    : loop_(loop),
+      call_id_(std::move(call_id)),
+      feature_(std::make_shared<DataChannelFeature::Impl>(*this)) {}
+
+Call::Impl::~Impl() = default;
+
+Result<std::shared_ptr<Call::Impl>> Call::Impl::join(client::EventLoop& loop,
+                                                     const client::TransportFactory& factory,
+                                                     client::ServerLinkConfig config,
+                                                     std::chrono::milliseconds timeout) {
+  if (loop.in_loop_thread()) {
+    return Error{ErrorCode::InvalidArgument,
+                 "join() blocks, so it cannot run on the SDK's event thread (inside a callback)"};
+  }
+  auto call = std::make_shared<Impl>(loop, config.call);
+  loop.post([call, factory, config = std::move(config)]() mutable {
+    call->start(factory, std::move(config));
+  });
+  std::unique_lock lock(call->mu_);
+  const bool decided =
+      call->state_changed_.wait_for(lock, timeout, [&] { return call->state_ != State::Joining; });
+  if (decided && call->state_ == State::Connected) return call;
+  Error error = call->join_error_.value_or(
+      Error{ErrorCode::NotConnected,
+            "no data connection to the server within " + std::to_string(timeout.count()) + " ms"});
+  lock.unlock();
+  call->leave();
+  return error;
+}
+
+void Call::Impl::start(const client::TransportFactory& factory, client::ServerLinkConfig config) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Joining) return;  // gave up before we got here
+  }
+  std::weak_ptr<Impl> weak = weak_from_this();
+  client::Transport::Callbacks callbacks;
+  callbacks.joined = [weak](const signaling::Joined& j) {
+    if (auto self = weak.lock()) self->on_joined(j);
+  };
+  callbacks.connected = [weak] {
+    if (auto self = weak.lock()) self->on_connected();
+  };
+  callbacks.participant_joined = [weak](const signaling::ParticipantInfo& p) {
+    if (auto self = weak.lock()) self->on_participant_joined(p);
+  };
+  callbacks.participant_left = [weak](const signaling::ParticipantLeft& p) {
+    if (auto self = weak.lock()) self->on_participant_left(p);
+  };
+  callbacks.data = [weak](ByteView data) {
+    if (auto self = weak.lock()) self->on_data(data);
+  };
+  callbacks.error = [weak](const signaling::ErrorReply& e) {
+    if (auto self = weak.lock()) self->on_server_error(e);
+  };
+  callbacks.writable = [weak] {
+    if (auto self = weak.lock()) self->flush();
+  };
+  callbacks.closed = [weak](const Error& e) {
+    if (auto self = weak.lock()) self->on_closed(e);
+  };
+  timer_.emplace(loop_.io());
+  drain_timer_.emplace(loop_.io());
+  transport_ = factory(loop_.io(), std::move(config), std::move(callbacks));
+  transport_->start();
+}
+
+void Call::Impl::on_joined(const signaling::Joined& joined) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::Joining || endpoint_) return;
+  core::EndpointConfig config;
+  if (joined.max_message_size > 0) {
+    config.max_message_size =
+        std::min<std::size_t>(joined.max_message_size, kLargestMaxMessageSize);
+  }
+  const TimePoint now = Clock::now();
+  endpoint_ = std::make_unique<core::DataChannelEndpoint>(joined.participant_id, config);
+  endpoint_->set_events({
+      [this](const auto& r) { on_endpoint_receiver_created(r); },
+      [this](const auto& r) { on_endpoint_message_ready(r); },
+      [this](const auto& r) { on_endpoint_receiver_closed(r); },
+  });
+  endpoint_->participant_joined({joined.participant_id, joined.identity, joined.display_name}, now);
+  for (const auto& p : joined.participants) {
+    endpoint_->participant_joined({p.participant_id, p.identity, p.display_name}, now);
+  }
+  events_.clear();  // nobody can listen yet
+  self_info_ = ParticipantInfo{joined.identity, joined.display_name};
+  rate_limit_ =
+      SendRateLimit(joined.rate_limit_bytes_per_second, joined.rate_limit_messages_per_second, now);
+}
+
+void Call::Impl::on_connected() {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Joining) return;
+    if (!endpoint_) {
+      join_error_ = Error{ErrorCode::Internal, "data connection up before the server admitted us"};
+      state_ = State::Left;
+      state_changed_.notify_all();
+      return;
+    }
+    state_ = State::Connected;
+    state_changed_.notify_all();
+  }
+  transport_connected_ = true;
+  flush();
+}
+
+// ---- Roster ----
+
+std::vector<ParticipantInfo> Call::Impl::participants() const {
+  std::lock_guard lock(mu_);
+  std::vector<ParticipantInfo> out;
+  if (!endpoint_) return out;
+  for (const core::Participant& p : endpoint_->roster().participants()) {
+    if (p.id != endpoint_->self()) out.push_back(public_info(p));
+  }
+  return out;
+}
+
+bool Call::Impl::connected() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::Connected;
+}
+
+void Call::Impl::on_participant_joined(const signaling::ParticipantInfo& info) {
+  std::function<void(const ParticipantInfo&)> callback;
+  Events events;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    endpoint_->participant_joined({info.participant_id, info.identity, info.display_name},
+                                  Clock::now());
+    events = take_events_locked();  // frames that overtook the announcement
+    if (state_ == State::Connected) callback = on_participant_joined_;
+  }
+  if (callback && !quiet_) callback(ParticipantInfo{info.identity, info.display_name});
+  dispatch(std::move(events));
+  arm_timer();
+}
+
+void Call::Impl::on_participant_left(const signaling::ParticipantLeft& left) {
+  std::function<void(const ParticipantInfo&)> callback;
+  Events events;
+  ParticipantInfo info{left.identity, {}};
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    const core::Participant* p = endpoint_->roster().find(left.participant_id);
+    if (p) info = public_info(*p);
+    endpoint_->participant_left(left.participant_id);
+    events = take_events_locked();
+    if (state_ == State::Connected && p) callback = on_participant_left_;
+  }
+  dispatch(std::move(events));  // its receivers close first
+  if (callback && !quiet_) callback(info);
+}
+
+void Call::Impl::set_on_participant_joined(std::function<void(const ParticipantInfo&)> callback) {
+  std::lock_guard lock(mu_);
+  on_participant_joined_ = std::move(callback);
+}
+
+void Call::Impl::set_on_participant_left(std::function<void(const ParticipantInfo&)> callback) {
+  std::lock_guard lock(mu_);
+  on_participant_left_ = std::move(callback);
+}
+
+void Call::Impl::set_on_disconnected(std::function<void(const Error&)> callback) {
+  std::lock_guard lock(mu_);
+  on_disconnected_ = std::move(callback);
+}
+
+// ---- Senders ----
+
+Result<std::shared_ptr<DataChannelSender>> Call::Impl::create_sender(const SenderOptions& options) {
+  std::shared_ptr<DataChannelSender::Impl> replaced;
+  std::shared_ptr<DataChannelSender> sender;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Connected) return not_connected();
+    if (options.channelId > kMaxChannelId) {
+      return Error{ErrorCode::InvalidChannelId, "channelId " + std::to_string(options.channelId) +
+                                                    " is outside 1..65535 (0 = allocate one)"};
+    }
+    auto channel = endpoint_->create_sender(options, Clock::now());
+    if (!channel) return std::move(channel).error();
+    auto impl = std::make_shared<DataChannelSender::Impl>(shared_from_this(), *channel);
+    auto [it, inserted] = senders_.try_emplace(impl->channel_id, impl);
+    if (!inserted) {
+      replaced = std::exchange(it->second, impl);  // its core sender was closed
+    }
+    sender = std::make_shared<DataChannelSender>(impl);
+    request_flush_locked();
+  }
+  return sender;  // `replaced` (and any callback it holds) goes here, unlocked
+}
+
+Result<std::uint32_t> Call::Impl::send(DataChannelSender::Impl& sender, ByteView data) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::Connected) return not_connected();
+  core::SenderChannel& channel = *sender.channel;
+  // The sender's own checks come first (closed, empty, too large); the rate limit is only
+  // charged for a message that would otherwise be accepted.
+  const bool checkable =
+      !channel.closed() && !data.empty() && data.size() <= channel.max_message_size();
+  if (checkable && !rate_limit_.try_take(data.size(), Clock::now())) {
+    return Error{ErrorCode::TrafficLimited,
+                 "over the call's rate limit; the message was not sent, retry later"};
+  }
+  auto sequence = endpoint_->send(channel, data);
+  if (sequence) request_flush_locked();
+  return sequence;
+}
+
+Result<void> Call::Impl::set_participants(DataChannelSender::Impl& sender,
+                                          std::vector<Identity> participants) {
+  std::lock_guard lock(mu_);
+  if (!endpoint_) return not_connected();
+  return endpoint_->set_participants(*sender.channel, std::move(participants));
+}
+
+std::vector<Identity> Call::Impl::participants_of(const DataChannelSender::Impl& sender) const {
+  std::lock_guard lock(mu_);
+  return sender.channel->participants();
+}
+
+void Call::Impl::close(DataChannelSender::Impl& sender) {
+  std::shared_ptr<DataChannelSender::Impl> removed;
+  std::lock_guard lock(mu_);
+  if (sender.channel->closed() || !endpoint_) return;
+  endpoint_->close(*sender.channel);
+  if (auto it = senders_.find(sender.channel_id);
+      it != senders_.end() && it->second.get() == &sender) {
+    removed = std::move(it->second);  // the caller holds `sender`, so this is not the last ref
+    senders_.erase(it);
+  }
+  if (state_ == State::Connected || state_ == State::Leaving) request_flush_locked();
+}
+
+bool Call::Impl::closed(const DataChannelSender::Impl& sender) const {
+  std::lock_guard lock(mu_);
+  return sender.channel->closed();
+}
+
+std::size_t Call::Impl::buffered_amount(const DataChannelSender::Impl& sender) const {
+  std::lock_guard lock(mu_);
+  return sender.channel->buffered_amount();
+}
+
+void Call::Impl::set_on_error(DataChannelSender::Impl& sender,
+                              std::function<void(const Error&)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(sender.on_error, callback);
+}
+
+void Call::Impl::on_server_error(const signaling::ErrorReply& error) {
+  if (!error.channel_id) return;
+  std::function<void(const Error&)> callback;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Connected) return;
+    auto it = senders_.find(static_cast<std::uint16_t>(*error.channel_id));
+    if (it == senders_.end() || *error.channel_id > kMaxChannelId) return;
+    callback = it->second->on_error;
+  }
+  if (callback && !quiet_) callback(Error{error.code, error.message});
+}
+
+// ---- Receivers ----
+
+void Call::Impl::on_endpoint_receiver_created(const core::DataChannelEndpoint::ReceiverPtr& r) {
+  const core::Participant* p = endpoint_->roster().find(r->sender());
+  auto impl = std::make_shared<DataChannelReceiver::Impl>(shared_from_this(), r,
+                                                          p ? p->display_name : std::string{});
+  auto receiver = std::make_shared<DataChannelReceiver>(impl);
+  receivers_[r.get()] = {receiver, impl};
+  events_.push_back({Event::Kind::ReceiverCreated, receiver, impl});
+}
+
+void Call::Impl::on_endpoint_message_ready(const core::DataChannelEndpoint::ReceiverPtr& r) {
+  auto it = receivers_.find(r.get());
+  if (it == receivers_.end()) return;
+  events_.push_back({Event::Kind::MessageReady, it->second.first, it->second.second});
+}
+
+void Call::Impl::on_endpoint_receiver_closed(const core::DataChannelEndpoint::ReceiverPtr& r) {
+  auto it = receivers_.find(r.get());
+  if (it == receivers_.end()) return;
+  events_.push_back({Event::Kind::ReceiverClosed, it->second.first, it->second.second});
+  receivers_.erase(it);
+}
+
+void Call::Impl::set_on_receiver_created(
+    std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(on_receiver_created_, callback);
+}
+
+std::optional<DataChannelMessage> Call::Impl::read(DataChannelReceiver::Impl& receiver) {
+  std::lock_guard lock(mu_);
+  auto message = receiver.channel->read();
+  if (receive_paused_ && !resume_posted_ && endpoint_ && !endpoint_->durable_input_paused()) {
+    resume_posted_ = true;
+    post_locked([self = shared_from_this()] { self->on_resume(); });
+  }
+  if (!message) return std::nullopt;
+  return DataChannelMessage{message->sequence_number, std::move(message->data)};
+}
+
+std::size_t Call::Impl::unread_messages(const DataChannelReceiver::Impl& receiver) const {
+  std::lock_guard lock(mu_);
+  return receiver.channel->unread_messages();
+}
+
+bool Call::Impl::closed(const DataChannelReceiver::Impl& receiver) const {
+  std::lock_guard lock(mu_);
+  return receiver.channel->closed();
+}
+
+std::optional<ReceiverCloseReason> Call::Impl::close_reason(
+    const DataChannelReceiver::Impl& receiver) const {
+  std::lock_guard lock(mu_);
+  return receiver.channel->close_reason();
+}
+
+void Call::Impl::set_on_message_ready(DataChannelReceiver::Impl& receiver,
+                                      std::function<void()> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(receiver.on_message_ready, callback);
+}
+
+void Call::Impl::set_on_close(DataChannelReceiver::Impl& receiver,
+                              std::function<void(ReceiverCloseReason)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(receiver.on_close, callback);
+}
+
+void Call::Impl::dispatch(Events events) {
+  for (Event& e : events) {
+    if (quiet_) return;
+    switch (e.kind) {
+      case Event::Kind::ReceiverCreated: {
+        std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback;
+        {
+          std::lock_guard lock(mu_);
+          callback = on_receiver_created_;
+        }
+        if (callback) callback(e.receiver);
+        break;
+      }
+      case Event::Kind::MessageReady: {
+        std::function<void()> callback;
+        {
+          std::lock_guard lock(mu_);
+          callback = e.impl->on_message_ready;
+        }
+        if (callback) callback();
+        break;
+      }
+      case Event::Kind::ReceiverClosed: {
+        std::function<void(ReceiverCloseReason)> callback;
+        ReceiverCloseReason reason = ReceiverCloseReason::SenderClosed;
+        {
+          std::lock_guard lock(mu_);
+          callback = e.impl->on_close;
+          reason = e.impl->channel->close_reason().value_or(reason);
+        }
+        if (callback) callback(reason);
+        break;
+      }
+    }
+  }
+}
+
+// ---- The event thread's data path ----
+
+void Call::Impl::post_locked(std::function<void()> task) {
+  // Once left, the event loop may be gone: nothing is posted any more.
+  if (state_ == State::Left) return;
+  loop_.post(std::move(task));
+}
+
+void Call::Impl::request_flush_locked() {
+  if (flush_posted_.exchange(true)) return;
+  post_locked([self = shared_from_this()] { self->flush(); });
+}
+
+void Call::Impl::flush() {
+  flush_posted_ = false;  // sends from here on post another flush
+  if (!transport_ || !transport_connected_) return;
+  while (true) {
+    if (blocked_) {
+      auto sent = transport_->send(blocked_->first, blocked_->second);
+      if (!sent) {
+        if (sent.error().code == ErrorCode::BufferFull) break;  // `writable` resumes
+        blocked_.reset();  // the link is going down; `closed` follows
+        break;
+      }
+      blocked_.reset();
+    }
+    batch_.clear();
+    std::optional<core::TrafficClass> cls;
+    {
+      std::lock_guard lock(mu_);
+      if (!endpoint_) break;
+      cls = endpoint_->poll(Clock::now(), batch_, kMaxTransportMessage);
+    }
+    if (!cls) break;
+    blocked_.emplace(*cls, std::move(batch_));
+    batch_ = Bytes{};
+  }
+  arm_timer();
+}
+
+void Call::Impl::arm_timer() {
+  if (!timer_ || !transport_) return;
+  std::optional<TimePoint> next;
+  const TimePoint now = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (endpoint_) next = endpoint_->next_wakeup(now);
+  }
+  if (!next) {
+    if (timer_at_) {
+      timer_at_.reset();
+      timer_->cancel();
+    }
+    return;
+  }
+  // A sender ready now means the transport refused more (BUFFER_FULL): `writable` wakes
+  // us, so the timer need not spin.
+  const auto min_delay = blocked_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1);
+  *next = std::max(*next, now + std::chrono::duration_cast<core::Duration>(min_delay));
+  if (timer_at_ && *timer_at_ <= *next && *timer_at_ > now) return;  // an earlier wake is set
+  timer_at_ = *next;
+  timer_->expires_at(*next);
+  timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_timer();
+  });
+}
+
+void Call::Impl::on_timer() {
+  timer_at_.reset();
+  Events events;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    endpoint_->on_timer(Clock::now());
+    events = take_events_locked();
+  }
+  dispatch(std::move(events));
+  flush();  // paced senders may go now; re-arms the timer
+}
+
+void Call::Impl::on_data(ByteView data) {
+  Events events;
+  bool pause = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    (void)endpoint_->ingest(data, Clock::now());  // a malformed batch is the server's bug
+    events = take_events_locked();
+    if (!receive_paused_ && endpoint_->durable_input_paused()) {
+      receive_paused_ = true;
+      pause = true;
+    }
+  }
+  if (pause && transport_) transport_->set_receive_paused(true);
+  dispatch(std::move(events));
+  arm_timer();
+}
+
+void Call::Impl::on_resume() {
+  bool resume = false;
+  {
+    std::lock_guard lock(mu_);
+    resume_posted_ = false;
+    if (receive_paused_ && endpoint_ && !endpoint_->durable_input_paused()) {
+      receive_paused_ = false;
+      resume = true;
+    }
+  }
+  if (resume && transport_) transport_->set_receive_paused(false);
+}
+
+// ---- Disconnection and leaving ----
+
+void Call::Impl::on_closed(const Error& error) {
+  std::vector<std::function<void(const Error&)>> sender_callbacks;
+  std::function<void(const Error&)> callback;
+  {
+    std::lock_guard lock(mu_);
+    switch (state_) {
+      case State::Joining:
+        join_error_ = error;
+        state_ = State::Disconnected;
+        state_changed_.notify_all();
+        break;
+      case State::Connected:
+        state_ = State::Disconnected;
+        state_changed_.notify_all();
+        for (const auto& [id, sender] : senders_) {
+          if (sender->on_error) sender_callbacks.push_back(sender->on_error);
+        }
+        callback = on_disconnected_;
+        break;
+      case State::Leaving:
+        drain_deadline_ = Clock::now();  // nothing more will drain
+        break;
+      case State::Disconnected:
+      case State::Left:
+        return;
+    }
+  }
+  transport_connected_ = false;
+  // Inside the transport's own callback: it is destroyed from a fresh handler.
+  loop_.post([self = shared_from_this()] { self->teardown_transport(); });
+  for (const auto& cb : sender_callbacks) {
+    if (quiet_) break;
+    cb(Error{ErrorCode::NotConnected, "the call was disconnected: " + error.message});
+  }
+  if (callback && !quiet_) callback(error);
+}
+
+void Call::Impl::teardown_transport() {
+  std::unique_ptr<client::Transport> transport = std::move(transport_);
+  transport_connected_ = false;
+  blocked_.reset();
+  if (timer_) timer_->cancel();
+  timer_at_.reset();
+  // Already closed (or never started): leave() sends nothing and silences it.
+  if (transport) transport->leave();
+}
+
+void Call::Impl::leave() {
+  quiet_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Left) return;
+    loop_.post([self = shared_from_this()] { self->begin_leave(); });
+  }
+  if (loop_.in_loop_thread()) return;  // from a callback: leaving goes on without us
+  std::unique_lock lock(mu_);
+  state_changed_.wait_for(lock, kLeaveWaitLimit, [&] { return state_ == State::Left; });
+}
+
+void Call::Impl::begin_leave() {
+  std::vector<std::shared_ptr<DataChannelSender::Impl>> closed;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Left || state_ == State::Leaving) return;
+    if (state_ == State::Connected && transport_connected_) {
+      state_ = State::Leaving;
+      for (auto& [id, sender] : senders_) {
+        endpoint_->close(*sender->channel);
+        draining_.push_back(sender->channel);
+        closed.push_back(std::move(sender));
+      }
+      senders_.clear();
+    }
+  }
+  const bool drain = !closed.empty() || state_is(State::Leaving);
+  closed.clear();  // their callbacks, if any, die unlocked
+  if (!drain) {
+    finish_leave();  // never connected, or disconnected: nothing to drain
+    return;
+  }
+  drain_deadline_ = Clock::now() + kLeaveDrainTime;
+  flush();
+  check_drained();
+}
+
+void Call::Impl::check_drained() {
+  bool drained = true;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& channel : draining_) {
+      if (!channel->finished()) drained = false;
+    }
+  }
+  if (blocked_) drained = false;
+  if (transport_ && transport_connected_ && transport_->buffered_amount() > 0) drained = false;
+  if (!transport_ || !transport_connected_) drained = true;
+  if (drained || Clock::now() >= drain_deadline_) {
+    finish_leave();
+    return;
+  }
+  drain_timer_->expires_after(kDrainCheckInterval);
+  drain_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->flush();
+    self->check_drained();
+  });
+}
+
+void Call::Impl::finish_leave() {
+  // Everything that may hold user callbacks is destroyed after mu_ is released: a callback
+  // may own the Call, whose destructor calls leave().
+  std::map<std::uint16_t, std::shared_ptr<DataChannelSender::Impl>> senders;
+  decltype(receivers_) receivers;
+  std::function<void(const ParticipantInfo&)> joined_cb;
+  std::function<void(const ParticipantInfo&)> left_cb;
+  std::function<void(const Error&)> disconnected_cb;
+  std::function<void(const std::shared_ptr<DataChannelReceiver>&)> receiver_cb;
+  std::vector<std::function<void(const Error&)>> sender_cbs;
+  std::vector<std::function<void()>> ready_cbs;
+  std::vector<std::function<void(ReceiverCloseReason)>> close_cbs;
+  Events events;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Left) return;
+    senders.swap(senders_);
+    receivers.swap(receivers_);
+    for (auto& [id, s] : senders) sender_cbs.push_back(std::move(s->on_error));
+    for (auto& [key, r] : receivers) {
+      ready_cbs.push_back(std::move(r.second->on_message_ready));
+      close_cbs.push_back(std::move(r.second->on_close));
+    }
+    joined_cb = std::move(on_participant_joined_);
+    left_cb = std::move(on_participant_left_);
+    disconnected_cb = std::move(on_disconnected_);
+    receiver_cb = std::move(on_receiver_created_);
+    events = take_events_locked();
+    draining_.clear();
+  }
+  teardown_transport();
+  if (drain_timer_) drain_timer_->cancel();
+  std::lock_guard lock(mu_);
+  state_ = State::Left;
+  state_changed_.notify_all();
+}
+
+bool Call::Impl::state_is(State state) const {
+  std::lock_guard lock(mu_);
+  return state_ == state;
+}
+
+}  // namespace switchboard

@@ -1,0 +1,224 @@
+#pragma once
+
+// The machinery behind the public Call and DataChannel objects (include/switchboard/).
+//
+// A Call::Impl drives one participant's core::DataChannelEndpoint over a Transport (the
+// ServerLink, or a test relay). Threads: the endpoint and every other field marked "mu_"
+// are guarded by mu_, so the public methods work from any thread; the transport, the
+// timers and the outgoing batch belong to the event thread alone. User callbacks run on
+// the event thread, never with mu_ held.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <switchboard/call_client.hpp>
+#include <switchboard/data_channel.hpp>
+
+#include "client/event_loop.hpp"
+#include "client/transport.hpp"
+#include "core/endpoint.hpp"
+
+namespace switchboard {
+
+// A token bucket on bytes and one on messages, each with a burst of one second of its
+// rate: the server's per-participant limit, held on the client so that a send over it
+// fails at once with TRAFFIC_LIMITED instead of being dropped by the server.
+class SendRateLimit {
+ public:
+  SendRateLimit() = default;
+  SendRateLimit(std::optional<std::uint32_t> bytes_per_second,
+                std::optional<std::uint32_t> messages_per_second, core::TimePoint now);
+  // Takes the tokens for one message of `size` bytes; false (and nothing taken) when over.
+  bool try_take(std::size_t size, core::TimePoint now);
+
+ private:
+  struct Bucket {
+    double rate = 0;  // 0 = unlimited
+    double tokens = 0;
+  };
+  void refill(core::TimePoint now);
+
+  Bucket bytes_;
+  Bucket messages_;
+  core::TimePoint last_{};
+};
+
+class DataChannelSender::Impl {
+ public:
+  Impl(std::shared_ptr<Call::Impl> call, std::shared_ptr<core::SenderChannel> channel);
+
+  const std::shared_ptr<Call::Impl> call;
+  const std::shared_ptr<core::SenderChannel> channel;  // mu_
+  const std::uint16_t channel_id;
+  const Reliability reliability;
+  const Priority priority;
+  const std::uint32_t bitrate_kbps;
+  const std::size_t max_message_size;
+  std::function<void(const Error&)> on_error;  // mu_
+};
+
+class DataChannelReceiver::Impl {
+ public:
+  Impl(std::shared_ptr<Call::Impl> call, std::shared_ptr<core::ReceiverChannel> channel,
+       std::string display_name);
+
+  const std::shared_ptr<Call::Impl> call;
+  const std::shared_ptr<core::ReceiverChannel> channel;  // mu_
+  const std::uint16_t channel_id;
+  const Identity identity;
+  const std::string display_name;
+  std::function<void()> on_message_ready;             // mu_
+  std::function<void(ReceiverCloseReason)> on_close;  // mu_
+};
+
+class DataChannelFeature::Impl {
+ public:
+  explicit Impl(Call::Impl& call) : call(call) {}
+  Call::Impl& call;  // owns this
+};
+
+class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
+ public:
+  // Joins through a transport made by `factory` on `loop`, and waits until the data
+  // connection is up, the join failed, or `timeout` passed (NOT_CONNECTED). Must not be
+  // called on the event thread (INVALID_ARGUMENT).
+  static Result<std::shared_ptr<Impl>> join(client::EventLoop& loop,
+                                            const client::TransportFactory& factory,
+                                            client::ServerLinkConfig config,
+                                            std::chrono::milliseconds timeout);
+
+  Impl(client::EventLoop& loop, std::string call_id);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // Call.
+  const std::string& id() const { return call_id_; }
+  const ParticipantInfo& self() const { return self_info_; }  // fixed once joined
+  std::vector<ParticipantInfo> participants() const;
+  bool connected() const;
+  DataChannelFeature& data_channel() { return feature_; }
+  void set_on_participant_joined(std::function<void(const ParticipantInfo&)> callback);
+  void set_on_participant_left(std::function<void(const ParticipantInfo&)> callback);
+  void set_on_disconnected(std::function<void(const Error&)> callback);
+  // Blocks until left (bounded), except on the event thread, where it only starts leaving.
+  void leave();
+
+  // DataChannelFeature.
+  Result<std::shared_ptr<DataChannelSender>> create_sender(const SenderOptions& options);
+  void set_on_receiver_created(
+      std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback);
+
+  // DataChannelSender.
+  Result<std::uint32_t> send(DataChannelSender::Impl& sender, ByteView data);
+  Result<void> set_participants(DataChannelSender::Impl& sender,
+                                std::vector<Identity> participants);
+  std::vector<Identity> participants_of(const DataChannelSender::Impl& sender) const;
+  void close(DataChannelSender::Impl& sender);
+  bool closed(const DataChannelSender::Impl& sender) const;
+  std::size_t buffered_amount(const DataChannelSender::Impl& sender) const;
+  void set_on_error(DataChannelSender::Impl& sender, std::function<void(const Error&)> callback);
+
+  // DataChannelReceiver.
+  std::optional<DataChannelMessage> read(DataChannelReceiver::Impl& receiver);
+  std::size_t unread_messages(const DataChannelReceiver::Impl& receiver) const;
+  bool closed(const DataChannelReceiver::Impl& receiver) const;
+  std::optional<ReceiverCloseReason> close_reason(const DataChannelReceiver::Impl& receiver) const;
+  void set_on_message_ready(DataChannelReceiver::Impl& receiver, std::function<void()> callback);
+  void set_on_close(DataChannelReceiver::Impl& receiver,
+                    std::function<void(ReceiverCloseReason)> callback);
+
+ private:
+  enum class State { Joining, Connected, Disconnected, Leaving, Left };
+
+  // What the endpoint reported while mu_ was held, for the callbacks after it is released.
+  struct Event {
+    enum class Kind { ReceiverCreated, MessageReady, ReceiverClosed } kind;
+    std::shared_ptr<DataChannelReceiver> receiver;
+    std::shared_ptr<DataChannelReceiver::Impl> impl;
+  };
+  using Events = std::vector<Event>;
+
+  // Event thread.
+  void start(const client::TransportFactory& factory, client::ServerLinkConfig config);
+  void on_joined(const signaling::Joined& joined);
+  void on_connected();
+  void on_participant_joined(const signaling::ParticipantInfo& info);
+  void on_participant_left(const signaling::ParticipantLeft& left);
+  void on_data(ByteView data);
+  void on_server_error(const signaling::ErrorReply& error);
+  void on_closed(const Error& error);
+  void on_timer();
+  void on_resume();
+  void flush();
+  void arm_timer();
+  void begin_leave();
+  void check_drained();
+  void finish_leave();
+  void teardown_transport();
+  void dispatch(Events events);
+  bool state_is(State state) const;
+
+  // Any thread, mu_ held.
+  void post_locked(std::function<void()> task);
+  void request_flush_locked();
+  Events take_events_locked() { return std::exchange(events_, {}); }
+  void on_endpoint_receiver_created(const core::DataChannelEndpoint::ReceiverPtr& receiver);
+  void on_endpoint_message_ready(const core::DataChannelEndpoint::ReceiverPtr& receiver);
+  void on_endpoint_receiver_closed(const core::DataChannelEndpoint::ReceiverPtr& receiver);
+
+  client::EventLoop& loop_;
+  const std::string call_id_;
+  ParticipantInfo self_info_;
+  DataChannelFeature feature_;
+
+  mutable std::mutex mu_;
+  std::condition_variable state_changed_;
+  State state_ = State::Joining;                                               // mu_
+  std::optional<Error> join_error_;                                            // mu_
+  std::unique_ptr<core::DataChannelEndpoint> endpoint_;                        // mu_
+  SendRateLimit rate_limit_;                                                   // mu_
+  std::map<std::uint16_t, std::shared_ptr<DataChannelSender::Impl>> senders_;  // mu_, open ones
+  std::unordered_map<const core::ReceiverChannel*,
+                     std::pair<std::shared_ptr<DataChannelReceiver>,
+                               std::shared_ptr<DataChannelReceiver::Impl>>>
+      receivers_;                                                      // mu_, open ones
+  Events events_;                                                      // mu_
+  bool receive_paused_ = false;                                        // mu_
+  bool resume_posted_ = false;                                         // mu_
+  std::function<void(const ParticipantInfo&)> on_participant_joined_;  // mu_
+  std::function<void(const ParticipantInfo&)> on_participant_left_;    // mu_
+  std::function<void(const Error&)> on_disconnected_;                  // mu_
+  std::function<void(const std::shared_ptr<DataChannelReceiver>&)> on_receiver_created_;  // mu_
+  // Closed senders whose queued messages and close notices still go out while leaving.
+  std::vector<std::shared_ptr<core::SenderChannel>> draining_;  // mu_
+
+  // Set as soon as leave() is called: no user callback runs from then on.
+  std::atomic<bool> quiet_{false};
+  // A flush is posted and has not started yet: a burst of sends posts one.
+  std::atomic<bool> flush_posted_{false};
+
+  // Event thread only.
+  std::unique_ptr<client::Transport> transport_;
+  bool transport_connected_ = false;
+  std::optional<std::pair<core::TrafficClass, Bytes>> blocked_;  // refused with BUFFER_FULL
+  Bytes batch_;
+  std::optional<boost::asio::steady_timer> timer_;
+  std::optional<core::TimePoint> timer_at_;
+  std::optional<boost::asio::steady_timer> drain_timer_;
+  core::TimePoint drain_deadline_{};
+};
+
+}  // namespace switchboard

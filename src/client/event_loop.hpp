@@ -1,0 +1,38 @@
+#pragma once
+
+// The SDK's one event thread: an io_context run by a thread of its own. Every network
+// operation and every user callback of a CallClient runs here (docs/architecture.md,
+// "The SDK").
+
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace switchboard::client {
+
+class EventLoop {
+ public:
+  // Starts the thread.
+  EventLoop();
+  // Stops the thread; handlers still queued are destroyed without running.
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  boost::asio::io_context& io() { return io_; }
+  // Runs `task` on the event thread, later.
+  void post(std::function<void()> task);
+  // True on the event thread itself.
+  bool in_loop_thread() const { return std::this_thread::get_id() == thread_id_; }
+
+ private:
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::thread::id thread_id_;
+};
+
+}  // namespace switchboard::client

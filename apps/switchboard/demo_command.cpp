@@ -31,8 +31,7 @@ void watch(DataChannelEndpoint& endpoint, const std::string& name) {
   };
   events.receiver_closed = [name](const DataChannelEndpoint::ReceiverPtr& r) {
     std::cout << "  " << name << ": receiver for channel " << r->channel_id() << " from "
-              << r->sender_identity() << " closed (" << to_string(*r->close_reason())
-              << ")\n";
+              << r->sender_identity() << " closed (" << to_string(*r->close_reason()) << ")\n";
   };
   endpoint.set_events(std::move(events));
 }
@@ -62,9 +61,9 @@ int run_demo() {
   auto chat = alice.create_sender({.channelId = 10000}, now);
   send(alice, **chat, "hello, everyone");
 
-  std::cout << "\n2. bob sends a high-priority message to carol alone (channel picked by the SDK):\n";
-  auto direct = bob.create_sender(
-      {.priority = Priority::High, .participants = {"carol"}}, now);
+  std::cout
+      << "\n2. bob sends a high-priority message to carol alone (channel picked by the SDK):\n";
+  auto direct = bob.create_sender({.priority = Priority::High, .participants = {"carol"}}, now);
   std::cout << "  bob's sender got channel " << (*direct)->channel_id() << "\n";
   send(bob, **direct, "psst, carol");
 

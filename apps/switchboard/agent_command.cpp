@@ -1,0 +1,337 @@
+// `switchboard agent`: one participant driven by JSON lines on stdin, reporting events as
+// JSON lines on stdout (../shared/agent-protocol.md, docs/agent.md).
+//
+// Threads: the main thread reads stdin and calls the SDK; SDK callbacks (receivers,
+// participants, disconnection, sender errors) run on the CallClient's event thread. Both
+// print through one EventWriter, so every event is one whole line.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <switchboard/switchboard.hpp>
+
+#include "agent_protocol.hpp"
+#include "commands.hpp"
+#include "credentials.hpp"
+#include "participant_args.hpp"
+#include "stdin_lines.hpp"
+
+namespace switchboard::cli {
+namespace {
+
+struct AgentArgs {
+  ParticipantArgs participant;
+  std::string p2p = "auto";
+  std::string e2ee_key_file;
+};
+
+// stdout: one event per line, flushed per line, lines never interleaved. Events raised
+// before start() (callbacks racing the joined event) wait and follow it.
+class EventWriter {
+ public:
+  void write(const Json& event) {
+    auto line = to_line(event);
+    const std::lock_guard lock(mutex_);
+    if (!started_) {
+      pending_ += line;
+      return;
+    }
+    put(line);
+  }
+
+  // Prints `first`, then what waited for it.
+  void start(const Json& first) {
+    const auto line = to_line(first);
+    const std::lock_guard lock(mutex_);
+    started_ = true;
+    put(line + pending_);
+    pending_.clear();
+  }
+
+ private:
+  static void put(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+
+  std::mutex mutex_;
+  bool started_ = false;
+  std::string pending_;
+};
+
+Json event(std::string_view name) {
+  Json e;
+  e["event"] = name;
+  return e;
+}
+
+Json participant_json(const ParticipantInfo& p) {
+  Json j;
+  j["user"] = p.identity;
+  j["displayName"] = p.displayName;
+  return j;
+}
+
+Json participants_json(const std::vector<ParticipantInfo>& list) {
+  Json array = Json::array();
+  for (const auto& p : list) array.push_back(participant_json(p));
+  return array;
+}
+
+class Agent {
+ public:
+  Agent(EventWriter& out, std::shared_ptr<Call> call) : out_(out), call_(std::move(call)) {}
+
+  // Registers every callback before the joined event is printed, so no receiver is
+  // missed; what they print waits for joined.
+  void watch(Wakeup& wakeup) {
+    call_->onParticipantJoined([this](const ParticipantInfo& p) {
+      auto e = event("participant_joined");
+      e["user"] = p.identity;
+      e["displayName"] = p.displayName;
+      out_.write(e);
+    });
+    call_->onParticipantLeft([this](const ParticipantInfo& p) {
+      auto e = event("participant_left");
+      e["user"] = p.identity;
+      out_.write(e);
+    });
+    call_->onDisconnected([this, &wakeup](const Error& error) {
+      auto e = event("disconnected");
+      e["reason"] = error.message;
+      out_.write(e);
+      disconnected_ = true;
+      wakeup.signal();
+    });
+    call_->dataChannel().onReceiverCreated(
+        [this](const std::shared_ptr<DataChannelReceiver>& receiver) { on_receiver(receiver); });
+  }
+
+  void print_joined() {
+    auto e = event("joined");
+    e["call"] = call_->id();
+    e["user"] = call_->self().identity;
+    e["participants"] = participants_json(call_->participants());
+    out_.start(e);
+  }
+
+  bool disconnected() const { return disconnected_; }
+
+  // Runs one stdin line; false once the agent should leave.
+  bool handle_line(std::string_view line) {
+    auto parsed = parse_agent_line(line);
+    if (!parsed.command) {
+      out_.write(error_event(parsed.req, parsed.command.error()));
+      return true;
+    }
+    return run(*parsed.command, parsed.req);
+  }
+
+  void leave() {
+    call_->leave();
+    out_.write(event("left"));
+  }
+
+ private:
+  struct Watched {
+    std::shared_ptr<DataChannelReceiver> receiver;
+    bool close_reported = false;
+  };
+
+  bool run(const AgentCommand& command, const std::optional<Json>& req) {
+    const auto answer = [&](std::string_view name) {
+      auto e = event(name);
+      if (req) e["req"] = *req;
+      return e;
+    };
+    const auto fail = [&](const Error& error) {
+      out_.write(error_event(req, error));
+      return true;
+    };
+
+    switch (command.op) {
+      case AgentOp::CreateSender: {
+        auto sender = call_->dataChannel().createSender(command.sender);
+        if (!sender) return fail(sender.error());
+        const auto id = (*sender)->channelId();
+        (*sender)->onError([this, id](const Error& error) {
+          auto e = error_event(std::nullopt, error);
+          e["channelId"] = id;
+          out_.write(e);
+        });
+        senders_[id] = *sender;
+        auto e = answer("sender_created");
+        e["channelId"] = id;
+        e["maxMessageSize"] = (*sender)->maxMessageSizeInBytes();
+        out_.write(e);
+        return true;
+      }
+      case AgentOp::SetParticipants: {
+        auto* sender = find(command.channel_id, req);
+        if (sender == nullptr) return true;
+        if (auto r = sender->setParticipants(command.participants); !r) return fail(r.error());
+        auto e = answer("participants_set");
+        e["channelId"] = command.channel_id;
+        out_.write(e);
+        return true;
+      }
+      case AgentOp::Send: {
+        auto* sender = find(command.channel_id, req);
+        if (sender == nullptr) return true;
+        auto seq = sender->sendMessage(std::span<const std::uint8_t>(command.payload));
+        if (!seq) return fail(seq.error());
+        auto e = answer("sent");
+        e["channelId"] = command.channel_id;
+        e["sequenceNumber"] = *seq;
+        out_.write(e);
+        return true;
+      }
+      case AgentOp::Close: {
+        auto* sender = find(command.channel_id, req);
+        if (sender == nullptr) return true;
+        sender->close();
+        auto e = answer("sender_closed");
+        e["channelId"] = command.channel_id;
+        out_.write(e);
+        return true;
+      }
+      case AgentOp::Participants: {
+        auto e = answer("participants");
+        e["participants"] = participants_json(call_->participants());
+        out_.write(e);
+        return true;
+      }
+      case AgentOp::Leave:
+        return false;
+    }
+    return true;
+  }
+
+  // The sender this agent created on `channel_id` (closed ones stay, so a send after
+  // close answers SENDER_CLOSED); prints INVALID_CHANNEL_ID when there is none.
+  DataChannelSender* find(std::uint16_t channel_id, const std::optional<Json>& req) {
+    const auto it = senders_.find(channel_id);
+    if (it != senders_.end()) return it->second.get();
+    out_.write(error_event(req, Error{ErrorCode::InvalidChannelId, "no sender on channel " +
+                                                                       std::to_string(channel_id) +
+                                                                       ": create_sender first"}));
+    return nullptr;
+  }
+
+  // Event thread.
+  void on_receiver(const std::shared_ptr<DataChannelReceiver>& receiver) {
+    auto e = event("receiver_created");
+    e["channelId"] = receiver->channelId();
+    e["from"] = receiver->senderIdentity();
+    out_.write(e);
+
+    auto watched = std::make_shared<Watched>(Watched{receiver});
+    {
+      const std::lock_guard lock(receivers_mutex_);
+      receivers_.push_back(watched);
+    }
+    std::weak_ptr<Watched> weak = watched;
+    receiver->onMessageReady([this, weak] {
+      if (auto w = weak.lock()) drain(*w->receiver);
+    });
+    receiver->onClose([this, weak](ReceiverCloseReason reason) {
+      if (auto w = weak.lock()) report_close(*w, reason);
+    });
+    drain(*receiver);
+    if (const auto reason = receiver->closeReason()) report_close(*watched, *reason);
+  }
+
+  void drain(DataChannelReceiver& receiver) {
+    while (auto message = receiver.readMessage()) {
+      out_.write(message_event(receiver.channelId(), receiver.senderIdentity(),
+                               message->sequenceNumber, message->data));
+    }
+  }
+
+  void report_close(Watched& watched, ReceiverCloseReason reason) {
+    if (watched.close_reported) return;
+    watched.close_reported = true;
+    drain(*watched.receiver);
+    auto e = event("receiver_closed");
+    e["channelId"] = watched.receiver->channelId();
+    e["from"] = watched.receiver->senderIdentity();
+    e["reason"] = to_string(reason);
+    out_.write(e);
+    const std::lock_guard lock(receivers_mutex_);
+    std::erase_if(receivers_, [&](const auto& w) { return w.get() == &watched; });
+  }
+
+  EventWriter& out_;
+  std::shared_ptr<Call> call_;
+  std::atomic<bool> disconnected_{false};
+  std::map<std::uint16_t, std::shared_ptr<DataChannelSender>> senders_;  // main thread
+  std::mutex receivers_mutex_;
+  std::vector<std::shared_ptr<Watched>> receivers_;
+};
+
+int run_agent(const AgentArgs& args) {
+  std::signal(SIGPIPE, SIG_IGN);
+  EventWriter out;
+  const auto& p = args.participant;
+  if (!args.e2ee_key_file.empty()) {
+    out.start(error_event(std::nullopt,
+                          Error{ErrorCode::InvalidArgument,
+                                "--e2ee-key-file: end-to-end encryption is not available yet "
+                                "(it comes with the Security issue); run without it"}));
+    return 2;
+  }
+  if (args.p2p != "auto" && args.p2p != "off") {
+    out.start(
+        error_event(std::nullopt, Error{ErrorCode::InvalidArgument, "--p2p must be auto or off"}));
+    return 2;
+  }
+  const auto token = join_token(p.token, p.dev, p.user, p.call, p.display_name);
+  if (!token) {
+    out.start(error_event(std::nullopt, token.error()));
+    return 2;
+  }
+
+  CallClient client;
+  JoinOptions options;
+  options.displayName = p.display_name;
+  options.p2p = args.p2p == "auto";
+  auto call = client.join(p.server, p.call, *token, options);
+  if (!call) {
+    out.start(error_event(std::nullopt, call.error()));
+    return 1;
+  }
+  std::cerr << "switchboard agent: joined " << p.call << " as " << (*call)->self().identity << "\n";
+
+  Wakeup wakeup;
+  Agent agent(out, *call);
+  agent.watch(wakeup);
+  agent.print_joined();
+  const bool left =
+      read_lines(wakeup, [&](std::string_view line) { return agent.handle_line(line); });
+  if (!left || agent.disconnected()) return 3;
+  agent.leave();
+  return 0;
+}
+
+}  // namespace
+
+void add_agent_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<AgentArgs>();
+  auto* cmd = app.add_subcommand(
+      "agent", "Join a call driven by JSON lines on stdin; events as JSON lines on stdout");
+  add_participant_options(*cmd, args->participant);
+  cmd->add_option("--p2p", args->p2p,
+                  "auto: 1:1 calls may go peer-to-peer; off: always via the server")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--e2ee-key-file", args->e2ee_key_file,
+                  "End-to-end encryption key (not available yet)");
+  cmd->callback([args, &exit_code] { exit_code = run_agent(*args); });
+}
+
+}  // namespace switchboard::cli

@@ -1,0 +1,249 @@
+// Message sizes, rate limits and flow control through a real switchboard-server.
+
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace switchboard::integration {
+namespace {
+
+using MessageSize = IntegrationTest;
+using DurableMessages = IntegrationTest;
+using TrafficLimit = IntegrationTest;
+using SlowConsumer = IntegrationTest;
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// The answer to a send that must fail with `code`: either the send's own answer, or (when
+// the SDK accepted it and the server refused it) an error event that follows.
+void expect_send_refused(Agent& agent, const Json& answer, const std::string& code) {
+  if (answer.value("event", "") == "error") {
+    EXPECT_EQ(answer.value("code", ""), code) << answer.dump();
+    return;
+  }
+  EXPECT_EQ(answer.value("event", ""), "sent") << answer.dump();
+  agent.expect("error " + code, is_error(code));
+}
+
+TEST_F(MessageSize, MessageOverTheServerLimitFailsWithMessageTooLarge) {
+  Server server({.flags = {"--max-message-size", "1024"}});
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob"});
+  Agent& alice = *agents[0];
+  Agent& bob = *agents[1];
+
+  const Json created = alice.command({{"op", "create_sender"}, {"channelId", 42}});
+  ASSERT_EQ(created.value("event", ""), "sender_created") << created.dump();
+  EXPECT_EQ(created.value("maxMessageSize", 0), 1024);
+
+  const std::string too_large = random_bytes(2000, 1);
+  const Json refused = alice.command(
+      {{"op", "send"}, {"channelId", 42}, {"base64", base64_encode(too_large)}, {"req", "big"}});
+  expect_send_refused(alice, refused, "MESSAGE_TOO_LARGE");
+  const Json one_over = alice.command(
+      {{"op", "send"}, {"channelId", 42}, {"base64", base64_encode(random_bytes(1025, 2))}});
+  expect_send_refused(alice, one_over, "MESSAGE_TOO_LARGE");
+
+  const std::string at_limit = random_bytes(1024, 3);
+  alice.send_bytes(42, at_limit);
+  // bob's first message on the channel is the one at the limit: the others never came.
+  const Json m = bob.expect_message("alice", 42);
+  EXPECT_EQ(m.value("size", 0), 1024);
+  EXPECT_EQ(m.value("base64", ""), base64_encode(at_limit));
+}
+
+TEST_F(DurableMessages, OneByteTo200KiBArriveIntactAndInOrder) {
+  Server server;
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
+  Agent& alice = *agents[0];
+
+  const std::vector<std::size_t> sizes = {
+      1,     2,     3,     100,   1000,   1200,   1500,   16383,          16384,
+      16385, 65535, 65536, 65537, 100000, 131072, 150001, 200 * 1024 - 1, 200 * 1024};
+  const std::uint16_t channel = alice.create_sender({{"channelId", 9}, {"reliability", "Durable"}});
+  std::vector<std::string> payloads;
+  std::vector<std::uint32_t> sequence_numbers;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    payloads.push_back(random_bytes(sizes[i], static_cast<std::uint32_t>(100 + i)));
+    sequence_numbers.push_back(alice.send_bytes(channel, payloads.back()));
+    EXPECT_EQ(sequence_numbers.back(), i + 1);
+  }
+
+  for (std::size_t r = 1; r < agents.size(); ++r) {
+    Agent& receiver = *agents[r];
+    SCOPED_TRACE(receiver.user());
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const Json m = receiver.expect_message("alice", channel);
+      EXPECT_EQ(m.value("sequenceNumber", 0u), sequence_numbers[i]) << "message " << i;
+      EXPECT_EQ(m.value("size", 0u), sizes[i]) << "message " << i;
+      EXPECT_TRUE(m.value("base64", "") == base64_encode(payloads[i]))
+          << "message " << i << " of " << sizes[i] << " bytes differs";
+    }
+  }
+}
+
+TEST_F(TrafficLimit, SenderOverTheMessageRateIsLimitedAndRecipientsGetOnlyTheAllowance) {
+  constexpr int kRate = 50;  // messages per second; the burst is one second of it
+  constexpr int kMessages = 500;
+  Server server({.flags = {"--rate-limit-messages", std::to_string(kRate)}});
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
+  Agent& alice = *agents[0];
+  const std::uint16_t channel = alice.create_sender({{"channelId", 77}});
+
+  const auto start = Clock::now();
+  std::vector<std::string> reqs;
+  for (int i = 0; i < kMessages; ++i) {
+    reqs.push_back(alice.write_command(
+        {{"op", "send"}, {"channelId", channel}, {"text", "m" + std::to_string(i)}}));
+  }
+  std::map<std::string, std::uint32_t> sequence_of;
+  int refused_at_send = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    const Json answer = alice.answer(reqs[i]);
+    if (answer.value("event", "") == "sent") {
+      sequence_of["m" + std::to_string(i)] = answer.at("sequenceNumber").get<std::uint32_t>();
+    } else {
+      ASSERT_EQ(answer.value("code", ""), "TRAFFIC_LIMITED") << answer.dump();
+      ++refused_at_send;
+    }
+  }
+  const double sending = seconds(Clock::now() - start);
+  // The sender hears about it: refused sends, or the server's error events.
+  if (refused_at_send == 0) alice.expect("TRAFFIC_LIMITED error", is_error("TRAFFIC_LIMITED"));
+
+  // A fence after the burst, retried until the refilled allowance lets one through.
+  Agent& bob = *agents[1];
+  const auto fence_deadline = Clock::now() + 15s;
+  auto is_fence = [&](const Json& e) {
+    return is_message_from("alice", channel)(e) && e.value("text", "").rfind("fence", 0) == 0;
+  };
+  bool fenced = false;
+  for (int attempt = 0; !fenced && Clock::now() < fence_deadline; ++attempt) {
+    alice.command(
+        {{"op", "send"}, {"channelId", channel}, {"text", "fence" + std::to_string(attempt)}});
+    fenced = bob.next(is_fence, 500ms).has_value();
+  }
+  ASSERT_TRUE(fenced) << "no fence message reached bob within 15 s";
+
+  std::vector<std::string> bob_got;
+  for (std::size_t r = 1; r < agents.size(); ++r) {
+    Agent& receiver = *agents[r];
+    SCOPED_TRACE(receiver.user());
+    if (r != 1) receiver.expect("fence", is_fence);
+    std::vector<Json> got = receiver.take_received(
+        [&](const Json& e) { return is_message_from("alice", channel)(e) && !is_fence(e); });
+    std::vector<std::string> texts;
+    ASSERT_FALSE(got.empty());
+    const double window = seconds(received_at(got.back()) - start);
+    int previous = -1;
+    for (const Json& m : got) {
+      const std::string text = m.value("text", "");
+      texts.push_back(text);
+      ASSERT_TRUE(sequence_of.count(text)) << "received " << text << ", which alice never sent";
+      EXPECT_EQ(m.value("sequenceNumber", 0u), sequence_of[text]) << text;
+      const int index = std::stoi(text.substr(1));
+      EXPECT_GT(index, previous) << "out of order";
+      previous = index;
+    }
+    const double allowance = kRate + kRate * window + 1;
+    std::printf(
+        "%s: %zu of %d messages delivered in %.2f s (sending took %.2f s, allowance %.0f)\n",
+        receiver.user().c_str(), got.size(), kMessages, window, sending, allowance);
+    // The full burst passes; past it, no more than the rate over the time it took.
+    EXPECT_GE(got.size(), static_cast<std::size_t>(kRate));
+    EXPECT_LE(static_cast<double>(got.size()), allowance);
+    EXPECT_LT(got.size(), static_cast<std::size_t>(kMessages));
+    if (r == 1) {
+      bob_got = texts;
+    } else {
+      EXPECT_EQ(texts, bob_got) << "a broadcast reaches every recipient alike";
+    }
+  }
+}
+
+TEST_F(SlowConsumer, IsDisconnectedWhileTheOthersReceiveEveryDurableMessage) {
+  constexpr std::size_t kMessageSize = 128 * 1024;
+  constexpr std::size_t kMessages = 160;  // 20 MiB
+  Server server({.flags = {"--durable-queue-bytes", "1048576"}});
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol", "dave"});
+  Agent& alice = *agents[0];
+  Agent& dave = *agents[3];
+  const std::uint16_t channel = alice.create_sender({{"channelId", 5000}});
+
+  // dave stops being read: his stdout pipe fills and his agent blocks writing events.
+  dave.process().pause_reading(true);
+
+  std::vector<std::string> encoded;
+  std::vector<std::uint32_t> sequence_numbers;
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < kMessages; ++i) {
+    encoded.push_back(base64_encode(random_bytes(kMessageSize, static_cast<std::uint32_t>(i))));
+    // BUFFER_FULL is the SDK's flow control: wait and send the same message again.
+    const auto deadline = Clock::now() + kWait;
+    for (;;) {
+      const Json answer =
+          alice.command({{"op", "send"}, {"channelId", channel}, {"base64", encoded.back()}});
+      if (answer.value("event", "") == "sent") {
+        sequence_numbers.push_back(answer.at("sequenceNumber").get<std::uint32_t>());
+        break;
+      }
+      ASSERT_EQ(answer.value("code", ""), "BUFFER_FULL")
+          << "message " << i << ": " << answer.dump();
+      ASSERT_LT(Clock::now(), deadline) << "message " << i << " stayed BUFFER_FULL for 10 s";
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  const double sending = seconds(Clock::now() - start);
+
+  for (std::size_t r = 1; r <= 2; ++r) {
+    Agent& receiver = *agents[r];
+    SCOPED_TRACE(receiver.user());
+    for (std::size_t i = 0; i < kMessages; ++i) {
+      const Json m = receiver.expect_message("alice", channel);
+      ASSERT_EQ(m.value("sequenceNumber", 0u), sequence_numbers[i]) << "message " << i;
+      ASSERT_TRUE(m.value("base64", "") == encoded[i]) << "message " << i << " differs";
+      if (i + 1 == kMessages) {
+        std::printf("%s: %zu MiB in %.2f s (sending took %.2f s)\n", receiver.user().c_str(),
+                    kMessages * kMessageSize >> 20, seconds(received_at(m) - start), sending);
+      }
+    }
+    EXPECT_TRUE(receiver.take_received(is_event("disconnected")).empty());
+  }
+  for (std::size_t r = 0; r <= 2; ++r) {
+    agents[r]->expect("participant_left dave", [](const Json& e) {
+      return e.value("event", "") == "participant_left" && e.value("user", "") == "dave";
+    });
+  }
+
+  // dave: what he got is an unbroken prefix, and then his stream ends with the reason.
+  dave.process().pause_reading(false);
+  std::size_t got = 0;
+  bool disconnected = false;
+  const auto deadline = Clock::now() + 30s;
+  while (auto e = dave.next(
+             [&](const Json& e) {
+               return is_message_from("alice", channel)(e) || is_event("disconnected")(e);
+             },
+             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+    if (e->value("event", "") == "disconnected") {
+      EXPECT_NE(e->value("reason", "").find("slow consumer"), std::string::npos) << e->dump();
+      disconnected = true;
+      break;
+    }
+    ASSERT_LT(got, kMessages);
+    ASSERT_EQ(e->value("sequenceNumber", 0u), sequence_numbers[got]) << "message " << got;
+    ASSERT_TRUE(e->value("base64", "") == encoded[got]) << "message " << got << " differs";
+    ++got;
+  }
+  std::printf("dave received %zu of %zu messages before being cut off\n", got, kMessages);
+  if (!disconnected) {
+    EXPECT_TRUE(dave.process().drained()) << "dave's stream neither said disconnected nor ended";
+  }
+  EXPECT_LT(got, kMessages) << "dave got everything: he was never cut off";
+}
+
+}  // namespace
+}  // namespace switchboard::integration

@@ -1,0 +1,442 @@
+#include "client/server_link.hpp"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <openssl/rand.h>
+
+#include "client/websocket_client.hpp"
+#include "webrtc/certificate.hpp"
+#include "webrtc/ice_lite_client.hpp"
+#include "webrtc/sdp.hpp"
+#include "webrtc/webrtc_connection.hpp"
+
+namespace switchboard::client {
+namespace {
+
+namespace asio = boost::asio;
+using webrtc::ChannelParams;
+using webrtc::SctpReliability;
+
+constexpr auto kConnectTimeout = std::chrono::seconds(10);  // WebSocket up
+constexpr auto kJoinTimeout = std::chrono::seconds(10);     // joined after the join
+// From the answer to SCTP up: ICE gives up after 10 s by itself; this bounds DTLS and SCTP.
+constexpr auto kDataConnectTimeout = std::chrono::seconds(30);
+constexpr auto kPingInterval = std::chrono::seconds(15);
+// writable fires when buffered_amount() falls to this.
+constexpr std::size_t kLowWaterMark = std::size_t{1} * 1024 * 1024;
+constexpr std::size_t kMinMaxMessageSize = 262144;
+constexpr std::size_t kMaxMessageHeadroom = 65536;  // frame headers on top of a message
+constexpr const char* kSignalPath = "/v1/signal";
+
+// One certificate per process serves every connection (its fingerprint goes in each
+// offer); generated when the first link needs it, dropped when the last one is gone.
+Result<std::shared_ptr<const webrtc::Certificate>> shared_certificate() {
+  static std::mutex mutex;
+  static std::weak_ptr<const webrtc::Certificate> cached;
+  std::lock_guard lock(mutex);
+  if (auto certificate = cached.lock()) return certificate;
+  auto generated = webrtc::Certificate::generate();
+  if (!generated) return generated.error();
+  cached = *generated;
+  return *generated;
+}
+
+// The four negotiated channels of every data connection (docs/protocol.md).
+std::array<ChannelParams, 4> negotiated_channels() {
+  auto channel = [](const char* label, std::uint16_t stream, bool lossy, std::uint16_t priority) {
+    ChannelParams p;
+    p.label = label;
+    p.ordered = !lossy;
+    p.reliability = lossy ? SctpReliability::MaxRetransmits : SctpReliability::Reliable;
+    p.reliability_value = 0;
+    p.priority = priority;
+    p.negotiated = true;
+    p.stream = stream;
+    return p;
+  };
+  return {channel("switchboard-durable", 0, false, 256),
+          channel("switchboard-durable-high", 1, false, 512),
+          channel("switchboard-lossy", 2, true, 256),
+          channel("switchboard-lossy-high", 3, true, 512)};
+}
+
+std::uint64_t random_session_id() {
+  std::uint64_t id = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof(id));
+  return id >> 2;  // SDP session ids stay well inside a signed 64-bit range
+}
+
+}  // namespace
+
+class ServerLink::Impl {
+ public:
+  Impl(asio::io_context& io, ServerLinkConfig config, Callbacks callbacks)
+      : io_(io),
+        config_(std::move(config)),
+        callbacks_(std::move(callbacks)),
+        ping_timer_(io),
+        deadline_(io) {}
+
+  ~Impl() {
+    *alive_ = false;
+    teardown();
+  }
+
+  void start() {
+    if (state_ != State::Idle) return;
+    state_ = State::Connecting;
+    auto url = parse_websocket_url(config_.url);
+    if (!url) {
+      fail_later(std::move(url).error());
+      return;
+    }
+    if (url->target.empty() || url->target == "/") url->target = kSignalPath;
+    ws_ = std::make_unique<WebSocketClient>(
+        io_,
+        WebSocketClient::Callbacks{
+            .opened = [this] { on_open(); },
+            .message = [this](std::string_view text) { on_message(text); },
+            .closed = [this](const Error& e) { fail(e); },
+        },
+        signaling::kMaxServerMessageSize);
+    ws_->connect(*url, kConnectTimeout);
+  }
+
+  Result<void> send(core::TrafficClass cls, ByteView message) {
+    if (state_ != State::Connected || !connection_) {
+      return Error{ErrorCode::NotConnected, state_ == State::Over
+                                                ? "the call's connection to the server is closed"
+                                                : "the connection to the server is not up yet"};
+    }
+    return connection_->send(stream_of(cls), message);
+  }
+
+  std::size_t buffered_amount() const { return connection_ ? connection_->buffered_amount() : 0; }
+
+  void set_receive_paused(bool paused) {
+    receive_paused_ = paused;
+    if (connection_) connection_->set_receive_paused(paused);
+  }
+
+  void leave() {
+    if (state_ == State::Over) return;
+    state_ = State::Over;
+    if (ws_) {
+      ws_->send(signaling::serialize(signaling::Leave{}));
+      ws_->close();  // after the leave is written
+    }
+    close_parts();  // leave() may run inside one of our parts' callbacks
+  }
+
+ private:
+  enum class State : std::uint8_t { Idle, Connecting, Joining, Negotiating, Connected, Over };
+
+  void on_open() {
+    if (state_ != State::Connecting) return;
+    state_ = State::Joining;
+    signaling::Join join;
+    join.req = "j";
+    join.token = config_.token;
+    join.call = config_.call;
+    join.display_name = config_.display_name;
+    join.p2p = config_.p2p;
+    ws_->send(signaling::serialize(join));
+    arm_deadline(kJoinTimeout, "the server did not answer the join within 10 s");
+    schedule_ping();
+  }
+
+  void on_message(std::string_view text) {
+    auto parsed = signaling::parse_message(text, signaling::kMaxServerMessageSize);
+    if (!parsed) return;  // a message we cannot read changes nothing
+    std::visit([this](auto& m) { handle(m); }, *parsed);
+  }
+
+  void handle(signaling::Joined& joined) {
+    if (state_ != State::Joining) return;
+    state_ = State::Negotiating;
+    deadline_.cancel();
+    if (callbacks_.joined) callbacks_.joined(joined);
+    if (state_ != State::Negotiating) return;  // the callback left
+    send_offer(joined);
+  }
+
+  void handle(signaling::Answer& answer) {
+    if (state_ != State::Negotiating || connection_ || answer.peer) return;
+    auto parsed = webrtc::parse_sdp(answer.sdp);
+    if (!parsed) {
+      fail({ErrorCode::NotConnected,
+            "the server's answer is not valid SDP: " + parsed.error().message});
+      return;
+    }
+    start_data(*parsed);
+  }
+
+  void handle(signaling::ParticipantJoined& joined) {
+    if (state_ == State::Idle || state_ == State::Connecting || state_ == State::Joining ||
+        state_ == State::Over) {
+      return;
+    }
+    if (callbacks_.participant_joined) callbacks_.participant_joined(joined.participant);
+  }
+
+  void handle(signaling::ParticipantLeft& left) {
+    if (state_ == State::Idle || state_ == State::Connecting || state_ == State::Joining ||
+        state_ == State::Over) {
+      return;
+    }
+    if (callbacks_.participant_left) callbacks_.participant_left(left);
+  }
+
+  void handle(signaling::ErrorReply& error) {
+    if (state_ == State::Joining) {
+      // The join was refused; the server closes the connection next.
+      fail({error.code, error.message});
+      return;
+    }
+    if (state_ == State::Over) return;
+    if (callbacks_.error) callbacks_.error(error);
+  }
+
+  void handle(signaling::Disconnect& disconnect) {
+    fail({ErrorCode::NotConnected,
+          disconnect.reason.empty() ? "the server disconnected us" : disconnect.reason});
+  }
+
+  void handle(signaling::Redirect& redirect) {
+    fail({ErrorCode::NotConnected,
+          "the server redirects this call to " + redirect.url + ", which is not supported"});
+  }
+
+  // Pong, and what only clients send or peers relay: nothing to do.
+  template <typename Other>
+  void handle(Other&) {}
+
+  void send_offer(const signaling::Joined& joined) {
+    auto certificate = shared_certificate();
+    if (!certificate) {
+      fail({ErrorCode::Internal,
+            "cannot create a DTLS certificate: " + certificate.error().message});
+      return;
+    }
+    certificate_ = *certificate;
+    ice_ = std::make_unique<webrtc::IceLiteClient>(
+        io_, webrtc::IceLiteClient::Config{.local_address = config_.local_address},
+        webrtc::IceLiteClient::Callbacks{
+            .connected = [this] { on_ice_connected(); },
+            .datagram =
+                [this](ByteView d) {
+                  if (connection_) connection_->handle_datagram(d);
+                },
+            .failed = [this](const Error& e) { fail(e); },
+        });
+    local_max_message_size_ = std::max<std::size_t>(
+        std::size_t{joined.max_message_size} + kMaxMessageHeadroom, kMinMaxMessageSize);
+
+    webrtc::SessionDescription offer;
+    offer.ice_ufrag = ice_->local_credentials().ufrag;
+    offer.ice_pwd = ice_->local_credentials().pwd;
+    offer.fingerprint = certificate_->fingerprint();
+    offer.setup = webrtc::DtlsSetup::ActPass;
+    offer.mid = "0";
+    offer.sctp_port = webrtc::kSdpDefaultSctpPort;
+    offer.max_message_size = local_max_message_size_;
+    offer.session_id = random_session_id();
+    offer.session_version = 1;
+    signaling::Offer message;
+    message.req = "o";
+    message.sdp = webrtc::write_sdp(offer);
+    ws_->send(signaling::serialize(message));
+    arm_deadline(kDataConnectTimeout, "the data connection to the server did not come up in 30 s");
+  }
+
+  void start_data(const webrtc::SessionDescription& answer) {
+    std::vector<webrtc::SocketAddress> candidates;
+    for (const webrtc::IceCandidate& c : answer.candidates) {
+      if (c.transport != "udp" || c.component != 1) continue;
+      auto address = webrtc::SocketAddress::parse(c.address, c.port);
+      if (!address) continue;  // an mDNS name: a server never sends one
+      // A server that does not know its public address announces the wildcard: it is
+      // where the WebSocket went.
+      if (is_unspecified(*address) && ws_ && ws_->remote_address()) {
+        auto replaced = webrtc::SocketAddress::parse(ws_->remote_address()->to_string(), c.port);
+        if (replaced) address = replaced;
+      }
+      candidates.push_back(*address);
+    }
+    // The Web SDK would start as the DTLS client too: an ICE-lite answerer takes `passive`.
+    const webrtc::DtlsRole role = answer.setup == webrtc::DtlsSetup::Active
+                                      ? webrtc::DtlsRole::Server
+                                      : webrtc::DtlsRole::Client;
+    webrtc::IceLiteClient* ice = ice_.get();
+    connection_ = std::make_unique<webrtc::WebRtcConnection>(
+        io_,
+        webrtc::WebRtcConnection::Config{
+            .certificate = certificate_,
+            .dtls_role = role,
+            .remote_fingerprint = answer.fingerprint,
+            .local_sctp_port = webrtc::kSdpDefaultSctpPort,
+            .remote_sctp_port = answer.sctp_port,
+            .remote_max_message_size = answer.max_message_size,
+            .local_max_message_size = local_max_message_size_,
+        },
+        webrtc::WebRtcConnection::Callbacks{
+            .send_datagram = [ice](ByteView d) { ice->send(d); },
+            .connected = [this] { on_data_connected(); },
+            .channel_opened = {},
+            .message =
+                [this](std::uint16_t stream, ByteView data, bool) {
+                  if (stream < 4 && state_ == State::Connected && callbacks_.data) {
+                    callbacks_.data(data);
+                  }
+                },
+            .channel_closed = {},
+            .buffered_amount_low =
+                [this] {
+                  if (state_ == State::Connected && callbacks_.writable) callbacks_.writable();
+                },
+            .failed =
+                [this](const Error& e) {
+                  fail({ErrorCode::NotConnected, "the data connection failed: " + e.message});
+                }});
+    // Opened before the association is up, so no message of the server's can arrive on a
+    // stream we do not know yet.
+    for (const ChannelParams& params : negotiated_channels()) {
+      if (auto opened = connection_->open_channel(params); !opened) {
+        fail({ErrorCode::Internal,
+              "cannot open channel " + params.label + ": " + opened.error().message});
+        return;
+      }
+    }
+    connection_->set_buffered_amount_low_threshold(kLowWaterMark);
+    if (receive_paused_) connection_->set_receive_paused(true);
+    if (auto started = ice_->start({answer.ice_ufrag, answer.ice_pwd}, std::move(candidates));
+        !started) {
+      fail_later({ErrorCode::NotConnected,
+                  "cannot reach the server's data port: " + started.error().message});
+    }
+  }
+
+  static bool is_unspecified(const webrtc::SocketAddress& address) {
+    const ByteView ip = address.ip_bytes();
+    return std::all_of(ip.begin(), ip.end(), [](std::uint8_t b) { return b == 0; });
+  }
+
+  void on_ice_connected() {
+    // DTLS goes only after the check: the server drops datagrams from unchecked addresses.
+    if (connection_ && state_ == State::Negotiating) connection_->start();
+  }
+
+  void on_data_connected() {
+    if (state_ != State::Negotiating) return;
+    state_ = State::Connected;
+    deadline_.cancel();
+    if (ice_) ice_->set_data_connected();
+    if (callbacks_.connected) callbacks_.connected();
+  }
+
+  void schedule_ping() {
+    ping_timer_.expires_after(kPingInterval);
+    ping_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+      if (ec || !*alive || state_ == State::Over || !ws_) return;
+      ws_->send(signaling::serialize(signaling::Ping{}));
+      schedule_ping();
+    });
+  }
+
+  void arm_deadline(std::chrono::steady_clock::duration after, std::string why) {
+    deadline_.expires_after(after);
+    deadline_.async_wait(
+        [this, alive = alive_, why = std::move(why)](boost::system::error_code ec) {
+          if (ec || !*alive) return;
+          fail({ErrorCode::NotConnected, why});
+        });
+  }
+
+  // The link is over: report once, then take everything down. Runs from a callback of
+  // one of our parts, which must not be destroyed under it: they are only closed here
+  // and destroyed on the next turn of the loop.
+  void fail(const Error& error) {
+    if (state_ == State::Over) return;
+    state_ = State::Over;
+    close_parts();
+    if (callbacks_.closed) callbacks_.closed(error);
+  }
+
+  // For failures found inside a call into the link: the callback must not run in it.
+  void fail_later(Error error) {
+    asio::post(io_, [this, alive = alive_, error = std::move(error)] {
+      if (*alive) fail(error);
+    });
+  }
+
+  void close_parts() {
+    ping_timer_.cancel();
+    deadline_.cancel();
+    if (ws_) ws_->close();
+    if (ice_) ice_->close();
+    if (!connection_ && !ice_ && !ws_) return;
+    graveyard_.push_back(
+        std::make_shared<Parts>(Parts{std::move(ws_), std::move(ice_), std::move(connection_)}));
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) graveyard_.clear();
+    });
+  }
+
+  void teardown() {
+    close_parts();
+    graveyard_.clear();
+  }
+
+  // Destroyed bottom up: the connection first, its last datagrams go through the ICE client.
+  struct Parts {
+    std::unique_ptr<WebSocketClient> ws;
+    std::unique_ptr<webrtc::IceLiteClient> ice;
+    std::unique_ptr<webrtc::WebRtcConnection> connection;
+  };
+
+  asio::io_context& io_;
+  ServerLinkConfig config_;
+  Callbacks callbacks_;
+  State state_ = State::Idle;
+  std::unique_ptr<WebSocketClient> ws_;
+  std::unique_ptr<webrtc::IceLiteClient> ice_;
+  std::unique_ptr<webrtc::WebRtcConnection> connection_;
+  std::shared_ptr<const webrtc::Certificate> certificate_;
+  std::vector<std::shared_ptr<Parts>> graveyard_;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer deadline_;
+  std::size_t local_max_message_size_ = kMinMaxMessageSize;
+  bool receive_paused_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+ServerLink::ServerLink(asio::io_context& io, ServerLinkConfig config, Callbacks callbacks)
+    : impl_(std::make_unique<Impl>(io, std::move(config), std::move(callbacks))) {}
+
+ServerLink::~ServerLink() = default;
+
+void ServerLink::start() {
+  impl_->start();
+}
+
+Result<void> ServerLink::send(core::TrafficClass cls, ByteView message) {
+  return impl_->send(cls, message);
+}
+
+std::size_t ServerLink::buffered_amount() const {
+  return impl_->buffered_amount();
+}
+
+void ServerLink::set_receive_paused(bool paused) {
+  impl_->set_receive_paused(paused);
+}
+
+void ServerLink::leave() {
+  impl_->leave();
+}
+
+}  // namespace switchboard::client

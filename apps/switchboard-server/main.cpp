@@ -1,0 +1,110 @@
+// `switchboard-server`: the call server. Flags override the --config file; see
+// src/server/config.hpp for every setting and its default.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "server/config.hpp"
+#include "server/server.hpp"
+
+namespace {
+
+constexpr int kConfigError = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using switchboard::server::ConfigOverrides;
+  CLI::App app{"switchboard-server: relays DataChannel messages between the participants of calls"};
+  ConfigOverrides o;
+  std::string config_file, bind, public_ip, secret_file, trace_frames, log_level;
+  std::uint16_t port = 0;
+  std::size_t max_message_size = 0, durable_queue_bytes = 0, max_participants = 0;
+  std::uint64_t rate_bytes = 0, rate_messages = 0;
+  std::uint32_t latency_target_ms = 0;
+  auto* config_opt = app.add_option("--config", config_file, "settings file (.toml or .json)");
+  auto* bind_opt = app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
+  auto* port_opt = app.add_option(
+      "--port", port, "TCP (HTTP, WebSocket) and UDP (WebRTC) port; 0 = any free (default 8480)");
+  auto* public_ip_opt =
+      app.add_option("--public-ip", public_ip, "address announced in ICE candidates");
+  auto* secret_opt = app.add_option("--secret-file", secret_file,
+                                    "file holding the token secret (else SWITCHBOARD_SECRET)");
+  app.add_flag("--dev", o.dev, "use the public development secret; loopback addresses only");
+  auto* trace_opt = app.add_option("--trace-frames", trace_frames,
+                                   "append one line per relayed frame to this file");
+  auto* mms_opt = app.add_option("--max-message-size", max_message_size,
+                                 "largest DataChannel message in bytes (default 262144)");
+  auto* rb_opt = app.add_option("--rate-limit-bytes", rate_bytes,
+                                "per-participant bytes/s, 0 = unlimited (default 12500000)");
+  auto* rm_opt = app.add_option("--rate-limit-messages", rate_messages,
+                                "per-participant messages/s, 0 = unlimited (default 50000)");
+  auto* lt_opt = app.add_option("--latency-target-ms", latency_target_ms,
+                                "lossy frames waiting longer are dropped (default 100)");
+  auto* dq_opt =
+      app.add_option("--durable-queue-bytes", durable_queue_bytes,
+                     "durable backlog per recipient before it is cut off (default 8 MiB)");
+  auto* mp_opt = app.add_option("--max-participants", max_participants,
+                                "participants per call (default 1000)");
+  auto* ll_opt = app.add_option("--log-level", log_level,
+                                "trace, debug, info, warn, error, critical, off (default info)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kConfigError;
+  }
+  if (*config_opt) o.config_file = config_file;
+  if (*bind_opt) o.bind = bind;
+  if (*port_opt) o.port = port;
+  if (*public_ip_opt) o.public_ip = public_ip;
+  if (*secret_opt) o.secret_file = secret_file;
+  if (*trace_opt) o.trace_frames = trace_frames;
+  if (*mms_opt) o.max_message_size = max_message_size;
+  if (*rb_opt) o.rate_limit_bytes_per_second = rate_bytes;
+  if (*rm_opt) o.rate_limit_messages_per_second = rate_messages;
+  if (*lt_opt) o.latency_target_ms = latency_target_ms;
+  if (*dq_opt) o.durable_queue_bytes = durable_queue_bytes;
+  if (*mp_opt) o.max_participants_per_call = max_participants;
+  if (*ll_opt) o.log_level = log_level;
+
+  std::optional<std::string> env_secret;
+  if (const char* s = std::getenv("SWITCHBOARD_SECRET")) env_secret = s;
+  auto config = switchboard::server::resolve_config(o, env_secret);
+  if (!config) {
+    std::cerr << "switchboard-server: " << config.error().message << "\n";
+    return kConfigError;
+  }
+
+  auto logger = spdlog::stderr_color_mt("switchboard-server");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  if (config->dev) {
+    spdlog::warn("--dev: tokens signed with the public development secret are accepted");
+  }
+
+  boost::asio::io_context io(1);
+  switchboard::server::Server server(io, *config);
+  if (auto started = server.start(); !started) {
+    std::cerr << "switchboard-server: " << started.error().message << "\n";
+    return 1;
+  }
+  std::printf("switchboard-server listening on %s:%u (tcp+udp)\n", config->bind.c_str(),
+              static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signal);
+    server.shutdown("server shutting down", [&io] { io.stop(); });
+  });
+  io.run();
+  return 0;
+}

@@ -1,0 +1,322 @@
+#include "server/config.hpp"
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <boost/asio/ip/address.hpp>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "signaling/token.hpp"
+#include "switchboard/options.hpp"
+
+namespace switchboard::server {
+namespace {
+
+using nlohmann::json;
+
+Error invalid(std::string message) {
+  return {ErrorCode::InvalidArgument, std::move(message)};
+}
+
+// A TOML document as the equivalent JSON value, so one code path reads both formats.
+json to_json(const toml::node& node) {
+  if (const auto* t = node.as_table()) {
+    json out = json::object();
+    for (auto&& [key, value] : *t) out[std::string(key.str())] = to_json(value);
+    return out;
+  }
+  if (const auto* a = node.as_array()) {
+    json out = json::array();
+    for (const auto& value : *a) out.push_back(to_json(value));
+    return out;
+  }
+  if (const auto* s = node.as_string()) return s->get();
+  if (const auto* i = node.as_integer()) return i->get();
+  if (const auto* f = node.as_floating_point()) return f->get();
+  if (const auto* b = node.as_boolean()) return b->get();
+  return nullptr;  // dates and times: no key takes them, so they fail the type check
+}
+
+Result<std::string> read_file(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid("cannot read " + std::string(what) + " " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+  auto text = read_file(path, "secret file");
+  if (!text) return text;
+  std::string secret = std::move(*text);
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return invalid("secret file " + path + " is empty");
+  return secret;
+}
+
+Result<std::string> get_string(const json& v, const std::string& key) {
+  if (!v.is_string()) return invalid("config key '" + key + "' must be a string");
+  return v.get<std::string>();
+}
+
+Result<std::uint64_t> get_uint(const json& v, const std::string& key, std::uint64_t max) {
+  if (!v.is_number_integer() ||
+      (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+    return invalid("config key '" + key + "' must be a non-negative integer");
+  }
+  const auto n = v.get<std::uint64_t>();
+  if (n > max) {
+    return invalid("config key '" + key + "' is " + std::to_string(n) + "; at most " +
+                   std::to_string(max) + " is allowed");
+  }
+  return n;
+}
+
+Result<std::vector<signaling::IceServer>> get_ice_servers(const json& v) {
+  if (!v.is_array()) return invalid("config key 'ice_servers' must be a list of tables");
+  std::vector<signaling::IceServer> servers;
+  for (const json& entry : v) {
+    if (!entry.is_object()) return invalid("each entry of 'ice_servers' must be a table");
+    signaling::IceServer server;
+    for (const auto& [key, value] : entry.items()) {
+      if (key == "urls") {
+        if (value.is_string()) {
+          server.urls.push_back(value.get<std::string>());
+        } else if (value.is_array()) {
+          for (const json& url : value) {
+            if (!url.is_string()) return invalid("'ice_servers.urls' must hold strings");
+            server.urls.push_back(url.get<std::string>());
+          }
+        } else {
+          return invalid("'ice_servers.urls' must be a string or a list of strings");
+        }
+      } else if (key == "username") {
+        auto s = get_string(value, "ice_servers.username");
+        if (!s) return s.error();
+        server.username = *s;
+      } else if (key == "credential") {
+        auto s = get_string(value, "ice_servers.credential");
+        if (!s) return s.error();
+        server.credential = *s;
+      } else {
+        return invalid("unknown key 'ice_servers." + key +
+                       "' (expected urls, username, credential)");
+      }
+    }
+    if (server.urls.empty()) return invalid("an entry of 'ice_servers' has no urls");
+    servers.push_back(std::move(server));
+  }
+  return servers;
+}
+
+Result<void> apply_json(const json& doc, ServerConfig& c) {
+  if (!doc.is_object()) return invalid("the config file must hold a table of settings");
+  for (const auto& item : doc.items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
+    Result<void> r;
+    auto set_string = [&](std::string& field) -> Result<void> {
+      auto s = get_string(v, key);
+      if (!s) return s.error();
+      field = std::move(*s);
+      return {};
+    };
+    auto set_uint = [&](auto& field, std::uint64_t max) -> Result<void> {
+      auto n = get_uint(v, key, max);
+      if (!n) return n.error();
+      field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
+      return {};
+    };
+    if (key == "bind") {
+      r = set_string(c.bind);
+    } else if (key == "port") {
+      r = set_uint(c.port, 65535);
+    } else if (key == "public_ip") {
+      r = set_string(c.public_ip);
+    } else if (key == "secret") {
+      r = set_string(c.secret);
+    } else if (key == "secret_file") {
+      auto path = get_string(v, key);
+      if (!path) return path.error();
+      auto secret = read_secret_file(*path);
+      if (!secret) return secret.error();
+      c.secret = std::move(*secret);
+    } else if (key == "dev") {
+      if (!v.is_boolean()) return invalid("config key 'dev' must be true or false");
+      c.dev = v.get<bool>();
+    } else if (key == "max_message_size") {
+      r = set_uint(c.max_message_size, std::numeric_limits<std::uint32_t>::max());
+    } else if (key == "rate_limit_bytes_per_second") {
+      r = set_uint(c.rate_limit_bytes_per_second, std::numeric_limits<std::uint32_t>::max());
+    } else if (key == "rate_limit_messages_per_second") {
+      r = set_uint(c.rate_limit_messages_per_second, std::numeric_limits<std::uint32_t>::max());
+    } else if (key == "latency_target_ms") {
+      r = set_uint(c.latency_target_ms, 3'600'000);
+    } else if (key == "durable_queue_bytes") {
+      r = set_uint(c.durable_queue_bytes, std::uint64_t{1} << 40);
+    } else if (key == "max_participants_per_call") {
+      r = set_uint(c.max_participants_per_call, signaling::kMaxParticipants);
+    } else if (key == "ice_servers") {
+      auto servers = get_ice_servers(v);
+      if (!servers) return servers.error();
+      c.ice_servers = std::move(*servers);
+    } else if (key == "trace_frames") {
+      r = set_string(c.trace_frames);
+    } else if (key == "log_level") {
+      r = set_string(c.log_level);
+    } else {
+      return invalid("unknown config key '" + key + "'");
+    }
+    if (!r) return r;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool is_loopback_address(std::string_view ip) {
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(ip), ec);
+  return !ec && address.is_loopback();
+}
+
+Result<void> apply_config_text(std::string_view text, ConfigFormat format, ServerConfig& config) {
+  json doc;
+  if (format == ConfigFormat::Json) {
+    doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return invalid("config file is not valid JSON");
+  } else {
+    try {
+      toml::table table = toml::parse(text);
+      doc = to_json(table);
+    } catch (const toml::parse_error& e) {
+      std::ostringstream message;
+      message << "config file is not valid TOML: " << e.description() << " (line "
+              << e.source().begin.line << ")";
+      return invalid(message.str());
+    }
+  }
+  return apply_json(doc, config);
+}
+
+Result<void> apply_config_file(const std::string& path, ServerConfig& config) {
+  ConfigFormat format;
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".toml")) {
+    format = ConfigFormat::Toml;
+  } else if (ends_with(".json")) {
+    format = ConfigFormat::Json;
+  } else {
+    return invalid("config file " + path + " must end in .toml or .json");
+  }
+  auto text = read_file(path, "config file");
+  if (!text) return text.error();
+  auto r = apply_config_text(*text, format, config);
+  if (!r) return invalid(path + ": " + r.error().message);
+  return {};
+}
+
+Result<ServerConfig> resolve_config(const ConfigOverrides& o,
+                                    std::optional<std::string> env_secret) {
+  ServerConfig c;
+  if (o.config_file) {
+    auto r = apply_config_file(*o.config_file, c);
+    if (!r) return r.error();
+  }
+  if (o.bind) c.bind = *o.bind;
+  if (o.port) c.port = *o.port;
+  if (o.public_ip) c.public_ip = *o.public_ip;
+  if (o.secret_file) {
+    auto secret = read_secret_file(*o.secret_file);
+    if (!secret) return secret.error();
+    c.secret = std::move(*secret);
+  }
+  if (o.dev) c.dev = true;
+  if (o.trace_frames) c.trace_frames = *o.trace_frames;
+  if (o.max_message_size) c.max_message_size = *o.max_message_size;
+  if (o.rate_limit_bytes_per_second) c.rate_limit_bytes_per_second = *o.rate_limit_bytes_per_second;
+  if (o.rate_limit_messages_per_second) {
+    c.rate_limit_messages_per_second = *o.rate_limit_messages_per_second;
+  }
+  if (o.latency_target_ms) c.latency_target_ms = *o.latency_target_ms;
+  if (o.durable_queue_bytes) c.durable_queue_bytes = *o.durable_queue_bytes;
+  if (o.max_participants_per_call) c.max_participants_per_call = *o.max_participants_per_call;
+  if (o.log_level) c.log_level = *o.log_level;
+  if (c.secret.empty() && env_secret && !env_secret->empty()) c.secret = std::move(*env_secret);
+  auto r = validate(c);
+  if (!r) return r.error();
+  return c;
+}
+
+Result<void> validate(ServerConfig& c) {
+  boost::system::error_code ec;
+  auto bind = boost::asio::ip::make_address(c.bind, ec);
+  if (ec) return invalid("bind address '" + c.bind + "' is not an IP address");
+  if (c.public_ip.empty()) {
+    if (bind.is_unspecified()) {
+      c.public_ip = bind.is_v6() ? "::1" : "127.0.0.1";
+    } else {
+      c.public_ip = c.bind;
+    }
+  }
+  auto public_ip = boost::asio::ip::make_address(c.public_ip, ec);
+  if (ec || public_ip.is_unspecified()) {
+    return invalid("public IP '" + c.public_ip + "' is not a usable IP address");
+  }
+  if (c.dev) {
+    if (!bind.is_loopback()) {
+      return invalid(
+          "--dev uses the public development secret, so it only binds to a loopback "
+          "address (127.0.0.1 or ::1), not " +
+          c.bind + "; give a real secret with --secret-file or SWITCHBOARD_SECRET");
+    }
+    c.secret = std::string(signaling::kDevelopmentSecret);
+  } else if (c.secret.empty()) {
+    return invalid(
+        "no token secret: pass --secret-file FILE or set SWITCHBOARD_SECRET (or use "
+        "--dev on a loopback address for development)");
+  }
+  if (c.max_message_size < 1 || c.max_message_size > kLargestMaxMessageSize) {
+    return invalid("max_message_size must be 1.." + std::to_string(kLargestMaxMessageSize) +
+                   " bytes, not " + std::to_string(c.max_message_size));
+  }
+  if (c.rate_limit_bytes_per_second > std::numeric_limits<std::uint32_t>::max() ||
+      c.rate_limit_messages_per_second > std::numeric_limits<std::uint32_t>::max()) {
+    return invalid("rate limits must fit in 32 bits (0 = unlimited)");
+  }
+  if (c.latency_target_ms < 1) return invalid("latency_target_ms must be at least 1");
+  if (c.durable_queue_bytes < 64 * 1024) {
+    return invalid("durable_queue_bytes must be at least 65536, not " +
+                   std::to_string(c.durable_queue_bytes));
+  }
+  if (c.max_participants_per_call < 1 ||
+      c.max_participants_per_call > signaling::kMaxParticipants) {
+    return invalid("max_participants_per_call must be 1.." +
+                   std::to_string(signaling::kMaxParticipants));
+  }
+  if (c.ice_servers.size() > signaling::kMaxIceServers) {
+    return invalid("at most " + std::to_string(signaling::kMaxIceServers) + " ice_servers");
+  }
+  for (const auto& server : c.ice_servers) {
+    if (server.urls.size() > signaling::kMaxIceUrls) {
+      return invalid("an ice_servers entry has more than " +
+                     std::to_string(signaling::kMaxIceUrls) + " urls");
+    }
+  }
+  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
+  bool level_ok = false;
+  for (auto level : kLevels) level_ok = level_ok || c.log_level == level;
+  if (!level_ok) {
+    return invalid("log_level '" + c.log_level +
+                   "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  return {};
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,72 @@
+#pragma once
+
+// The server's settings: defaults, a TOML or JSON file (`--config`), command-line
+// overrides, and the checks that refuse a configuration that cannot work.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signaling/messages.hpp"
+#include "switchboard/result.hpp"
+
+namespace switchboard::server {
+
+struct ServerConfig {
+  std::string bind = "127.0.0.1";
+  // 0 = any port that is free for both TCP and UDP.
+  std::uint16_t port = 8480;
+  // The address announced in ICE candidates; empty = derived from `bind` (see resolve).
+  std::string public_ip;
+  std::string secret;  // HS256 secret for access tokens
+  bool dev = false;    // use signaling::kDevelopmentSecret; loopback only
+  std::size_t max_message_size = 262144;
+  std::uint64_t rate_limit_bytes_per_second = 12'500'000;  // 0 = unlimited
+  std::uint64_t rate_limit_messages_per_second = 50'000;   // 0 = unlimited
+  std::uint32_t latency_target_ms = 100;
+  std::size_t durable_queue_bytes = std::size_t{8} * 1024 * 1024;
+  std::size_t max_participants_per_call = 1000;
+  std::vector<signaling::IceServer> ice_servers;
+  std::string trace_frames;  // path; empty = off
+  std::string log_level = "info";
+};
+
+// What the command line (or a test) sets; unset fields keep the file's or default value.
+struct ConfigOverrides {
+  std::optional<std::string> config_file;
+  std::optional<std::string> bind;
+  std::optional<std::uint16_t> port;
+  std::optional<std::string> public_ip;
+  std::optional<std::string> secret_file;
+  bool dev = false;
+  std::optional<std::string> trace_frames;
+  std::optional<std::size_t> max_message_size;
+  std::optional<std::uint64_t> rate_limit_bytes_per_second;
+  std::optional<std::uint64_t> rate_limit_messages_per_second;
+  std::optional<std::uint32_t> latency_target_ms;
+  std::optional<std::size_t> durable_queue_bytes;
+  std::optional<std::size_t> max_participants_per_call;
+  std::optional<std::string> log_level;
+};
+
+enum class ConfigFormat : std::uint8_t { Toml, Json };
+
+// Applies the keys of a TOML or JSON document to `config`. Unknown keys and values of
+// the wrong type are errors that name the key. `secret_file` is read here.
+Result<void> apply_config_text(std::string_view text, ConfigFormat format, ServerConfig& config);
+// By extension: .toml or .json.
+Result<void> apply_config_file(const std::string& path, ServerConfig& config);
+
+// Defaults, then the file, then the overrides, then the secret from the environment
+// (`env_secret`, SWITCHBOARD_SECRET) when none was given; then validate().
+Result<ServerConfig> resolve_config(const ConfigOverrides& overrides,
+                                    std::optional<std::string> env_secret);
+
+// Every rule a running server relies on. Fills in public_ip when empty.
+Result<void> validate(ServerConfig& config);
+
+bool is_loopback_address(std::string_view ip);
+
+}  // namespace switchboard::server

@@ -1,0 +1,36 @@
+#pragma once
+
+// One TCP connection to the server's port before it becomes a WebSocket: GET /healthz,
+// GET /metrics, the upgrade at /v1/signal, 404 for anything else. Keep-alive is honoured.
+
+#include <memory>
+#include <optional>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace switchboard::server {
+
+class Server;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket socket, Server& server,
+              std::weak_ptr<bool> server_alive);
+  void start() { read(); }
+
+ private:
+  void read();
+  void on_read(boost::beast::error_code ec);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  Server& server_;
+  std::weak_ptr<bool> server_alive_;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,72 @@
+#pragma once
+
+// One participant of a call as the server holds it: who it is, its signaling session, its
+// WebRTC connection to the server's UDP port, and what waits to be sent to it.
+
+#include <array>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/participant.hpp"
+#include "server/rate_limiter.hpp"
+#include "server/recipient_queue.hpp"
+#include "webrtc/webrtc_connection.hpp"
+#include "webrtc/webrtc_server.hpp"
+
+namespace switchboard::server {
+
+class SignalingSession;
+struct Call;
+
+// Frames of one traffic class gathered during this turn of the loop, sent as one transport
+// message at its end.
+struct OutgoingBatch {
+  Bytes data;
+  std::uint32_t messages = 0;
+  std::uint64_t payload_bytes = 0;
+};
+
+struct Participant {
+  Participant(core::ParticipantId id_, std::string identity_, std::string display_name_,
+              const RateLimiter& limiter_, const RecipientQueue& queue_)
+      : id(id_),
+        identity(std::move(identity_)),
+        display_name(std::move(display_name_)),
+        limiter(limiter_),
+        queue(queue_) {}
+
+  core::ParticipantId id;
+  std::string identity;
+  std::string display_name;
+  Call* call = nullptr;
+  std::weak_ptr<SignalingSession> session;
+  bool gone = false;  // left the call; pending callbacks must ignore it
+
+  // The data path: set once the offer was answered; channels_open once SCTP is up and the
+  // four negotiated channels exist.
+  std::unique_ptr<webrtc::WebRtcConnection> connection;
+  webrtc::WebRtcServer::SessionId ice_session = 0;
+  bool channels_open = false;
+
+  // Sending side (frames from this participant).
+  RateLimiter limiter;
+  struct FragmentVerdict {
+    std::uint32_t sequence = 0;
+    bool admitted = false;
+  };
+  // The rate-limit decision for the message whose fragments are arriving, per channel.
+  std::unordered_map<std::uint16_t, FragmentVerdict> fragment_verdicts;
+  // When the last refusal of each (code, channel) went out: at most one per second.
+  std::unordered_map<std::uint32_t, core::TimePoint> last_refusal;
+
+  // Receiving side (frames to this participant).
+  std::array<OutgoingBatch, kStreamCount> batches;
+  RecipientQueue queue;
+  std::vector<Bytes> spare_buffers;  // sent batches, reused for new ones
+  bool dirty = false;                // in the relay's flush list
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,246 @@
+#include "server/relay.hpp"
+
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+
+#include "core/routing.hpp"
+
+namespace switchboard::server {
+namespace {
+
+constexpr std::size_t kMaxSpareBuffers = 8;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+StreamIndex stream_for(const core::FrameHeader& h) {
+  const bool high = h.priority == Priority::High;
+  const bool lossy = h.type == core::FrameType::Data && h.reliability == Reliability::Lossy;
+  return static_cast<StreamIndex>((lossy ? 2 : 0) + (high ? 1 : 0));
+}
+
+Relay::Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& metrics,
+             FrameTrace* trace, Hooks hooks)
+    : io_(io), config_(config), metrics_(metrics), trace_(trace), hooks_(std::move(hooks)) {
+  frame_.reserve(kMaxBatchSize);
+}
+
+void Relay::on_transport_message(Participant& sender, ByteView data) {
+  if (sender.gone || sender.call == nullptr) return;
+  const core::TimePoint now = core::Clock::now();
+  Call& call = *sender.call;
+  ByteView rest = data;
+  while (!rest.empty()) {
+    auto decoded = core::decode_frame(rest);
+    if (!decoded) {
+      // The rest of the transport message cannot be framed.
+      metrics_.drop(DropReason::Malformed);
+      break;
+    }
+    const core::DecodedFrame& frame = *decoded;
+    const core::FrameHeader& h = frame.header;
+    if (h.from && *h.from != sender.id) {
+      metrics_.drop(DropReason::ForgedSender);
+      refuse(sender, ErrorCode::InvalidArgument, h.channel_id,
+             "frames on channel " + std::to_string(h.channel_id) + " named sender " +
+                 std::to_string(*h.from) + ", but this connection is participant " +
+                 std::to_string(sender.id) + "; they were dropped",
+             now);
+      continue;
+    }
+    const bool data_frame = h.type == core::FrameType::Data;
+    bool first_frame = data_frame && (!h.fragmented || h.fragment_offset == 0);
+    if (data_frame) {
+      if (h.message_size > config_.max_message_size) {
+        if (first_frame) metrics_.drop(DropReason::TooLarge);
+        refuse(sender, ErrorCode::MessageTooLarge, h.channel_id,
+               "a message of " + std::to_string(h.message_size) + " bytes on channel " +
+                   std::to_string(h.channel_id) + " exceeds the call's limit of " +
+                   std::to_string(config_.max_message_size) + " bytes; it was dropped",
+               now);
+        continue;
+      }
+      bool counted_first = false;
+      if (!admit(sender, h, now, counted_first)) {
+        if (counted_first) metrics_.drop(DropReason::TrafficLimited);
+        refuse(sender, ErrorCode::TrafficLimited, h.channel_id,
+               "channel " + std::to_string(h.channel_id) +
+                   " exceeds the per-participant rate limit; messages were dropped",
+               now);
+        continue;
+      }
+    }
+
+    recipients_.clear();
+    core::route_frame(call.roster, sender.id, frame.to, recipients_);
+    if (recipients_.empty()) continue;
+    frame_.clear();
+    core::restamp_frame(frame, sender.id, frame_);
+    const StreamIndex stream = stream_for(h);
+    const std::uint32_t messages = first_frame ? 1 : 0;
+    const std::size_t payload = data_frame ? frame.payload.size() : 0;
+    for (core::ParticipantId id : recipients_) {
+      auto it = call.members.find(id);
+      if (it == call.members.end()) continue;
+      append(it->second, stream, frame_, messages, payload, now);
+      if (trace_ != nullptr) this->trace(sender, *it->second, frame);
+    }
+  }
+}
+
+bool Relay::admit(Participant& sender, const core::FrameHeader& h, core::TimePoint now,
+                  bool& first_frame_of_message) {
+  if (sender.limiter.unlimited()) return true;
+  if (!h.fragmented) {
+    first_frame_of_message = true;
+    return sender.limiter.admit(h.message_size, now);
+  }
+  // Every fragment of a message shares the verdict of the first one seen (lossy fragments
+  // may arrive in any order): the whole message is charged once, or dropped whole.
+  auto [it, inserted] = sender.fragment_verdicts.try_emplace(h.channel_id);
+  if (inserted || it->second.sequence != h.sequence) {
+    it->second.sequence = h.sequence;
+    it->second.admitted = sender.limiter.admit(h.message_size, now);
+    first_frame_of_message = true;
+  }
+  return it->second.admitted;
+}
+
+void Relay::refuse(Participant& sender, ErrorCode code, std::uint16_t channel, std::string message,
+                   core::TimePoint now) {
+  const std::uint32_t key = (std::uint32_t{static_cast<std::uint8_t>(code)} << 16) | channel;
+  auto [it, inserted] = sender.last_refusal.try_emplace(key, now);
+  if (!inserted) {
+    if (now - it->second < std::chrono::seconds(1)) return;
+    it->second = now;
+  }
+  if (hooks_.refuse) hooks_.refuse(sender, code, channel, std::move(message));
+}
+
+Bytes Relay::take_buffer(Participant& recipient) {
+  if (recipient.spare_buffers.empty()) {
+    Bytes b;
+    b.reserve(kMaxBatchSize);
+    return b;
+  }
+  Bytes b = std::move(recipient.spare_buffers.back());
+  recipient.spare_buffers.pop_back();
+  return b;
+}
+
+void Relay::append(const std::shared_ptr<Participant>& recipient, StreamIndex stream,
+                   ByteView frame, std::uint32_t messages, std::size_t payload,
+                   core::TimePoint now) {
+  Participant& r = *recipient;
+  OutgoingBatch& batch = r.batches[stream];
+  if (!batch.data.empty() && batch.data.size() + frame.size() > kMaxBatchSize) {
+    r.queue.push(stream, std::move(batch.data), batch.messages, batch.payload_bytes, now);
+    batch = OutgoingBatch{take_buffer(r), 0, 0};
+  } else if (batch.data.capacity() == 0) {
+    batch.data = take_buffer(r);
+  }
+  batch.data.insert(batch.data.end(), frame.begin(), frame.end());
+  batch.messages += messages;
+  batch.payload_bytes += payload;
+  mark_dirty(recipient);
+}
+
+void Relay::mark_dirty(const std::shared_ptr<Participant>& recipient) {
+  if (!recipient->dirty) {
+    recipient->dirty = true;
+    dirty_.push_back(recipient);
+  }
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (alive.expired()) return;
+      flush();
+    });
+  }
+}
+
+void Relay::wake(const std::shared_ptr<Participant>& recipient) {
+  if (recipient->gone) return;
+  mark_dirty(recipient);
+}
+
+void Relay::flush() {
+  flush_posted_ = false;
+  flushing_.swap(dirty_);
+  const core::TimePoint now = core::Clock::now();
+  for (const auto& p : flushing_) {
+    p->dirty = false;
+    if (p->gone) continue;
+    for (StreamIndex s = 0; s < kStreamCount; ++s) {
+      OutgoingBatch& batch = p->batches[s];
+      if (batch.data.empty()) continue;
+      p->queue.push(s, std::move(batch.data), batch.messages, batch.payload_bytes, now);
+      batch = OutgoingBatch{};
+    }
+    drain(p, now);
+  }
+  flushing_.clear();
+  if (trace_ != nullptr) trace_->flush();
+}
+
+void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint now) {
+  Participant& r = *recipient;
+  if (r.channels_open && r.connection) {
+    while (r.connection->buffered_amount() < kSctpHighWater) {
+      StreamIndex stream = 0;
+      QueuedBatch* batch = r.queue.next(now, stream);
+      if (batch == nullptr) break;
+      auto sent = r.connection->send(stream, batch->data);
+      if (!sent && sent.error().code == ErrorCode::BufferFull) break;  // buffered_amount_low
+      if (sent) {
+        metrics_.relayed_messages += batch->messages;
+        metrics_.relayed_bytes += batch->payload_bytes;
+      } else if (is_lossy_stream(stream)) {
+        metrics_.drop(DropReason::Latency, batch->messages);
+      } else {
+        // The connection cannot take durable data (it failed): the participant is being
+        // disconnected; count the data as not delivered.
+        metrics_.drop(DropReason::SlowConsumer, batch->messages);
+      }
+      Bytes buffer = r.queue.pop(stream);
+      if (r.spare_buffers.size() < kMaxSpareBuffers) {
+        buffer.clear();
+        r.spare_buffers.push_back(std::move(buffer));
+      }
+    }
+  }
+  r.queue.expire(now);
+  if (const auto dropped = r.queue.take_latency_drops(); dropped > 0) {
+    metrics_.drop(DropReason::Latency, dropped);
+  }
+  if (r.queue.over_durable_bound() && hooks_.slow_consumer) hooks_.slow_consumer(recipient);
+}
+
+std::uint64_t Relay::discard(Participant& participant) {
+  std::uint64_t messages = participant.queue.clear();
+  for (auto& batch : participant.batches) {
+    messages += batch.messages;
+    batch = OutgoingBatch{};
+  }
+  return messages;
+}
+
+void Relay::trace(const Participant& sender, const Participant& recipient,
+                  const core::DecodedFrame& frame) {
+  trace_->write(TraceRecord{.unix_ms = unix_ms(),
+                            .call = sender.call->id,
+                            .from = sender.identity,
+                            .to = recipient.identity,
+                            .channel = frame.header.channel_id,
+                            .sequence = frame.header.sequence,
+                            .type = frame.header.type,
+                            .payload = frame.payload});
+}
+
+}  // namespace switchboard::server

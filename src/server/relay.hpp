@@ -1,0 +1,86 @@
+#pragma once
+
+// The data path inside the server: every transport message a participant sends is split
+// into frames, each checked (malformed, forged sender, too large, rate limit), routed,
+// stamped with its sender, and appended to each recipient's batch of its traffic class.
+// Batches go into the recipients' SCTP at the end of the loop turn while their send
+// buffer is below the high-water mark; the rest waits in each recipient's queue.
+// Rules: docs/protocol.md and the server section of the data-path contract.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/frame.hpp"
+#include "server/call_registry.hpp"
+#include "server/config.hpp"
+#include "server/frame_trace.hpp"
+#include "server/metrics.hpp"
+
+namespace switchboard::server {
+
+// Largest transport message the server builds from several frames (one frame alone may
+// be larger).
+inline constexpr std::size_t kMaxBatchSize = 64 * 1024;
+// Stop handing a recipient's SCTP more data above this; resume on buffered_amount_low.
+inline constexpr std::size_t kSctpHighWater = 1024 * 1024;
+inline constexpr std::size_t kSctpLowWater = 256 * 1024;
+
+// The stream of a frame's traffic class. CLOSE always travels durable.
+StreamIndex stream_for(const core::FrameHeader& header);
+
+class Relay {
+ public:
+  struct Hooks {
+    // Tell the sender its frames on `channel` were refused (already limited to 1/s).
+    std::function<void(Participant&, ErrorCode, std::uint16_t channel, std::string message)> refuse;
+    // The recipient's durable backlog passed the bound: disconnect it. Called from the
+    // flush, never while a frame is being routed.
+    std::function<void(const std::shared_ptr<Participant>&)> slow_consumer;
+  };
+
+  Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& metrics,
+        FrameTrace* trace, Hooks hooks);
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // One SCTP message from `sender` (1+ frames).
+  void on_transport_message(Participant& sender, ByteView data);
+  // Try to send what waits for `recipient` at the end of this turn (its data channels just
+  // opened, or its SCTP buffer drained).
+  void wake(const std::shared_ptr<Participant>& recipient);
+  // The participant left: what waited for it is discarded (returns the DATA messages).
+  std::uint64_t discard(Participant& participant);
+  void set_trace(FrameTrace* trace) { trace_ = trace; }
+
+ private:
+  bool admit(Participant& sender, const core::FrameHeader& header, core::TimePoint now,
+             bool& first_frame_of_message);
+  void refuse(Participant& sender, ErrorCode code, std::uint16_t channel, std::string message,
+              core::TimePoint now);
+  void append(const std::shared_ptr<Participant>& recipient, StreamIndex stream, ByteView frame,
+              std::uint32_t messages, std::size_t payload, core::TimePoint now);
+  void mark_dirty(const std::shared_ptr<Participant>& recipient);
+  void flush();
+  void drain(const std::shared_ptr<Participant>& recipient, core::TimePoint now);
+  Bytes take_buffer(Participant& recipient);
+  void trace(const Participant& sender, const Participant& recipient,
+             const core::DecodedFrame& frame);
+
+  boost::asio::io_context& io_;
+  const ServerConfig& config_;
+  Metrics& metrics_;
+  FrameTrace* trace_;
+  Hooks hooks_;
+  std::vector<std::shared_ptr<Participant>> dirty_;
+  std::vector<std::shared_ptr<Participant>> flushing_;
+  std::vector<core::ParticipantId> recipients_;
+  Bytes frame_;
+  bool flush_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace switchboard::server

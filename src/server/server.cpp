@@ -1,0 +1,567 @@
+#include "server/server.hpp"
+
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/http_session.hpp"
+#include "server/signaling_session.hpp"
+#include "signaling/token.hpp"
+#include "webrtc/negotiation.hpp"
+
+namespace switchboard::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::optional<std::string> request_id(const signaling::Message& message) {
+  return std::visit([](const auto& m) { return m.req; }, message);
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The `call` claim of a token, read before its signature is checked (verify_token then
+// checks it): a join without `call` joins the token's call.
+std::optional<std::string> unverified_call_claim(std::string_view token) {
+  const auto first = token.find('.');
+  if (first == std::string_view::npos) return std::nullopt;
+  const auto second = token.find('.', first + 1);
+  if (second == std::string_view::npos) return std::nullopt;
+  auto payload = signaling::base64url_decode(token.substr(first + 1, second - first - 1));
+  if (!payload) return std::nullopt;
+  auto json = nlohmann::json::parse(as_string(*payload), nullptr, false);
+  if (!json.is_object()) return std::nullopt;
+  auto call = json.find("call");
+  if (call == json.end() || !call->is_string()) return std::nullopt;
+  return call->get<std::string>();
+}
+
+constexpr const char* kChannelLabels[kStreamCount] = {
+    "switchboard-durable", "switchboard-durable-high", "switchboard-lossy",
+    "switchboard-lossy-high"};
+
+// The largest SCTP message we accept: a whole message of the call's maximum, or a batch
+// of frames, with room for headers; at most half the SCTP receive buffer.
+std::size_t local_max_message_size(const ServerConfig& config) {
+  return std::min<std::size_t>(config.max_message_size + 64 * 1024, std::size_t{4} * 1024 * 1024);
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, ServerConfig config)
+    : io_(io),
+      config_(std::move(config)),
+      acceptor_(io),
+      webrtc_(std::make_unique<webrtc::WebRtcServer>(io)),
+      calls_(config_.max_participants_per_call),
+      relay_(io, config_, metrics_, nullptr,
+             Relay::Hooks{
+                 .refuse =
+                     [this](Participant& p, ErrorCode code, std::uint16_t channel,
+                            std::string message) { refuse(p, code, channel, std::move(message)); },
+                 .slow_consumer =
+                     [this](const std::shared_ptr<Participant>& p) {
+                       metrics_.drop(DropReason::SlowConsumer, relay_.discard(*p));
+                       spdlog::warn("call {}: {} (#{}) is too slow: durable backlog over {} bytes",
+                                    p->call ? p->call->id : "-", p->identity, p->id,
+                                    config_.durable_queue_bytes);
+                       disconnect(p, "slow consumer");
+                     },
+             }),
+      shutdown_timer_(io) {}
+
+Server::~Server() {
+  alive_.reset();
+}
+
+Result<void> Server::start() {
+  auto certificate = webrtc::Certificate::generate();
+  if (!certificate) return certificate.error();
+  certificate_ = *certificate;
+  if (!config_.trace_frames.empty()) {
+    auto trace = FrameTrace::open(config_.trace_frames);
+    if (!trace) return trace.error();
+    trace_ = std::move(*trace);
+    relay_.set_trace(trace_.get());
+  }
+
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config_.bind, ec);
+  if (ec) return Error{ErrorCode::InvalidArgument, "bad bind address " + config_.bind};
+
+  auto bind_tcp = [&](std::uint16_t port) -> Result<std::uint16_t> {
+    boost::system::error_code e;
+    acceptor_.close(e);
+    tcp::endpoint endpoint(address, port);
+    acceptor_.open(endpoint.protocol(), e);
+    if (!e) acceptor_.set_option(asio::socket_base::reuse_address(true), e);
+    if (!e) acceptor_.bind(endpoint, e);
+    if (!e) acceptor_.listen(asio::socket_base::max_listen_connections, e);
+    if (e) {
+      return Error{ErrorCode::Internal, "cannot listen on TCP " + config_.bind + ":" +
+                                            std::to_string(port) + ": " + e.message()};
+    }
+    return acceptor_.local_endpoint().port();
+  };
+
+  // Port 0: take a free TCP port and try the same number on UDP, a few times.
+  const int attempts = config_.port == 0 ? 32 : 1;
+  Error last{ErrorCode::Internal, "no port"};
+  for (int i = 0; i < attempts; ++i) {
+    auto port = bind_tcp(config_.port);
+    if (!port) return port.error();
+    webrtc_ = std::make_unique<webrtc::WebRtcServer>(io_);
+    auto udp_ok = webrtc_->listen(udp::endpoint(address, *port));
+    if (udp_ok) {
+      port_ = *port;
+      break;
+    }
+    last = udp_ok.error();
+  }
+  if (port_ == 0) {
+    acceptor_.close(ec);
+    return last;
+  }
+  auto public_address = webrtc::SocketAddress::parse(config_.public_ip, port_);
+  if (!public_address) {
+    return Error{ErrorCode::InvalidArgument, "bad public IP " + config_.public_ip};
+  }
+  public_address_ = *public_address;
+  accept();
+  return {};
+}
+
+void Server::accept() {
+  acceptor_.async_accept([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec,
+                                                                     tcp::socket socket) {
+    if (alive.expired() || !acceptor_.is_open()) return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<HttpSession>(std::move(socket), *this, alive_)->start();
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    accept();
+  });
+}
+
+std::string Server::metrics_text() const {
+  return to_prometheus(metrics_, process_cpu_seconds());
+}
+
+void Server::session_opened(const std::shared_ptr<SignalingSession>& session) {
+  ++metrics_.signaling_connections;
+  std::erase_if(sessions_, [](const auto& weak) { return weak.expired(); });
+  sessions_.push_back(session);
+  if (shutting_down_) {
+    session->send(signaling::Disconnect{.req = {}, .reason = shutdown_reason_});
+    session->close();
+  }
+}
+
+void Server::session_closed(SignalingSession& session) {
+  if (metrics_.signaling_connections > 0) --metrics_.signaling_connections;
+  if (auto participant = std::move(session.participant)) leave(participant);
+  check_shutdown_done();
+}
+
+void Server::handle_message(const std::shared_ptr<SignalingSession>& session,
+                            signaling::Message message) {
+  if (session->closing()) return;
+  const auto req = request_id(message);
+  if (auto* join = std::get_if<signaling::Join>(&message)) {
+    handle_join(session, std::move(*join));
+    return;
+  }
+  if (std::holds_alternative<signaling::Ping>(message)) {
+    session->send(signaling::Pong{.req = req});
+    return;
+  }
+  const std::shared_ptr<Participant> participant = session->participant;
+  if (!participant) {
+    session->fail(ErrorCode::InvalidArgument,
+                  "\"" + std::string(signaling::message_type(message)) +
+                      "\" before \"join\": only join and ping are accepted before joining; closing",
+                  req);
+    return;
+  }
+  std::visit(Overloaded{
+                 [&](const signaling::Offer& offer) {
+                   if (offer.peer) {
+                     forward_to_peer(*participant, message, *offer.peer, req);
+                   } else {
+                     handle_offer(session, offer);
+                   }
+                 },
+                 [&](const signaling::Answer& answer) {
+                   if (answer.peer) {
+                     forward_to_peer(*participant, message, *answer.peer, req);
+                   } else {
+                     session->send(signaling::ErrorReply{
+                         .req = req,
+                         .code = ErrorCode::InvalidArgument,
+                         .message = "the server makes no offers: send an offer, it answers",
+                         .channel_id = {}});
+                   }
+                 },
+                 [&](const signaling::Candidate& candidate) {
+                   // The server is ICE-lite: it learns addresses from the checks themselves.
+                   if (candidate.peer) forward_to_peer(*participant, message, *candidate.peer, req);
+                 },
+                 [&](const signaling::Leave&) {
+                   leave(participant);
+                   session->close();
+                 },
+                 [&](const auto& other) {
+                   session->fail(
+                       ErrorCode::InvalidArgument,
+                       "\"" + std::string(signaling::message_type(signaling::Message(other))) +
+                           "\" is a server message, not one a client may send; closing",
+                       req);
+                 },
+             },
+             message);
+}
+
+void Server::forward_to_peer(Participant& from, signaling::Message message, std::uint32_t peer,
+                             const std::optional<std::string>& req) {
+  Participant* to = from.call ? from.call->member(peer) : nullptr;
+  auto from_session = from.session.lock();
+  if (to == nullptr || to == &from) {
+    if (from_session) {
+      from_session->send(signaling::ErrorReply{
+          .req = req,
+          .code = ErrorCode::InvalidArgument,
+          .message = "participant " + std::to_string(peer) + " is not in the call",
+          .channel_id = {}});
+    }
+    return;
+  }
+  std::visit(
+      [&](auto& m) {
+        if constexpr (requires { m.peer; }) m.peer = from.id;
+      },
+      message);
+  if (auto to_session = to->session.lock()) to_session->send(message);
+}
+
+void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signaling::Join join) {
+  const auto& req = join.req;
+  if (session->participant) {
+    session->send(signaling::ErrorReply{.req = req,
+                                        .code = ErrorCode::InvalidArgument,
+                                        .message = "already joined; open another connection to "
+                                                   "join another call",
+                                        .channel_id = {}});
+    return;
+  }
+  if (shutting_down_) {
+    session->fail(ErrorCode::Internal, "the server is shutting down", req);
+    return;
+  }
+  std::string call_id;
+  if (join.call) {
+    call_id = *join.call;
+  } else {
+    auto claim = unverified_call_claim(join.token);
+    if (!claim) {
+      session->fail(ErrorCode::Unauthorized,
+                    "access token rejected: it is not a valid token; ask for a new one", req);
+      return;
+    }
+    if (*claim == signaling::kAnyCall) {
+      session->fail(ErrorCode::InvalidArgument,
+                    "join needs \"call\": the access token admits any call", req);
+      return;
+    }
+    call_id = std::move(*claim);
+  }
+  auto claims = signaling::verify_token(join.token, config_.secret, unix_now(), call_id);
+  if (!claims) {
+    spdlog::info("join to call {} refused: {}", call_id, claims.error().message);
+    session->fail(claims.error().code, claims.error().message, req);
+    return;
+  }
+  std::string display_name =
+      join.display_name ? *join.display_name : (claims->name.empty() ? claims->sub : claims->name);
+
+  // The same identity again: the newer connection wins.
+  if (Call* existing = calls_.find(call_id)) {
+    if (const auto* old = existing->roster.find(claims->sub)) {
+      auto it = existing->members.find(old->id);
+      if (it != existing->members.end()) {
+        std::shared_ptr<Participant> previous = it->second;
+        spdlog::info("call {}: {} joined again; replacing #{}", call_id, claims->sub, previous->id);
+        disconnect(previous, "joined from another connection");
+      }
+    }
+  }
+
+  Call& call = calls_.find_or_create(call_id);
+  const RateLimiter limiter(config_.rate_limit_bytes_per_second,
+                            config_.rate_limit_messages_per_second, core::Clock::now());
+  const RecipientQueue queue(std::chrono::milliseconds(config_.latency_target_ms),
+                             config_.durable_queue_bytes);
+  auto added = calls_.add(call, [&](core::ParticipantId id) {
+    return std::make_shared<Participant>(id, claims->sub, display_name, limiter, queue);
+  });
+  if (!added) {
+    session->fail(added.error().code, added.error().message, req);
+    return;
+  }
+  std::shared_ptr<Participant> participant = std::move(*added);
+  participant->session = session;
+  session->participant = participant;
+
+  signaling::Joined joined;
+  joined.req = req;
+  joined.participant_id = participant->id;
+  joined.identity = participant->identity;
+  joined.display_name = participant->display_name;
+  joined.call = call.id;
+  for (const auto& p : call.roster.participants()) {
+    if (p.id != participant->id) joined.participants.push_back({p.id, p.identity, p.display_name});
+  }
+  joined.ice_servers = config_.ice_servers;
+  joined.max_message_size = static_cast<std::uint32_t>(config_.max_message_size);
+  if (config_.rate_limit_bytes_per_second > 0) {
+    joined.rate_limit_bytes_per_second =
+        static_cast<std::uint32_t>(config_.rate_limit_bytes_per_second);
+  }
+  if (config_.rate_limit_messages_per_second > 0) {
+    joined.rate_limit_messages_per_second =
+        static_cast<std::uint32_t>(config_.rate_limit_messages_per_second);
+  }
+  session->send(joined);
+
+  const signaling::ParticipantJoined announcement{
+      .req = {},
+      .participant = {participant->id, participant->identity, participant->display_name}};
+  for (const auto& [id, other] : call.members) {
+    if (id == participant->id) continue;
+    if (auto s = other->session.lock()) s->send(announcement);
+  }
+  update_gauges();
+  spdlog::info("call {}: {} joined as #{} ({} in the call)", call.id, participant->identity,
+               participant->id, call.members.size());
+}
+
+void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
+                          const signaling::Offer& offer) {
+  const std::shared_ptr<Participant> participant = session->participant;
+  auto sdp = webrtc::parse_sdp(offer.sdp);
+  if (!sdp) {
+    session->send(signaling::ErrorReply{.req = offer.req,
+                                        .code = ErrorCode::InvalidArgument,
+                                        .message = sdp.error().message,
+                                        .channel_id = {}});
+    return;
+  }
+  close_data_path(participant);  // a new offer replaces the previous connection
+
+  const webrtc::IceCredentials ice = webrtc::random_ice_credentials();
+  const std::size_t local_max = local_max_message_size(config_);
+  const webrtc::SessionDescription answer =
+      webrtc::make_lite_answer(*sdp, ice, *certificate_, public_address_, local_max);
+
+  Participant* raw = participant.get();
+  const std::weak_ptr<Participant> weak = participant;
+  const auto ice_session = webrtc_->add_session(
+      ice, sdp->ice_ufrag,
+      webrtc::WebRtcServer::SessionHandlers{
+          .datagram =
+              [raw](ByteView datagram) {
+                if (!raw->gone && raw->connection) raw->connection->handle_datagram(datagram);
+              },
+          .consent_lost =
+              [this, weak] { post_disconnect(weak, "connection lost: no ICE consent for 30 s"); },
+      });
+  participant->ice_session = ice_session;
+
+  webrtc::WebRtcConnection::Config connection_config{
+      .certificate = certificate_,
+      .dtls_role = webrtc::answerer_dtls_role(sdp->setup),
+      .remote_fingerprint = sdp->fingerprint,
+      .local_sctp_port = 5000,
+      .remote_sctp_port = sdp->sctp_port,
+      .remote_max_message_size = sdp->max_message_size,
+      .local_max_message_size = local_max,
+  };
+  webrtc::WebRtcConnection::Callbacks callbacks{
+      .send_datagram =
+          [this, ice_session, alive = std::weak_ptr<bool>(alive_)](ByteView d) {
+            if (!alive.expired()) webrtc_->send(ice_session, d);
+          },
+      .connected =
+          [this, weak] {
+            auto p = weak.lock();
+            if (!p || p->gone) return;
+            open_channels(*p);
+            relay_.wake(p);
+          },
+      .channel_opened = {},
+      .message =
+          [this, raw](std::uint16_t stream, ByteView data, bool) {
+            if (stream < kStreamCount && !raw->gone) relay_.on_transport_message(*raw, data);
+          },
+      .channel_closed = {},
+      .buffered_amount_low =
+          [this, weak] {
+            if (auto p = weak.lock()) relay_.wake(p);
+          },
+      .failed =
+          [this, weak](const Error& error) {
+            post_disconnect(weak, "data connection failed: " + error.message);
+          },
+  };
+  participant->connection = std::make_unique<webrtc::WebRtcConnection>(
+      io_, std::move(connection_config), std::move(callbacks));
+  participant->connection->set_buffered_amount_low_threshold(kSctpLowWater);
+  participant->connection->start();
+  session->send(signaling::Answer{.req = offer.req, .sdp = webrtc::write_sdp(answer), .peer = {}});
+}
+
+void Server::open_channels(Participant& participant) {
+  for (StreamIndex s = 0; s < kStreamCount; ++s) {
+    webrtc::ChannelParams params;
+    params.label = kChannelLabels[s];
+    params.ordered = !is_lossy_stream(s);
+    params.reliability = is_lossy_stream(s) ? webrtc::SctpReliability::MaxRetransmits
+                                            : webrtc::SctpReliability::Reliable;
+    params.reliability_value = 0;
+    params.priority = is_high_stream(s) ? 512 : 256;
+    params.negotiated = true;
+    params.stream = s;
+    auto opened = participant.connection->open_channel(params);
+    if (!opened) {
+      spdlog::warn("#{}: cannot open data channel {}: {}", participant.id, s,
+                   opened.error().message);
+    }
+  }
+  participant.channels_open = true;
+}
+
+void Server::close_data_path(const std::shared_ptr<Participant>& participant) {
+  participant->channels_open = false;
+  if (participant->ice_session != 0) {
+    webrtc_->remove_session(participant->ice_session);
+    participant->ice_session = 0;
+  }
+  if (participant->connection) {
+    // The connection may be inside one of its own callbacks: destroy it from the loop.
+    asio::post(io_, [connection = std::move(participant->connection), keep = participant] {});
+  }
+}
+
+void Server::refuse(Participant& participant, ErrorCode code, std::uint16_t channel,
+                    std::string message) {
+  if (auto s = participant.session.lock()) {
+    s->send(signaling::ErrorReply{
+        .req = {}, .code = code, .message = std::move(message), .channel_id = channel});
+  }
+}
+
+void Server::leave(const std::shared_ptr<Participant>& participant) {
+  if (participant->gone) return;
+  participant->gone = true;
+  close_data_path(participant);
+  relay_.discard(*participant);
+  if (auto s = participant->session.lock()) {
+    if (s->participant == participant) s->participant.reset();
+  }
+  Call* call = participant->call;
+  if (call == nullptr) return;
+  const std::string call_id = call->id;
+  std::vector<std::shared_ptr<Participant>> others;
+  for (const auto& [id, p] : call->members) {
+    if (p != participant) others.push_back(p);
+  }
+  calls_.remove(*participant);
+  const signaling::ParticipantLeft left{
+      .req = {}, .participant_id = participant->id, .identity = participant->identity};
+  for (const auto& other : others) {
+    if (auto s = other->session.lock()) s->send(left);
+  }
+  update_gauges();
+  spdlog::info("call {}: {} (#{}) left ({} remain)", call_id, participant->identity,
+               participant->id, others.size());
+}
+
+void Server::disconnect(const std::shared_ptr<Participant>& participant,
+                        const std::string& reason) {
+  auto session = participant->session.lock();
+  if (session) session->send(signaling::Disconnect{.req = {}, .reason = reason});
+  leave(participant);
+  if (session) session->close();
+}
+
+void Server::post_disconnect(const std::weak_ptr<Participant>& participant, std::string reason) {
+  asio::post(io_,
+             [this, alive = std::weak_ptr<bool>(alive_), participant, reason = std::move(reason)] {
+               if (alive.expired()) return;
+               auto p = participant.lock();
+               if (!p || p->gone) return;
+               spdlog::info("#{} {}: {}", p->id, p->identity, reason);
+               disconnect(p, reason);
+             });
+}
+
+void Server::update_gauges() {
+  metrics_.calls = calls_.call_count();
+  metrics_.participants = calls_.participant_count();
+}
+
+void Server::shutdown(std::string reason, std::function<void()> done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_reason_ = std::move(reason);
+  shutdown_done_ = std::move(done);
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  std::vector<std::shared_ptr<Participant>> participants;
+  calls_.for_each_participant(
+      [&](const std::shared_ptr<Participant>& p) { participants.push_back(p); });
+  for (const auto& p : participants) disconnect(p, shutdown_reason_);
+  for (const auto& weak : sessions_) {
+    if (auto s = weak.lock()) s->close();
+  }
+  shutdown_timer_.expires_after(std::chrono::seconds(3));
+  shutdown_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code) {
+        if (alive.expired()) return;
+        finish_shutdown();
+      });
+  check_shutdown_done();
+}
+
+void Server::check_shutdown_done() {
+  if (shutting_down_ && metrics_.signaling_connections == 0) finish_shutdown();
+}
+
+void Server::finish_shutdown() {
+  if (!shutdown_done_) return;
+  shutdown_timer_.cancel();
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  asio::post(io_, std::move(done));
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,91 @@
+#pragma once
+
+// The Switchboard call server: HTTP and WebSocket signaling on a TCP port, every
+// participant's WebRTC data on the UDP port of the same number, and the relay between
+// them. One io_context thread runs all of it (docs/architecture.md).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "server/call_registry.hpp"
+#include "server/config.hpp"
+#include "server/frame_trace.hpp"
+#include "server/metrics.hpp"
+#include "server/relay.hpp"
+#include "signaling/messages.hpp"
+#include "webrtc/certificate.hpp"
+#include "webrtc/webrtc_server.hpp"
+
+namespace switchboard::server {
+
+class SignalingSession;
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the TCP and UDP ports and starts accepting. Port 0 picks one free for both.
+  Result<void> start();
+  std::uint16_t port() const { return port_; }
+  const ServerConfig& config() const { return config_; }
+  const Metrics& metrics() const { return metrics_; }
+  std::string metrics_text() const;
+
+  // Stops accepting; every participant gets `disconnect {reason}` and its WebSocket is
+  // closed. `done` runs once every signaling connection is closed (or after a few seconds).
+  void shutdown(std::string reason, std::function<void()> done);
+
+  // Used by the connections.
+  void session_opened(const std::shared_ptr<SignalingSession>& session);
+  void handle_message(const std::shared_ptr<SignalingSession>& session, signaling::Message message);
+  void session_closed(SignalingSession& session);
+  bool shutting_down() const { return shutting_down_; }
+
+ private:
+  void accept();
+  void handle_join(const std::shared_ptr<SignalingSession>& session, signaling::Join join);
+  void handle_offer(const std::shared_ptr<SignalingSession>& session,
+                    const signaling::Offer& offer);
+  // Removes the participant from its call, tells the others, tears its data path down.
+  void leave(const std::shared_ptr<Participant>& participant);
+  // Leave, after telling the participant why, and close its WebSocket.
+  void disconnect(const std::shared_ptr<Participant>& participant, const std::string& reason);
+  void post_disconnect(const std::weak_ptr<Participant>& participant, std::string reason);
+  void open_channels(Participant& participant);
+  void close_data_path(const std::shared_ptr<Participant>& participant);
+  void forward_to_peer(Participant& from, signaling::Message message, std::uint32_t peer,
+                       const std::optional<std::string>& req);
+  void finish_shutdown();
+  void refuse(Participant& participant, ErrorCode code, std::uint16_t channel, std::string message);
+  void update_gauges();
+  void check_shutdown_done();
+
+  boost::asio::io_context& io_;
+  ServerConfig config_;
+  Metrics metrics_;
+  std::unique_ptr<FrameTrace> trace_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<webrtc::WebRtcServer> webrtc_;
+  std::shared_ptr<const webrtc::Certificate> certificate_;
+  CallRegistry calls_;
+  Relay relay_;
+  std::uint16_t port_ = 0;
+  webrtc::SocketAddress public_address_;
+  std::vector<std::weak_ptr<SignalingSession>> sessions_;
+  bool shutting_down_ = false;
+  std::string shutdown_reason_;
+  std::function<void()> shutdown_done_;
+  boost::asio::steady_timer shutdown_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,149 @@
+#include "server/signaling_session.hpp"
+
+#include <chrono>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "server/server.hpp"
+
+namespace switchboard::server {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+namespace {
+// Read in pieces so a message over the limit is noticed (and answered) before it is whole.
+constexpr std::size_t kReadChunk = 16 * 1024;
+}  // namespace
+
+SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
+                                   std::weak_ptr<bool> server_alive)
+    : ws_(std::move(socket)), server_(server), server_alive_(std::move(server_alive)) {}
+
+void SignalingSession::start(Request request) {
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = std::chrono::seconds(10);  // opening and closing handshakes
+  timeout.idle_timeout = std::chrono::seconds(60);       // a client pings every 15 s
+  timeout.keep_alive_pings = false;
+  ws_.set_option(timeout);
+  // The limit we answer with an `error` is 64 KiB (checked while reading); this one only
+  // stops a single absurd frame.
+  ws_.read_message_max(std::size_t{16} * 1024 * 1024);
+  ws_.auto_fragment(false);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(beast::http::field::server, "switchboard-server");
+  }));
+  ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) {
+      self->finished_ = true;  // never opened: the server never saw it
+      return;
+    }
+    if (self->server_alive_.expired()) return;
+    self->server_.session_opened(self);
+    self->read();
+  });
+}
+
+void SignalingSession::read() {
+  ws_.async_read_some(
+      buffer_, kReadChunk,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void SignalingSession::on_read(boost::system::error_code ec) {
+  if (ec || server_alive_.expired()) {
+    finish();
+    return;
+  }
+  const bool message_done = ws_.is_message_done();
+  if (discarding_ || close_requested_) {
+    buffer_.clear();
+    if (message_done) discarding_ = false;
+    read();
+    return;
+  }
+  if (buffer_.size() > signaling::kMaxSignalingMessageSize) {
+    buffer_.clear();
+    discarding_ = !message_done;
+    fail(ErrorCode::InvalidArgument, "signaling message larger than " +
+                                         std::to_string(signaling::kMaxSignalingMessageSize) +
+                                         " bytes; closing");
+    read();
+    return;
+  }
+  if (!message_done) {
+    read();
+    return;
+  }
+  std::string text = beast::buffers_to_string(buffer_.data());
+  buffer_.clear();
+  auto message = signaling::parse_message(text);
+  if (!message) {
+    fail(ErrorCode::InvalidArgument, message.error().message + "; closing");
+  } else {
+    server_.handle_message(shared_from_this(), std::move(*message));
+  }
+  read();
+}
+
+void SignalingSession::send(const signaling::Message& message) {
+  if (closing()) return;
+  outbox_.push_back(signaling::serialize(message));
+  if (!writing_) write();
+}
+
+void SignalingSession::write() {
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(boost::asio::buffer(outbox_.front()),
+                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    self->writing_ = false;
+                    if (ec) {
+                      self->outbox_.clear();
+                      beast::error_code ignored;
+                      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                      return;
+                    }
+                    self->outbox_.pop_front();
+                    if (!self->outbox_.empty()) {
+                      self->write();
+                    } else if (self->close_requested_) {
+                      self->start_close();
+                    }
+                  });
+}
+
+void SignalingSession::close() {
+  if (close_requested_ || finished_) return;
+  close_requested_ = true;
+  if (!writing_) start_close();
+}
+
+void SignalingSession::fail(ErrorCode code, std::string message, std::optional<std::string> req) {
+  send(signaling::ErrorReply{.req = std::move(req), .code = code, .message = std::move(message)});
+  close();
+}
+
+void SignalingSession::start_close() {
+  if (close_started_ || finished_) return;
+  close_started_ = true;
+  ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    }
+  });
+}
+
+void SignalingSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  outbox_.clear();
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+  if (!server_alive_.expired()) server_.session_closed(*this);
+}
+
+}  // namespace switchboard::server

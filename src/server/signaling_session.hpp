@@ -1,0 +1,66 @@
+#pragma once
+
+// One participant's signaling WebSocket (/v1/signal): reads JSON messages of at most
+// 64 KiB and hands them to the Server; writes the Server's replies in order. Every failure
+// ends in a clean close of this connection only.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "signaling/messages.hpp"
+
+namespace switchboard::server {
+
+class Server;
+struct Participant;
+
+class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
+ public:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
+                   std::weak_ptr<bool> server_alive);
+
+  // Completes the WebSocket handshake for `request` (an upgrade to /v1/signal).
+  void start(Request request);
+
+  // Queues a message; ignored once the session is closing.
+  void send(const signaling::Message& message);
+  // Closes once everything queued is written. Nothing read after this is handled.
+  void close();
+  // `error` (with the request's `req`), then close.
+  void fail(ErrorCode code, std::string message, std::optional<std::string> req = std::nullopt);
+  bool closing() const { return close_requested_ || finished_; }
+
+  // Set once the join succeeded; cleared when the participant leaves.
+  std::shared_ptr<Participant> participant;
+
+ private:
+  void read();
+  void on_read(boost::system::error_code ec);
+  void write();
+  void start_close();
+  void finish();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  std::deque<std::string> outbox_;
+  Server& server_;
+  std::weak_ptr<bool> server_alive_;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool close_started_ = false;
+  bool discarding_ = false;  // the current message is over the limit: skip its rest
+  bool finished_ = false;
+};
+
+}  // namespace switchboard::server

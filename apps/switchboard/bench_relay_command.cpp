@@ -1,11 +1,614 @@
-// `switchboard bench relay`: placeholder while the benchmark is written.
+// `switchboard bench relay`: how many messages a server relays and how fast, measured end
+// to end by real participants (one CallClient, one event thread) on this machine.
+//
+// Unless --server is given it starts the sibling switchboard-server pinned to CPU 0 and
+// pins itself to CPU 1, so the server's share of one core is what the figures cost.
+// Phase 1 saturates: every sender sends as fast as the relay drains (a window of messages
+// in flight per sender keeps the server's queues far below the slow-consumer bound).
+// Phase 2 paces the senders at half the phase-1 send rate (or --rate) to measure latency
+// under load rather than queueing. Latency is receive time minus the steady_clock time the
+// sender wrote into the message's first 8 bytes (same machine, same clock).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <switchboard/switchboard.hpp>
+
+#include "agent_protocol.hpp"
 #include "commands.hpp"
+#include "credentials.hpp"
+#include "signaling/token.hpp"
 
 namespace switchboard::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct BenchArgs {
+  int participants = 11;
+  int senders = 1;
+  std::size_t size = 100;
+  double duration = 5;
+  bool json = false;
+  std::string server;
+  double rate = 0;
+};
+
+// Payload layout: [0..8) steady_clock nanoseconds at send, [8] phase.
+constexpr std::size_t kHeaderSize = 9;
+constexpr std::size_t kMaxBuffered = 1024 * 1024;
+
+enum Phase : std::uint8_t { kWarmup = 0, kSaturate = 1, kPaced = 2, kPhases = 3 };
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+bool pin_to_cpu(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(pid, sizeof set, &set) == 0;
+}
+
+// ------------------------------------------------------------------ the server process
+
+class ServerProcess {
+ public:
+  ServerProcess() = default;
+  ~ServerProcess() { stop(); }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts `program` pinned to `cpu` (-1: not pinned) and waits for its
+  // `listening on HOST:PORT` line.
+  Result<std::string> start(const std::string& program, int cpu) {
+    int out[2];
+    if (::pipe(out) != 0) return Error{ErrorCode::Internal, "pipe failed"};
+    pid_ = ::fork();
+    if (pid_ < 0) return Error{ErrorCode::Internal, "fork failed"};
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (cpu >= 0) pin_to_cpu(0, cpu);
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      const char* argv[] = {program.c_str(),
+                            "--dev",
+                            "--port",
+                            "0",
+                            "--rate-limit-bytes",
+                            "0",
+                            "--rate-limit-messages",
+                            "0",
+                            "--log-level",
+                            "warn",
+                            nullptr};
+      ::execv(program.c_str(), const_cast<char* const*>(argv));
+      std::fprintf(stderr, "cannot run %s: %s\n", program.c_str(), std::strerror(errno));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    // Read until the listening line (the server prints it once bound).
+    std::string text;
+    const auto deadline = Clock::now() + 15s;
+    while (Clock::now() < deadline) {
+      pollfd fd{out_, POLLIN, 0};
+      if (::poll(&fd, 1, 200) <= 0) continue;
+      char chunk[512];
+      const auto n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) break;
+      text.append(chunk, static_cast<std::size_t>(n));
+      const auto at = text.find("listening on ");
+      if (at == std::string::npos) continue;
+      const auto begin = at + std::strlen("listening on ");
+      const auto end = text.find_first_of(" \n", begin);
+      if (end == std::string::npos) continue;
+      // Keep draining its stdout so it never blocks on a full pipe.
+      drain_ = std::thread([fd = out_] {
+        char sink[4096];
+        while (::read(fd, sink, sizeof sink) > 0) {
+        }
+      });
+      return "ws://" + text.substr(begin, end - begin);
+    }
+    return Error{ErrorCode::NotConnected,
+                 program + " did not print `listening on HOST:PORT` within 15 s"};
+  }
+
+  pid_t pid() const { return pid_; }
+
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    if (drain_.joinable()) drain_.join();
+    if (out_ >= 0) ::close(out_);
+    out_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::thread drain_;
+};
+
+// utime + stime of `pid`, in seconds.
+std::optional<double> process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  // The command name (field 2) may hold spaces: count fields after its closing ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double utime = 0;
+  double stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// process_cpu_seconds_total from the server's GET /metrics (for --server).
+std::optional<double> metrics_cpu_seconds(const std::string& url) {
+  auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  const auto colon = rest.rfind(':');
+  const std::string host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return std::nullopt;
+  const int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  const bool connected = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  ::freeaddrinfo(found);
+  if (!connected) {
+    if (fd >= 0) ::close(fd);
+    return std::nullopt;
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: " + rest + "\r\n\r\n";
+  [[maybe_unused]] const auto w = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char chunk[4096];
+  for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
+    response.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::istringstream lines(response);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("process_cpu_seconds_total ")) {
+      return std::stod(line.substr(std::strlen("process_cpu_seconds_total ")));
+    }
+  }
+  return std::nullopt;
+}
+
+// ------------------------------------------------------------------ the participants
+
+struct PhaseResult {
+  double seconds = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t delivered = 0;
+  std::optional<double> server_cpu;  // share of one core
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::size_t samples = 0;
+};
+
+class Bench {
+ public:
+  explicit Bench(const BenchArgs& args) : args_(args) {}
+
+  int run() {
+    const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    const bool pin = cpus >= 2;
+    if (args_.server.empty()) {
+      std::error_code ec;
+      const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      const auto program = (self.parent_path() / "switchboard-server").string();
+      auto url = server_.start(program, pin ? 0 : -1);
+      if (!url) return fail(url.error().message);
+      url_ = *url;
+      log("started " + program + " (pid " + std::to_string(server_.pid()) + ") at " + url_ +
+          (pin ? ", pinned to CPU 0" : ""));
+    } else {
+      url_ = args_.server;
+    }
+    // Before the CallClient exists: its event thread inherits the affinity.
+    if (pin && !pin_to_cpu(0, 1)) log("cannot pin the benchmark to CPU 1");
+
+    if (auto joined = join_all(); !joined) return fail(joined.error().message);
+    if (auto warmed = warm_up(); !warmed) return fail(warmed.error().message);
+
+    results_[kSaturate] = run_phase(kSaturate, 0);
+    const double rate = args_.rate > 0 ? args_.rate
+                                       : static_cast<double>(results_[kSaturate].sent) /
+                                             results_[kSaturate].seconds / 2.0;
+    paced_rate_ = rate;
+    results_[kPaced] = run_phase(kPaced, rate);
+    print();
+    for (auto& call : calls_) call->leave();
+    return disconnections_ == 0 ? 0 : 1;
+  }
+
+ private:
+  struct Participant {
+    std::shared_ptr<Call> call;
+    std::shared_ptr<DataChannelSender> sender;  // senders only
+  };
+
+  static void log(const std::string& text) { std::cerr << "bench: " << text << std::endl; }
+  static int fail(const std::string& text) {
+    std::cerr << "switchboard bench relay: " << text << std::endl;
+    return 1;
+  }
+
+  int fanout() const { return args_.participants - 1; }
+
+  Result<void> join_all() {
+    const auto call_id = "bench-" + std::to_string(::getpid());
+    for (int i = 0; i < args_.participants; ++i) {
+      const auto user = "p" + std::to_string(i);
+      identities_[user] = i;
+    }
+    received_ = std::vector<std::vector<std::atomic<std::uint64_t>>>(args_.senders);
+    for (auto& row : received_) row = std::vector<std::atomic<std::uint64_t>>(args_.participants);
+    sent_ = std::vector<std::atomic<std::uint64_t>>(args_.senders);
+
+    for (int i = 0; i < args_.participants; ++i) {
+      const auto user = "p" + std::to_string(i);
+      const auto token = mint_access_token(user, call_id, "", std::chrono::hours{1},
+                                           signaling::kDevelopmentSecret, unix_now());
+      JoinOptions options;
+      options.p2p = false;
+      auto call = client_.join(url_, call_id, *token, options);
+      if (!call) {
+        return Error{call.error().code, "cannot join " + user + ": " + call.error().message};
+      }
+      (*call)->onDisconnected([this, user](const Error& error) {
+        ++disconnections_;
+        log(user + " was disconnected: " + error.message);
+      });
+      (*call)->dataChannel().onReceiverCreated(
+          [this, i](const std::shared_ptr<DataChannelReceiver>& receiver) {
+            on_receiver(i, receiver);
+          });
+      calls_.push_back(*call);
+    }
+    // Everyone sees everyone before anyone sends.
+    const auto deadline = Clock::now() + 15s;
+    for (auto& call : calls_) {
+      while (call->participants().size() < static_cast<std::size_t>(fanout())) {
+        if (Clock::now() > deadline) {
+          return Error{ErrorCode::NotConnected, "the roster did not complete within 15 s"};
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    for (int s = 0; s < args_.senders; ++s) {
+      auto sender = calls_[s]->dataChannel().createSender({.channelId = 10000});
+      if (!sender) return Error{sender.error().code, sender.error().message};
+      (*sender)->onError([this](const Error& error) {
+        if (send_errors_++ < 5)
+          log("send error: " + std::string(to_string(error.code)) + ": " + error.message);
+      });
+      senders_.push_back(*sender);
+    }
+    return {};
+  }
+
+  // Event thread: every message of every receiver of participant `me`.
+  void on_receiver(int me, const std::shared_ptr<DataChannelReceiver>& receiver) {
+    const auto it = identities_.find(receiver->senderIdentity());
+    if (it == identities_.end() || it->second >= args_.senders) return;
+    const int from = it->second;
+    DataChannelReceiver* r = receiver.get();
+    receivers_.push_back(receiver);  // event thread only
+    auto read = [this, me, from, r] {
+      const auto now = now_ns();
+      std::uint64_t count = 0;
+      std::vector<std::uint32_t> latencies[kPhases];
+      while (auto m = r->readMessage()) {
+        ++count;
+        if (m->data.size() < kHeaderSize) continue;
+        std::int64_t sent_at = 0;
+        std::memcpy(&sent_at, m->data.data(), sizeof sent_at);
+        const auto phase = m->data[8];
+        if (phase >= kPhases) continue;
+        const auto latency = std::clamp<std::int64_t>(now - sent_at, 0, UINT32_MAX);
+        latencies[phase].push_back(static_cast<std::uint32_t>(latency));
+      }
+      received_[from][me].fetch_add(count, std::memory_order_relaxed);
+      delivered_.fetch_add(count, std::memory_order_relaxed);
+      const std::lock_guard lock(latency_mutex_);
+      for (int p = 0; p < kPhases; ++p) {
+        latency_[p].insert(latency_[p].end(), latencies[p].begin(), latencies[p].end());
+      }
+    };
+    receiver->onMessageReady(read);
+    read();
+  }
+
+  // Messages of sender `s` not yet read by its slowest receiver.
+  std::uint64_t in_flight(int s) const {
+    std::uint64_t slowest = UINT64_MAX;
+    for (int p = 0; p < args_.participants; ++p) {
+      if (p == s) continue;
+      slowest = std::min(slowest, received_[s][p].load(std::memory_order_relaxed));
+    }
+    const auto sent = sent_[s].load(std::memory_order_relaxed);
+    return sent > slowest ? sent - slowest : 0;
+  }
+
+  bool send_one(int s, Phase phase) {
+    const std::int64_t sent_at = now_ns();
+    std::memcpy(payload_.data(), &sent_at, sizeof sent_at);
+    payload_[8] = phase;
+    const auto seq = senders_[s]->sendMessage(std::span<const std::uint8_t>(payload_));
+    if (!seq) {
+      if (seq.error().code != ErrorCode::BufferFull && send_errors_++ < 5) {
+        log("send failed: " + std::string(to_string(seq.error().code)) + ": " +
+            seq.error().message);
+      }
+      return false;
+    }
+    sent_[s].fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  // Waits until every receiver read everything sent; false on timeout.
+  bool drain(Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      bool done = true;
+      for (int s = 0; s < args_.senders; ++s) done = done && in_flight(s) == 0;
+      if (done) return true;
+      if (Clock::now() > deadline || disconnections_ > 0) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+
+  Result<void> warm_up() {
+    payload_.assign(std::max(args_.size, kHeaderSize), 0);
+    for (int k = 0; k < 20; ++k) {
+      for (int s = 0; s < args_.senders; ++s) (void)send_one(s, kWarmup);
+      std::this_thread::sleep_for(5ms);
+    }
+    if (!drain(15s)) {
+      return Error{ErrorCode::NotConnected, "the warm-up messages did not all arrive within 15 s"};
+    }
+    return {};
+  }
+
+  std::optional<double> server_cpu_seconds() const {
+    if (server_.pid() > 0) return process_cpu_seconds(server_.pid());
+    return metrics_cpu_seconds(url_);
+  }
+
+  // rate 0 = saturate.
+  PhaseResult run_phase(Phase phase, double rate) {
+    // Per sender: at most this many messages unread by its slowest receiver, so the
+    // server's queue towards each receiver stays a few MiB at most.
+    const std::uint64_t window = std::clamp<std::uint64_t>(
+        2 * 1024 * 1024 /
+            (std::max<std::size_t>(payload_.size(), 64) * static_cast<std::size_t>(fanout())),
+        32, 8192);
+    std::vector<std::uint64_t> sent_before(args_.senders);
+    for (int s = 0; s < args_.senders; ++s) sent_before[s] = sent_[s].load();
+    const auto delivered_before = delivered_.load();
+    const auto cpu_before = server_cpu_seconds();
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(args_.duration));
+    std::uint64_t paced_sent = 0;
+    int next_sender = 0;
+    while (Clock::now() < end && disconnections_ == 0) {
+      if (rate > 0) {
+        // Send every message that is due, then sleep until the next one.
+        const auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        const auto due = static_cast<std::uint64_t>(elapsed * rate) + 1;
+        while (paced_sent < due) {
+          // A relay that cannot keep up shows as a lower sent rate, not as a receiver cut
+          // off for a backlog.
+          if (in_flight(next_sender) < window) (void)send_one(next_sender, phase);
+          next_sender = (next_sender + 1) % args_.senders;
+          ++paced_sent;
+        }
+        const auto next_at =
+            start + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(due) / rate));
+        std::this_thread::sleep_until(std::min(next_at, end));
+        continue;
+      }
+      bool progressed = false;
+      for (int s = 0; s < args_.senders; ++s) {
+        for (int k = 0; k < 256 && in_flight(s) < window; ++k) {
+          if (senders_[s]->bufferedAmount() >= kMaxBuffered || !send_one(s, phase)) break;
+          progressed = true;
+        }
+      }
+      // The event thread shares this core: let it run when the window is full.
+      if (!progressed) std::this_thread::sleep_for(50us);
+    }
+    const auto stop = Clock::now();
+    const auto cpu_after = server_cpu_seconds();
+    const auto delivered_after = delivered_.load();
+
+    PhaseResult result;
+    result.seconds = std::chrono::duration<double>(stop - start).count();
+    for (int s = 0; s < args_.senders; ++s) result.sent += sent_[s].load() - sent_before[s];
+    result.delivered = delivered_after - delivered_before;
+    if (cpu_before && cpu_after) result.server_cpu = (*cpu_after - *cpu_before) / result.seconds;
+    if (!drain(10s)) log("not every message arrived within 10 s of the phase's end");
+
+    std::vector<std::uint32_t> latencies;
+    {
+      const std::lock_guard lock(latency_mutex_);
+      latencies.swap(latency_[phase]);
+    }
+    result.samples = latencies.size();
+    if (!latencies.empty()) {
+      auto percentile = [&](double q) {
+        const auto at = static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1));
+        std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(at),
+                         latencies.end());
+        return static_cast<double>(latencies[at]) / 1e6;
+      };
+      result.p50_ms = percentile(0.50);
+      result.p99_ms = percentile(0.99);
+    }
+    return result;
+  }
+
+  void print() const {
+    const auto& sat = results_[kSaturate];
+    const auto& paced = results_[kPaced];
+    if (args_.json) {
+      auto phase_json = [](const PhaseResult& r) {
+        Json j;
+        j["seconds"] = r.seconds;
+        j["sentPerSecond"] = static_cast<double>(r.sent) / r.seconds;
+        j["deliveredPerSecond"] = static_cast<double>(r.delivered) / r.seconds;
+        j["serverCpu"] = r.server_cpu ? Json(*r.server_cpu) : Json(nullptr);
+        j["latencyMs"] = {{"p50", r.p50_ms}, {"p99", r.p99_ms}, {"samples", r.samples}};
+        return j;
+      };
+      Json out;
+      out["participants"] = args_.participants;
+      out["senders"] = args_.senders;
+      out["fanout"] = fanout();
+      out["size"] = payload_.size();
+      out["server"] = args_.server.empty() ? "started" : args_.server;
+      out["saturate"] = phase_json(sat);
+      out["paced"] = phase_json(paced);
+      out["paced"]["rate"] = paced_rate_;
+      out["disconnections"] = disconnections_.load();
+      std::cout << out.dump() << std::endl;
+      return;
+    }
+    char line[256];
+    std::cout << "switchboard bench relay: " << args_.participants << " participants, "
+              << args_.senders << " sender(s) broadcasting " << payload_.size()
+              << "-byte messages (fan-out " << fanout() << "), " << args_.duration
+              << " s per phase\n";
+    std::snprintf(line, sizeof line, "%-22s %12s %14s %11s %9s %9s\n", "phase", "sent msg/s",
+                  "delivered/s", "server CPU", "p50 ms", "p99 ms");
+    std::cout << line;
+    auto row = [&](const std::string& name, const PhaseResult& r) {
+      const auto cpu = r.server_cpu
+                           ? std::to_string(static_cast<int>(*r.server_cpu * 100 + 0.5)) + "%"
+                           : std::string("n/a");
+      std::snprintf(line, sizeof line, "%-22s %12.0f %14.0f %11s %9.3f %9.3f\n", name.c_str(),
+                    static_cast<double>(r.sent) / r.seconds,
+                    static_cast<double>(r.delivered) / r.seconds, cpu.c_str(), r.p50_ms, r.p99_ms);
+      std::cout << line;
+    };
+    row("saturated", sat);
+    row("paced at " + std::to_string(static_cast<long>(paced_rate_)) + "/s", paced);
+    if (disconnections_ > 0) {
+      std::cout << disconnections_ << " participant(s) were disconnected: figures are partial\n";
+    }
+    std::cout.flush();
+  }
+
+  BenchArgs args_;
+  ServerProcess server_;
+  std::string url_;
+  CallClient client_;
+  std::vector<std::shared_ptr<Call>> calls_;
+  std::vector<std::shared_ptr<DataChannelSender>> senders_;
+  std::vector<std::shared_ptr<DataChannelReceiver>> receivers_;
+  std::map<Identity, int> identities_;
+  // received_[sender][receiver]: messages read, written by the event thread.
+  std::vector<std::vector<std::atomic<std::uint64_t>>> received_;
+  std::vector<std::atomic<std::uint64_t>> sent_;
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<int> disconnections_{0};
+  std::atomic<int> send_errors_{0};
+  std::mutex latency_mutex_;
+  std::vector<std::uint32_t> latency_[kPhases];
+  Bytes payload_;
+  PhaseResult results_[kPhases];
+  double paced_rate_ = 0;
+};
+
+int run_bench_relay(const BenchArgs& args) {
+  if (args.participants < 2) {
+    std::cerr << "--participants must be at least 2\n";
+    return 2;
+  }
+  if (args.senders < 1 || args.senders > args.participants) {
+    std::cerr << "--senders must be 1..participants\n";
+    return 2;
+  }
+  if (args.size < kHeaderSize) {
+    std::cerr << "--size must be at least " << kHeaderSize << " (timestamp and phase)\n";
+    return 2;
+  }
+  if (args.duration <= 0) {
+    std::cerr << "--duration must be positive\n";
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  Bench bench(args);
+  return bench.run();
+}
+
+}  // namespace
 
 void add_bench_command(CLI::App& app, int& exit_code) {
-  (void)app;
-  (void)exit_code;
+  auto args = std::make_shared<BenchArgs>();
+  auto* bench = app.add_subcommand("bench", "Benchmarks against a real server");
+  bench->require_subcommand(1);
+  auto* relay = bench->add_subcommand(
+      "relay", "Relay throughput (saturated) and latency (paced at half of it)");
+  relay->add_option("--participants", args->participants, "Participants in the call")
+      ->capture_default_str();
+  relay->add_option("--senders", args->senders, "How many of them broadcast")
+      ->capture_default_str();
+  relay->add_option("--size", args->size, "Message size in bytes (at least 9)")
+      ->capture_default_str();
+  relay->add_option("--duration", args->duration, "Seconds per phase")->capture_default_str();
+  relay->add_flag("--json", args->json, "Print one JSON object instead of a table");
+  relay->add_option("--server", args->server,
+                    "Use this running server (started with --dev) instead of starting one");
+  relay->add_option("--rate", args->rate,
+                    "Phase 2 send rate, messages/s over all senders (default: half of phase 1)");
+  relay->callback([args, &exit_code] { exit_code = run_bench_relay(*args); });
 }
 
 }  // namespace switchboard::cli

@@ -10,6 +10,7 @@
 // never produces one — the server stamps FROM — so the server's own tests cover it.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "harness.hpp"
 
@@ -339,6 +340,34 @@ TEST_F(Leave, EveryReceiverFedByTheLeaverClosesWithParticipantLeft) {
                              e.value("from", "") == "bob";
                     })
                     .empty());
+  }
+}
+
+// A participant that vanishes without leaving (its process killed): the server notices
+// the closed connection, and the others' receivers of it close with participant_left.
+TEST_F(Leave, ReceiversOfAParticipantWhoseAgentIsKilledCloseWithParticipantLeft) {
+  Server server;
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
+  Agent& alice = by_name(agents, "alice");
+  const std::uint16_t channel = alice.create_sender({{"channelId", 610}});
+  alice.send_text(channel, "hello");
+  for (const std::string& user : {"bob", "carol"}) {
+    EXPECT_EQ(by_name(agents, user).expect_message("alice", channel).value("text", ""), "hello");
+  }
+
+  ::kill(alice.process().pid(), SIGKILL);
+  alice.process().wait_exit(Clock::now() + kWait);
+
+  for (const std::string& user : {"bob", "carol"}) {
+    SCOPED_TRACE(user);
+    Agent& receiver = by_name(agents, user);
+    const Json closed = receiver.expect("receiver_closed", is_event("receiver_closed"));
+    EXPECT_EQ(closed.value("from", ""), "alice");
+    EXPECT_EQ(closed.value("channelId", -1), channel);
+    EXPECT_EQ(closed.value("reason", ""), "participant_left");
+    receiver.expect("participant_left alice", [](const Json& e) {
+      return e.value("event", "") == "participant_left" && e.value("user", "") == "alice";
+    });
   }
 }
 

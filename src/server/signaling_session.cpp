@@ -4,6 +4,7 @@
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
 
 #include "server/server.hpp"
 
@@ -81,11 +82,34 @@ void SignalingSession::on_read(boost::system::error_code ec) {
   buffer_.clear();
   auto message = signaling::parse_message(text);
   if (!message) {
-    fail(ErrorCode::InvalidArgument, message.error().message + "; closing");
+    refuse_unparsed(text, message.error().message);
   } else {
     server_.handle_message(shared_from_this(), std::move(*message));
   }
   read();
+}
+
+void SignalingSession::refuse_unparsed(std::string_view text, const std::string& why) {
+  // Echo the request id when there is one, and call a join without a token what it is.
+  std::optional<std::string> req;
+  ErrorCode code = ErrorCode::InvalidArgument;
+  std::string message = why;
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_object()) {
+    auto r = json.find("req");
+    if (r != json.end() && r->is_string() && r->get_ref<const std::string&>().size() <= 128) {
+      req = r->get<std::string>();
+    }
+    auto type = json.find("type");
+    auto token = json.find("token");
+    if (type != json.end() && *type == "join" &&
+        (token == json.end() ||
+         (token->is_string() && token->get_ref<const std::string&>().empty()))) {
+      code = ErrorCode::Unauthorized;
+      message = "join without an access token; ask your application for one";
+    }
+  }
+  fail(code, message + "; closing", std::move(req));
 }
 
 void SignalingSession::send(const signaling::Message& message) {

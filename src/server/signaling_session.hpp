@@ -47,6 +47,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
  private:
   void read();
   void on_read(boost::system::error_code ec);
+  void refuse_unparsed(std::string_view text, const std::string& why);
   void write();
   void start_close();
   void finish();

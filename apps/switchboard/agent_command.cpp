@@ -132,9 +132,12 @@ class Agent {
     return run(*parsed.command, parsed.req);
   }
 
+  // Leaves the call and prints `left`, echoing the leave command's req.
   void leave() {
     call_->leave();
-    out_.write(event("left"));
+    auto e = event("left");
+    if (leave_req_) e["req"] = *leave_req_;
+    out_.write(e);
   }
 
  private:
@@ -207,6 +210,7 @@ class Agent {
         return true;
       }
       case AgentOp::Leave:
+        leave_req_ = req;
         return false;
     }
     return true;
@@ -270,6 +274,7 @@ class Agent {
   std::shared_ptr<Call> call_;
   std::atomic<bool> disconnected_{false};
   std::map<std::uint16_t, std::shared_ptr<DataChannelSender>> senders_;  // main thread
+  std::optional<Json> leave_req_;                                        // main thread
   std::mutex receivers_mutex_;
   std::vector<std::shared_ptr<Watched>> receivers_;
 };

@@ -11,10 +11,13 @@
 #include <regex>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,6 +561,41 @@ RunResult run_cli(const std::vector<std::string>& args, std::chrono::millisecond
   if (!status) throw HarnessError("switchboard " + (args.empty() ? "" : args[0]) + " hung");
   result.status = *status;
   return result;
+}
+
+std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request =
+        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+        response.append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  // "HTTP/1.x NNN reason\r\n...headers...\r\n\r\nbody"
+  const auto header_end = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12 ||
+      header_end == std::string::npos) {
+    return std::nullopt;
+  }
+  return HttpResponse{std::stoi(response.substr(9, 3)), response.substr(header_end + 4)};
 }
 
 std::string write_test_file(const std::string& name, std::string_view contents) {

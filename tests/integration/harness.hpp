@@ -210,6 +210,15 @@ struct RunResult {
 };
 RunResult run_cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = kWait);
 
+// GET http://127.0.0.1:PORT/PATH (HTTP/1.0): the status code and the body; nullopt when the
+// server does not answer within the timeout.
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout = kWait);
+
 // Writes `contents` to a fresh file in the test's log directory; returns its path.
 std::string write_test_file(const std::string& name, std::string_view contents);
 

@@ -171,7 +171,7 @@ TEST_F(TrafficLimit, SenderOverTheMessageRateIsLimitedAndRecipientsGetOnlyTheAll
 TEST_F(SlowConsumer, IsDisconnectedWhileTheOthersReceiveEveryDurableMessage) {
   constexpr std::size_t kMessageSize = 128 * 1024;
   constexpr std::size_t kMessages = 160;  // 20 MiB
-  constexpr int kBitrateKbps = 32'000;
+  constexpr int kBitrateKbps = 16'000;
   Server server({.flags = {"--durable-queue-bytes", "1048576"}});
   auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol", "dave"});
   Agent& alice = *agents[0];
@@ -250,6 +250,14 @@ TEST_F(SlowConsumer, IsDisconnectedWhileTheOthersReceiveEveryDurableMessage) {
     EXPECT_TRUE(dave.process().drained()) << "dave's stream neither said disconnected nor ended";
   }
   EXPECT_LT(got, kMessages) << "dave got everything: he was never cut off";
+
+  // What dave never got is counted, not dropped silently.
+  const auto metrics = http_get(server.port(), "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  const std::string name = R"(switchboard_dropped_messages_total{reason="slow_consumer"} )";
+  const auto at = metrics->body.find(name);
+  ASSERT_NE(at, std::string::npos) << metrics->body;
+  EXPECT_GT(std::stod(metrics->body.substr(at + name.size())), 0.0) << metrics->body;
 }
 
 }  // namespace

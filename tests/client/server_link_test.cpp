@@ -292,6 +292,10 @@ class ServerLinkTest : public ::testing::Test {
             [this, note](ByteView d) {
               note("data");
               seen.data.emplace_back(d.begin(), d.end());
+              if (left_from_callback && !left) {
+                link->leave();
+                left = true;
+              }
             },
         .error =
             [this, note](const signaling::ErrorReply& e) {
@@ -341,6 +345,7 @@ class ServerLinkTest : public ::testing::Test {
   std::unique_ptr<ServerLink> link;
   Seen seen;
   bool left = false;
+  bool left_from_callback = false;  // the data callback calls leave()
 };
 
 Bytes pattern(std::uint32_t index, std::size_t size) {
@@ -509,6 +514,19 @@ TEST_F(ServerLinkTest, LeaveSendsLeaveAndNoCallbackFollows) {
   EXPECT_EQ(seen.callbacks_after_leave, 0);
   EXPECT_TRUE(seen.closed.empty());
   EXPECT_EQ(server->types.back(), "leave");
+}
+
+TEST_F(ServerLinkTest, LeaveFromInsideTheDataCallbackStopsDeliveryAtOnce) {
+  make();
+  ASSERT_TRUE(connect());
+  left_from_callback = true;
+  for (std::uint32_t i = 0; i < 10; ++i) ASSERT_TRUE(link->send(kDurable, pattern(i, 100)));
+  ASSERT_TRUE(run_until([&] {
+    return std::find(server->types.begin(), server->types.end(), "leave") != server->types.end();
+  }));
+  run_for(200ms);
+  EXPECT_EQ(seen.data.size(), 1u) << "nothing after the leave, though more echoes came";
+  EXPECT_EQ(seen.callbacks_after_leave, 0);
 }
 
 TEST_F(ServerLinkTest, PausedReceiveHoldsDeliveryUntilResumed) {

@@ -371,6 +371,45 @@ TEST_F(Leave, ReceiversOfAParticipantWhoseAgentIsKilledCloseWithParticipantLeft)
   }
 }
 
+// The same identity joining again replaces the older connection: it is told why and
+// leaves; the others see it leave and join again, and its old receivers close.
+TEST_F(Leave, JoiningAgainWithTheSameIdentityReplacesTheOlderConnection) {
+  Server server;
+  const std::string call = unique_call_id();
+  auto agents = join_call(server, call, {"alice", "bob"});
+  Agent& old_alice = by_name(agents, "alice");
+  Agent& bob = by_name(agents, "bob");
+  const std::uint16_t channel = old_alice.create_sender({{"channelId", 620}});
+  old_alice.send_text(channel, "old");
+  EXPECT_EQ(bob.expect_message("alice", channel).value("text", ""), "old");
+
+  Agent new_alice(server, call, "alice");
+  new_alice.expect_joined();
+  const Json disconnected = old_alice.expect("disconnected", is_event("disconnected"));
+  EXPECT_NE(disconnected.value("reason", "").find("another connection"), std::string::npos)
+      << disconnected.dump();
+  const auto status = old_alice.process().wait_exit(Clock::now() + kWait);
+  ASSERT_TRUE(status.has_value()) << "the replaced agent did not exit";
+  EXPECT_NE(*status, 0);
+
+  const Json closed = bob.expect("receiver_closed", is_event("receiver_closed"));
+  EXPECT_EQ(closed.value("from", ""), "alice");
+  EXPECT_EQ(closed.value("reason", ""), "participant_left");
+  bob.expect("participant_left alice", [](const Json& e) {
+    return e.value("event", "") == "participant_left" && e.value("user", "") == "alice";
+  });
+  bob.expect("participant_joined alice", [](const Json& e) {
+    return e.value("event", "") == "participant_joined" && e.value("user", "") == "alice";
+  });
+
+  // The new connection is a new sender: its channel starts over at 1.
+  const std::uint16_t again = new_alice.create_sender({{"channelId", 620}});
+  EXPECT_EQ(new_alice.send_text(again, "new"), 1u);
+  const Json m = bob.expect_message("alice", again);
+  EXPECT_EQ(m.value("text", ""), "new");
+  EXPECT_EQ(m.value("sequenceNumber", 0), 1);
+}
+
 TEST_F(Recipients, SixtyFiveRecipientsFailWithTooManyParticipants) {
   Server server;
   auto agents = join_call(server, unique_call_id(), {"alice", "bob"});

@@ -301,26 +301,29 @@ int run_agent(const AgentArgs& args) {
     return 2;
   }
 
-  CallClient client;
+  // Callbacks use `wakeup` and the agent: both outlive the client's event thread, which
+  // stops when `client` is reset below.
+  Wakeup wakeup;
+  auto client = std::make_unique<CallClient>();
   JoinOptions options;
   options.displayName = p.display_name;
   options.p2p = args.p2p == "auto";
-  auto call = client.join(p.server, p.call, *token, options);
+  auto call = client->join(p.server, p.call, *token, options);
   if (!call) {
     out.start(error_event(std::nullopt, call.error()));
     return 1;
   }
   std::cerr << "switchboard agent: joined " << p.call << " as " << (*call)->self().identity << "\n";
 
-  Wakeup wakeup;
   Agent agent(out, *call);
   agent.watch(wakeup);
   agent.print_joined();
   const bool left =
       read_lines(wakeup, [&](std::string_view line) { return agent.handle_line(line); });
-  if (!left || agent.disconnected()) return 3;
-  agent.leave();
-  return 0;
+  const bool disconnected = !left || agent.disconnected();
+  if (!disconnected) agent.leave();
+  client.reset();
+  return disconnected ? 3 : 0;
 }
 
 }  // namespace

@@ -232,6 +232,12 @@ struct PhaseResult {
 class Bench {
  public:
   explicit Bench(const BenchArgs& args) : args_(args) {}
+  ~Bench() {
+    for (auto& call : calls_) call->leave();
+    client_.reset();
+  }
+  Bench(const Bench&) = delete;
+  Bench& operator=(const Bench&) = delete;
 
   int run() {
     const int cpus = static_cast<int>(std::thread::hardware_concurrency());
@@ -250,6 +256,7 @@ class Bench {
     }
     // Before the CallClient exists: its event thread inherits the affinity.
     if (pin && !pin_to_cpu(0, 1)) log("cannot pin the benchmark to CPU 1");
+    client_ = std::make_unique<CallClient>();
 
     if (auto joined = join_all(); !joined) return fail(joined.error().message);
     if (auto warmed = warm_up(); !warmed) return fail(warmed.error().message);
@@ -261,7 +268,6 @@ class Bench {
     paced_rate_ = rate;
     results_[kPaced] = run_phase(kPaced, rate);
     print();
-    for (auto& call : calls_) call->leave();
     return disconnections_ == 0 ? 0 : 1;
   }
 
@@ -295,7 +301,7 @@ class Bench {
                                            signaling::kDevelopmentSecret, unix_now());
       JoinOptions options;
       options.p2p = false;
-      auto call = client_.join(url_, call_id, *token, options);
+      auto call = client_->join(url_, call_id, *token, options);
       if (!call) {
         return Error{call.error().code, "cannot join " + user + ": " + call.error().message};
       }
@@ -548,7 +554,8 @@ class Bench {
   BenchArgs args_;
   ServerProcess server_;
   std::string url_;
-  CallClient client_;
+  // Reset first in ~Bench: its event thread runs callbacks that use the fields below.
+  std::unique_ptr<CallClient> client_;
   std::vector<std::shared_ptr<Call>> calls_;
   std::vector<std::shared_ptr<DataChannelSender>> senders_;
   std::vector<std::shared_ptr<DataChannelReceiver>> receivers_;

@@ -79,18 +79,20 @@ int run_chat(const ParticipantArgs& args) {
     std::cerr << "switchboard chat: " << token.error().message << "\n";
     return 2;
   }
-  CallClient client;
+  // Callbacks print to `console` and signal `wakeup`: both outlive the client's event
+  // thread, which stops when `client` is reset at the end.
+  Console console;
+  Wakeup wakeup;
+  auto client = std::make_unique<CallClient>();
   JoinOptions options;
   options.displayName = args.display_name;
-  auto joined = client.join(args.server, args.call, *token, options);
+  auto joined = client->join(args.server, args.call, *token, options);
   if (!joined) {
     std::cerr << "switchboard chat: cannot join " << args.call << ": "
               << to_string(joined.error().code) << ": " << joined.error().message << "\n";
     return 1;
   }
   auto call = *joined;
-  Console console;
-  Wakeup wakeup;
 
   call->onParticipantJoined(
       [&console](const ParticipantInfo& p) { console.line("* " + p.identity + " joined"); });
@@ -150,10 +152,12 @@ int run_chat(const ParticipantArgs& args) {
     }
     return true;
   });
-  if (!ended) return 3;
-  call->leave();
-  console.line("* left " + call->id());
-  return 0;
+  if (ended) {
+    call->leave();
+    console.line("* left " + call->id());
+  }
+  client.reset();
+  return ended ? 0 : 3;
 }
 
 }  // namespace

@@ -1,0 +1,273 @@
+// Frames through the server: raw participants connect over WebRTC to the server's UDP port
+// and exchange DataChannel frames; everything runs on one io_context.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "data_client.hpp"
+#include "server/server.hpp"
+
+namespace switchboard::server::testing {
+namespace {
+
+std::string payload_of(const core::DecodedFrame& f) {
+  return std::string(as_string(f.payload));
+}
+
+class DataPath : public ::testing::Test {
+ protected:
+  void start(ServerConfig config) {
+    spdlog::set_level(spdlog::level::warn);
+    server_ = std::make_unique<Server>(io_, std::move(config));
+    auto started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
+  }
+  void start() {
+    ServerConfig config;
+    config.port = 0;
+    config.dev = true;
+    ASSERT_TRUE(validate(config));
+    start(config);
+  }
+
+  DataClient& add(const std::string& user, const std::string& call = "d") {
+    clients_.push_back(std::make_unique<DataClient>(io_, server_->port(), user, call,
+                                                    signaling::kDevelopmentSecret));
+    EXPECT_TRUE(clients_.back()->connect()) << user << " did not connect";
+    return *clients_.back();
+  }
+
+  // Until every client has seen the roster settle (participant_joined of later ones).
+  void settle() {
+    run_until(
+        io_, [] { return false; }, std::chrono::milliseconds(50));
+  }
+
+  void TearDown() override {
+    if (!server_) return;
+    bool done = false;
+    server_->shutdown("server shutting down", [&] { done = true; });
+    run_until(
+        io_, [&] { return done; }, std::chrono::seconds(5));
+    clients_.clear();
+    server_.reset();
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<DataClient>> clients_;
+};
+
+TEST_F(DataPath, BroadcastReachesEveryoneElseStampedWithTheSender) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& carol = add("carol");
+  settle();
+
+  ASSERT_TRUE(alice.send(0, client_frame(7, 1, "hello")));
+  ASSERT_TRUE(run_until(io_, [&] { return !bob.received.empty() && !carol.received.empty(); }));
+  for (DataClient* c : {&bob, &carol}) {
+    std::vector<std::uint16_t> streams;
+    auto frames = frames_of(c->received, &streams);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(streams[0], 0);
+    EXPECT_EQ(frames[0].header.from, std::optional<core::ParticipantId>(1));
+    EXPECT_TRUE(frames[0].to.empty());
+    EXPECT_EQ(frames[0].header.channel_id, 7);
+    EXPECT_EQ(frames[0].header.sequence, 1u);
+    EXPECT_EQ(payload_of(frames[0]), "hello");
+  }
+  settle();
+  EXPECT_TRUE(alice.received.empty());  // never back to the sender
+  EXPECT_EQ(server_->metrics().relayed_messages, 2u);
+  EXPECT_EQ(server_->metrics().relayed_bytes, 10u);
+}
+
+TEST_F(DataPath, DirectedFrameReachesOnlyItsRecipientInItsClass) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& carol = add("carol");
+  settle();
+
+  ASSERT_TRUE(
+      alice.send(3, client_frame(9, 4, "to carol", {3}, Reliability::Lossy, Priority::High)));
+  ASSERT_TRUE(alice.send(0, client_frame(9, 5, "to all")));
+  ASSERT_TRUE(run_until(io_, [&] {
+    return frames_of(carol.received).size() == 2 && frames_of(bob.received).size() == 1;
+  }));
+  std::vector<std::uint16_t> streams;
+  auto carols = frames_of(carol.received, &streams);
+  bool saw_directed = false;
+  for (std::size_t i = 0; i < carols.size(); ++i) {
+    if (payload_of(carols[i]) != "to carol") continue;
+    saw_directed = true;
+    EXPECT_EQ(streams[i], 3);
+    EXPECT_EQ(carols[i].header.reliability, Reliability::Lossy);
+    EXPECT_EQ(carols[i].header.priority, Priority::High);
+    EXPECT_EQ(carols[i].header.from, std::optional<core::ParticipantId>(1));
+  }
+  EXPECT_TRUE(saw_directed);
+  auto bobs = frames_of(bob.received);
+  ASSERT_EQ(bobs.size(), 1u);
+  EXPECT_EQ(payload_of(bobs[0]), "to all");
+}
+
+TEST_F(DataPath, ForgedSenderIsDroppedAndTheSenderToldOnce) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+
+  Bytes batch = client_frame(11, 1, "i am bob", {}, Reliability::Durable, Priority::Normal, 2);
+  Bytes more = client_frame(11, 2, "i am bob too", {}, Reliability::Durable, Priority::Normal, 2);
+  batch.insert(batch.end(), more.begin(), more.end());
+  Bytes honest = client_frame(11, 3, "honest", {}, Reliability::Durable, Priority::Normal, 1);
+  batch.insert(batch.end(), honest.begin(), honest.end());
+  ASSERT_TRUE(alice.send(0, batch));
+
+  ASSERT_TRUE(run_until(io_, [&] { return !bob.received.empty(); }));
+  std::optional<json> error;
+  ASSERT_TRUE(run_until(io_, [&] { return (error = alice.signal.take("error")).has_value(); }));
+  EXPECT_EQ((*error)["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ((*error)["channelId"], 11);
+  settle();
+  auto bobs = frames_of(bob.received);
+  ASSERT_EQ(bobs.size(), 1u);  // only the frame that told the truth
+  EXPECT_EQ(payload_of(bobs[0]), "honest");
+  EXPECT_EQ(bobs[0].header.from, std::optional<core::ParticipantId>(1));
+  EXPECT_FALSE(alice.signal.take("error").has_value());  // at most one per second
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::ForgedSender), 2u);
+}
+
+TEST_F(DataPath, MalformedFrameDropsTheRestOfItsTransportMessage) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  Bytes batch = client_frame(5, 1, "first");
+  batch.push_back(0x07);  // not a frame
+  Bytes after = client_frame(5, 2, "lost");
+  batch.insert(batch.end(), after.begin(), after.end());
+  ASSERT_TRUE(alice.send(0, batch));
+  ASSERT_TRUE(alice.send(0, client_frame(5, 3, "next")));
+  ASSERT_TRUE(run_until(io_, [&] { return frames_of(bob.received).size() >= 2; }));
+  settle();
+  auto bobs = frames_of(bob.received);
+  ASSERT_EQ(bobs.size(), 2u);
+  EXPECT_EQ(payload_of(bobs[0]), "first");
+  EXPECT_EQ(payload_of(bobs[1]), "next");
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::Malformed), 1u);
+}
+
+TEST_F(DataPath, TooLargeAndRateLimitedAreRefusedWithTheirCodes) {
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.max_message_size = 100;
+  config.rate_limit_messages_per_second = 3;
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+
+  ASSERT_TRUE(alice.send(0, client_frame(20, 1, std::string(101, 'x'))));
+  std::optional<json> error;
+  ASSERT_TRUE(run_until(io_, [&] { return (error = alice.signal.take("error")).has_value(); }));
+  EXPECT_EQ((*error)["code"], "MESSAGE_TOO_LARGE");
+  EXPECT_EQ((*error)["channelId"], 20);
+
+  Bytes batch;
+  for (std::uint32_t seq = 1; seq <= 5; ++seq) {
+    Bytes f = client_frame(21, seq, "m");
+    batch.insert(batch.end(), f.begin(), f.end());
+  }
+  ASSERT_TRUE(alice.send(0, batch));
+  ASSERT_TRUE(run_until(io_, [&] { return (error = alice.signal.take("error")).has_value(); }));
+  EXPECT_EQ((*error)["code"], "TRAFFIC_LIMITED");
+  EXPECT_EQ((*error)["channelId"], 21);
+  settle();
+  EXPECT_EQ(frames_of(bob.received).size(), 3u);
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::TooLarge), 1u);
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::TrafficLimited), 2u);
+}
+
+TEST_F(DataPath, TraceFileGetsOneLinePerFramePerRecipient) {
+  const std::string path = ::testing::TempDir() + "sb-trace-" + std::to_string(::getpid());
+  std::remove(path.c_str());
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.trace_frames = path;
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice", "tc");
+  DataClient& bob = add("bob", "tc");
+  DataClient& carol = add("carol", "tc");
+  settle();
+  ASSERT_TRUE(alice.send(0, client_frame(3, 8, "hi")));
+  ASSERT_TRUE(run_until(io_, [&] { return !bob.received.empty() && !carol.received.empty(); }));
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line.substr(line.find(' ') + 1));
+  std::sort(lines.begin(), lines.end());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "call=tc from=alice to=bob channel=3 seq=8 type=data payload=6869");
+  EXPECT_EQ(lines[1], "call=tc from=alice to=carol channel=3 seq=8 type=data payload=6869");
+  std::remove(path.c_str());
+}
+
+TEST_F(DataPath, SlowConsumerIsDisconnectedWhileOthersKeepReceiving) {
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.durable_queue_bytes = 512 * 1024;
+  config.rate_limit_bytes_per_second = 0;
+  config.rate_limit_messages_per_second = 0;
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& slow = add("slow");
+  settle();
+  // The slow one stops reading its UDP socket entirely: its SCTP window fills, then the
+  // server's queue for it.
+  slow.connection.reset();
+  const std::string chunk(8000, 'd');
+  std::uint32_t seq = 0;
+  std::optional<json> bye;
+  const bool cut_off = run_until(
+      io_,
+      [&] {
+        // Paced so that a reader that keeps up (bob) does keep up on this shared thread.
+        if (alice.connection->buffered_amount() < 128 * 1024) {
+          for (int i = 0; i < 4; ++i) {
+            if (!alice.send(0, client_frame(30, seq + 1, chunk))) break;
+            ++seq;
+          }
+        }
+        bye = slow.signal.take("disconnect");
+        return bye.has_value();
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(cut_off);
+  EXPECT_EQ((*bye)["reason"], "slow consumer");
+  std::optional<json> left;
+  ASSERT_TRUE(
+      run_until(io_, [&] { return (left = bob.signal.take("participant_left")).has_value(); }));
+  EXPECT_EQ((*left)["identity"], "slow");
+  // Bob got every message so far, in order, and keeps getting new ones.
+  const std::uint32_t sent = seq;
+  ASSERT_TRUE(run_until(
+      io_, [&] { return frames_of(bob.received).size() == sent; }, std::chrono::seconds(30)));
+  auto bobs = frames_of(bob.received);
+  for (std::uint32_t i = 0; i < sent; ++i) ASSERT_EQ(bobs[i].header.sequence, i + 1);
+  EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard::server::testing

@@ -715,7 +715,9 @@ void Call::Impl::finish_leave() {
     draining_.clear();
   }
   teardown_transport();
-  if (drain_timer_) drain_timer_->cancel();
+  // The timers go now, on the event thread: the Impl may outlive the event loop.
+  timer_.reset();
+  drain_timer_.reset();
   std::lock_guard lock(mu_);
   state_ = State::Left;
   state_changed_.notify_all();

@@ -43,6 +43,8 @@ struct FakeLink {
   std::string identity;
   bool receive_paused = false;
   int pause_changes = 0;
+  // What buffered_amount() reports: a test holds it up to keep a leave() draining.
+  std::size_t buffered = 0;
 };
 
 class FakeTransport final : public client::Transport {
@@ -57,7 +59,7 @@ class FakeTransport final : public client::Transport {
 
   void start() override;
   Result<void> send(core::TrafficClass cls, ByteView message) override;
-  std::size_t buffered_amount() const override { return 0; }
+  std::size_t buffered_amount() const override { return link_->buffered; }
   void set_receive_paused(bool paused) override {
     if (link_->receive_paused != paused) ++link_->pause_changes;
     link_->receive_paused = paused;

@@ -478,6 +478,36 @@ TEST_F(Sdk, NoCallbackRunsAfterLeaveReturns) {
   EXPECT_EQ(bob.inbox->log_copy(), log_at_leave);
 }
 
+TEST_F(Sdk, NoCallbackRunsWhileLeaveDrainsTheTransport) {
+  auto& alice = join("alice");
+  auto& bob = join("bob");
+  auto bob_sender = sender(bob, {.channelId = 23});
+  ASSERT_TRUE(bob_sender->sendMessage("hi").ok());
+  ASSERT_TRUE(alice.inbox->wait_messages(1));
+  auto s = sender(alice, {.channelId = 24});
+  std::shared_ptr<testing::FakeLink> bob_link;
+  on_loop([&] {
+    bob_link = relay_->find("bob");
+    bob_link->buffered = 1;  // leave() waits for this to reach 0
+  });
+  std::thread leaver([&] { bob->leave(); });
+  // Once bob's sender is closed his leave() is draining; data still reaches his link.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!bob_sender->closed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(bob_sender->closed());
+  const auto log_at_leave = bob.inbox->log_copy();
+  ASSERT_TRUE(s->sendMessage("while bob leaves").ok());
+  on_loop([] {});
+  on_loop([] {});
+  on_loop([&] { bob_link->buffered = 0; });
+  leaver.join();
+  EXPECT_FALSE(bob->connected());
+  EXPECT_EQ(bob.inbox->log_copy(), log_at_leave);
+  EXPECT_TRUE(alice.inbox->wait_log("closed 23 from bob sender_closed"));
+}
+
 TEST_F(Sdk, DroppingTheCallLeavesIt) {
   auto& alice = join("alice");
   {

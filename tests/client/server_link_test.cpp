@@ -39,6 +39,8 @@ class FakeServer {
   struct Behaviour {
     std::optional<signaling::ErrorReply> refuse_join;
     bool echo = true;
+    // The answer names a UDP port nobody listens on (a firewalled data port).
+    std::optional<std::uint16_t> announce_udp_port;
   };
 
   FakeServer(asio::io_context& io, Behaviour behaviour)
@@ -147,7 +149,8 @@ class FakeServer {
     ASSERT_TRUE(offer) << offer.error().message;
     offer_ = *offer;
     const auto ice = webrtc::random_ice_credentials();
-    const auto address = *webrtc::SocketAddress::parse("127.0.0.1", port_);
+    const auto address =
+        *webrtc::SocketAddress::parse("127.0.0.1", behaviour_.announce_udp_port.value_or(port_));
     const auto answer =
         webrtc::make_lite_answer(*offer, ice, *certificate_, address, kMaxMessageSize);
     session_ = udp_.add_session(ice, offer->ice_ufrag,
@@ -539,6 +542,20 @@ TEST_F(ServerLinkTest, PausedReceiveHoldsDeliveryUntilResumed) {
   link->set_receive_paused(false);
   ASSERT_TRUE(run_until([&] { return seen.data.size() == 20; }));
   for (std::uint32_t i = 0; i < 20; ++i) EXPECT_EQ(seen.data[i], pattern(i, 1000));
+}
+
+TEST_F(ServerLinkTest, UnreachableDataPortClosesWhenIceGivesUp) {
+  std::uint16_t dead_port = 0;
+  {
+    asio::ip::udp::socket probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    dead_port = probe.local_endpoint().port();
+  }
+  make({.refuse_join = {}, .echo = true, .announce_udp_port = dead_port});
+  link->start();
+  ASSERT_TRUE(run_until([&] { return !seen.closed.empty(); }, 20s));
+  EXPECT_EQ(seen.closed[0].code, ErrorCode::NotConnected);
+  EXPECT_NE(seen.closed[0].message.find("ICE"), std::string::npos) << seen.closed[0].message;
+  EXPECT_EQ(seen.order, (std::vector<std::string>{"joined", "closed"}));
 }
 
 TEST_F(ServerLinkTest, UnreachableServerClosesWithNotConnected) {

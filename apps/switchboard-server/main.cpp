@@ -91,6 +91,17 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io(1);
   switchboard::server::Server server(io, *config);
+  // Installed before the "listening" line, so a signal right after it is handled.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signal);
+    server.shutdown("server shutting down", [&io] { io.stop(); });
+    // A second signal does not wait for the goodbyes.
+    signals.async_wait([&io](const boost::system::error_code& again, int) {
+      if (!again) io.stop();
+    });
+  });
   if (auto started = server.start(); !started) {
     std::cerr << "switchboard-server: " << started.error().message << "\n";
     return 1;
@@ -99,12 +110,6 @@ int main(int argc, char** argv) {
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {}: shutting down", signal);
-    server.shutdown("server shutting down", [&io] { io.stop(); });
-  });
   io.run();
   return 0;
 }

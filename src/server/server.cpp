@@ -414,7 +414,7 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
           [this, weak] {
             auto p = weak.lock();
             if (!p || p->gone) return;
-            open_channels(*p);
+            p->channels_open = true;
             relay_.wake(p);
           },
       .channel_opened = {},
@@ -435,6 +435,8 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
   participant->connection = std::make_unique<webrtc::WebRtcConnection>(
       io_, std::move(connection_config), std::move(callbacks));
   participant->connection->set_buffered_amount_low_threshold(kSctpLowWater);
+  // Before the association is up, so that data the client sends at once finds its channel.
+  open_channels(*participant);
   participant->connection->start();
   session->send(signaling::Answer{.req = offer.req, .sdp = webrtc::write_sdp(answer), .peer = {}});
 }
@@ -456,7 +458,6 @@ void Server::open_channels(Participant& participant) {
                    opened.error().message);
     }
   }
-  participant.channels_open = true;
 }
 
 void Server::close_data_path(const std::shared_ptr<Participant>& participant) {

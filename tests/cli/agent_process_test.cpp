@@ -240,6 +240,39 @@ TEST_F(AgentAgainstServer, BinaryMessagesCarryBase64OnlyAndTextCarriesBoth) {
   EXPECT_EQ(text.value("text", ""), "hé");
   EXPECT_EQ(text.value("sequenceNumber", 0), 2);
 }
+// Reads lines until one contains `text` (or the output ends).
+std::optional<std::string> line_with(Child& child, const std::string& text) {
+  while (auto line = child.read_line()) {
+    if (line->find(text) != std::string::npos) return line;
+  }
+  return std::nullopt;
+}
+
+TEST_F(AgentAgainstServer, ChatPrintsMessagesWithSenderAndSequenceNumberAndArrivals) {
+  auto chat = [&](const std::string& user) {
+    return std::make_unique<Child>(std::vector<std::string>{
+        SWITCHBOARD_CLI_PATH, "chat", "--server", url_, "--call", "chat", "--user", user, "--dev"});
+  };
+  auto alice = chat("alice");
+  ASSERT_TRUE(line_with(*alice, "* joined chat as alice"));
+  auto bob = chat("bob");
+  ASSERT_TRUE(line_with(*bob, "* joined chat as bob"));
+  EXPECT_EQ(line_with(*alice, "joined"), std::optional<std::string>("* bob joined"));
+  bob->write_line("hi alice");
+  bob->write_line("/to nobody-here");
+  bob->write_line("lost");
+  bob->write_line("/all");
+  bob->write_line("still there?");
+  EXPECT_EQ(line_with(*alice, "[bob"), std::optional<std::string>("[bob #1] hi alice"));
+  // The line for an absent recipient is refused (NO_VALID_PARTICIPANT) and never reaches
+  // alice: the next one she sees is the one sent after /all.
+  const auto next = line_with(*alice, "[bob");
+  ASSERT_TRUE(next);
+  EXPECT_NE(next->find("] still there?"), std::string::npos) << *next;
+  bob->write_line("/quit");
+  EXPECT_EQ(bob->wait_exit(), std::optional<int>(0));
+  EXPECT_EQ(line_with(*alice, "left"), std::optional<std::string>("* bob left"));
+}
 #endif
 
 }  // namespace

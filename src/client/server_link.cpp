@@ -13,6 +13,7 @@
 #include "webrtc/ice_lite_client.hpp"
 #include "webrtc/sdp.hpp"
 #include "webrtc/webrtc_connection.hpp"
+#include "webrtc/webrtc_server.hpp"
 
 namespace switchboard::client {
 namespace {
@@ -254,19 +255,7 @@ class ServerLink::Impl {
   }
 
   void start_data(const webrtc::SessionDescription& answer) {
-    std::vector<webrtc::SocketAddress> candidates;
-    for (const webrtc::IceCandidate& c : answer.candidates) {
-      if (c.transport != "udp" || c.component != 1) continue;
-      auto address = webrtc::SocketAddress::parse(c.address, c.port);
-      if (!address) continue;  // an mDNS name: a server never sends one
-      // A server that does not know its public address announces the wildcard: it is
-      // where the WebSocket went.
-      if (is_unspecified(*address) && ws_ && ws_->remote_address()) {
-        auto replaced = webrtc::SocketAddress::parse(ws_->remote_address()->to_string(), c.port);
-        if (replaced) address = replaced;
-      }
-      candidates.push_back(*address);
-    }
+    std::vector<webrtc::SocketAddress> candidates = server_candidates(answer);
     // The Web SDK would start as the DTLS client too: an ICE-lite answerer takes `passive`.
     const webrtc::DtlsRole role = answer.setup == webrtc::DtlsSetup::Active
                                       ? webrtc::DtlsRole::Server
@@ -318,6 +307,30 @@ class ServerLink::Impl {
       fail_later({ErrorCode::NotConnected,
                   "cannot reach the server's data port: " + started.error().message});
     }
+  }
+
+  // The answer's UDP candidates, and where the WebSocket went on the first one's port: a
+  // server that does not know its public address announces the wildcard or loopback, yet
+  // its data port is on the host that answered the WebSocket.
+  std::vector<webrtc::SocketAddress> server_candidates(const webrtc::SessionDescription& answer) {
+    std::optional<asio::ip::address> signaling_host;
+    if (ws_) signaling_host = ws_->remote_address();
+    std::vector<webrtc::SocketAddress> out;
+    for (const webrtc::IceCandidate& c : answer.candidates) {
+      if (c.transport != "udp" || c.component != 1) continue;
+      auto address = webrtc::SocketAddress::parse(c.address, c.port);
+      if (!address) continue;  // an mDNS name: a server never sends one
+      if (is_unspecified(*address)) {
+        if (!signaling_host) continue;
+        address = webrtc::to_socket_address({*signaling_host, c.port});
+      }
+      if (std::find(out.begin(), out.end(), *address) == out.end()) out.push_back(*address);
+    }
+    if (signaling_host && !out.empty()) {
+      const auto fallback = webrtc::to_socket_address({*signaling_host, out.front().port()});
+      if (std::find(out.begin(), out.end(), fallback) == out.end()) out.push_back(fallback);
+    }
+    return out;
   }
 
   static bool is_unspecified(const webrtc::SocketAddress& address) {

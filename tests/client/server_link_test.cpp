@@ -41,6 +41,7 @@ class FakeServer {
     bool echo = true;
     // The answer names a UDP port nobody listens on (a firewalled data port).
     std::optional<std::uint16_t> announce_udp_port;
+    std::string announce_ip = "127.0.0.1";  // the answer's candidate address
   };
 
   FakeServer(asio::io_context& io, Behaviour behaviour)
@@ -149,8 +150,8 @@ class FakeServer {
     ASSERT_TRUE(offer) << offer.error().message;
     offer_ = *offer;
     const auto ice = webrtc::random_ice_credentials();
-    const auto address =
-        *webrtc::SocketAddress::parse("127.0.0.1", behaviour_.announce_udp_port.value_or(port_));
+    const auto address = *webrtc::SocketAddress::parse(
+        behaviour_.announce_ip, behaviour_.announce_udp_port.value_or(port_));
     const auto answer =
         webrtc::make_lite_answer(*offer, ice, *certificate_, address, kMaxMessageSize);
     session_ = udp_.add_session(ice, offer->ice_ufrag,
@@ -387,7 +388,7 @@ TEST_F(ServerLinkTest, JoinsThenConnectsTheDataPath) {
   EXPECT_EQ(seen.joined->participant_id, 7u);
   ASSERT_EQ(seen.joined->participants.size(), 1u);
   EXPECT_EQ(seen.order, (std::vector<std::string>{"joined", "connected"}));
-  EXPECT_TRUE(server->data_connected);
+  EXPECT_TRUE(run_until([&] { return server->data_connected; }));
   ASSERT_GE(server->types.size(), 2u);
   EXPECT_EQ(server->types[0], "join");
   EXPECT_EQ(server->types[1], "offer");
@@ -398,6 +399,19 @@ TEST_F(ServerLinkTest, JoinsThenConnectsTheDataPath) {
   EXPECT_EQ(offer.mid, "0");
   EXPECT_EQ(offer.sctp_port, 5000);
   EXPECT_EQ(offer.max_message_size, std::size_t{kMaxMessageSize} + 65536);
+}
+
+TEST_F(ServerLinkTest, WildcardCandidateMeansTheSignalingHost) {
+  make({.refuse_join = {}, .echo = true, .announce_udp_port = {}, .announce_ip = "0.0.0.0"});
+  ASSERT_TRUE(connect());
+}
+
+TEST_F(ServerLinkTest, UnreachableCandidateFallsBackToTheSignalingHost) {
+  // 127.0.0.2 is loopback too, but the fake's UDP socket is bound to 127.0.0.1 only.
+  make({.refuse_join = {}, .echo = true, .announce_udp_port = {}, .announce_ip = "127.0.0.2"});
+  ASSERT_TRUE(connect());
+  ASSERT_TRUE(link->send(kDurable, pattern(1, 100)));
+  ASSERT_TRUE(run_until([&] { return seen.data.size() == 1; }));
 }
 
 TEST_F(ServerLinkTest, SendBeforeConnectedIsNotConnected) {
@@ -550,7 +564,10 @@ TEST_F(ServerLinkTest, UnreachableDataPortClosesWhenIceGivesUp) {
     asio::ip::udp::socket probe(io, {asio::ip::make_address("127.0.0.1"), 0});
     dead_port = probe.local_endpoint().port();
   }
-  make({.refuse_join = {}, .echo = true, .announce_udp_port = dead_port});
+  make({.refuse_join = {},
+        .echo = true,
+        .announce_udp_port = dead_port,
+        .announce_ip = "127.0.0.1"});
   link->start();
   ASSERT_TRUE(run_until([&] { return !seen.closed.empty(); }, 20s));
   EXPECT_EQ(seen.closed[0].code, ErrorCode::NotConnected);

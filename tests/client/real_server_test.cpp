@@ -1,0 +1,173 @@
+// The C++ SDK against the real switchboard server, in-process on its own thread: the
+// whole path (WebSocket signaling, ICE-lite, DTLS, SCTP, relay) on 127.0.0.1.
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <switchboard/switchboard.hpp>
+
+#include "inbox.hpp"
+#include "server/server.hpp"
+#include "signaling/token.hpp"
+
+namespace switchboard {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Inbox;
+using testing::kWait;
+
+class RealServer : public ::testing::Test {
+ protected:
+  RealServer() {
+    spdlog::set_level(spdlog::level::warn);
+    server::ServerConfig config;
+    config.port = 0;
+    config.dev = true;
+    EXPECT_TRUE(server::validate(config));
+    server_ = std::make_unique<server::Server>(io_, config);
+    auto started = server_->start();
+    EXPECT_TRUE(started) << (started ? "" : started.error().message);
+    url_ = "ws://127.0.0.1:" + std::to_string(server_->port());
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~RealServer() override {
+    clients_.clear();  // leaves every call first
+    shutdown();
+    server_.reset();
+  }
+
+  void shutdown() {
+    if (!thread_.joinable()) return;
+    std::promise<void> done;
+    boost::asio::post(
+        io_, [&] { server_->shutdown("server shutting down", [&] { done.set_value(); }); });
+    done.get_future().wait_for(10s);
+    io_.stop();
+    thread_.join();
+  }
+
+  static std::string token(const std::string& user, const std::string& call, int ttl = 3600) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return signaling::mint_token(
+        {.sub = user, .call = call, .name = user + " D", .exp = now + ttl, .iat = now},
+        signaling::kDevelopmentSecret);
+  }
+
+  CallClient& client() {
+    clients_.push_back(std::make_unique<CallClient>());
+    return *clients_.back();
+  }
+
+  boost::asio::io_context io_{1};
+  std::unique_ptr<server::Server> server_;
+  std::string url_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<CallClient>> clients_;
+};
+
+TEST_F(RealServer, TwoParticipantsExchangeMessagesThroughTheServer) {
+  auto& client_a = client();
+  auto& client_b = client();
+  auto alice = client_a.join(url_, "c1", token("alice", "c1"));
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  Inbox alice_inbox(*alice);
+  auto bob = client_b.join(url_, "c1", token("bob", "c1"));
+  ASSERT_TRUE(bob.ok()) << bob.error().message;
+  Inbox bob_inbox(*bob);
+  EXPECT_EQ((*bob)->self().identity, "bob");
+  EXPECT_EQ((*bob)->self().displayName, "bob D");
+  ASSERT_EQ((*bob)->participants().size(), 1u);
+  EXPECT_EQ((*bob)->participants()[0].identity, "alice");
+  ASSERT_TRUE(alice_inbox.wait_log("joined bob"));
+
+  auto sender = (*alice)->dataChannel().createSender({.channelId = 10000});
+  ASSERT_TRUE(sender.ok());
+  for (int i = 1; i <= 500; ++i) {
+    auto seq = (*sender)->sendMessage("hello " + std::to_string(i));
+    ASSERT_TRUE(seq.ok()) << seq.error().message;
+    ASSERT_EQ(*seq, static_cast<std::uint32_t>(i));
+  }
+  ASSERT_TRUE(bob_inbox.wait_messages(500));
+  auto texts = bob_inbox.texts();
+  for (int i = 1; i <= 500; ++i) ASSERT_EQ(texts[i - 1], "hello " + std::to_string(i));
+  EXPECT_EQ(bob_inbox.receiver(0)->senderIdentity(), "alice");
+
+  (*sender)->close();
+  ASSERT_TRUE(bob_inbox.wait_log("closed 10000 from alice sender_closed"));
+
+  // Bob answers on a channel of his own, to alice only.
+  auto reply = (*bob)->dataChannel().createSender({.participants = {"alice"}});
+  ASSERT_TRUE(reply.ok());
+  ASSERT_TRUE((*reply)->sendMessage(std::string(100 * 1024, 'b')).ok());  // fragmented
+  ASSERT_TRUE(alice_inbox.wait_messages(1));
+  EXPECT_EQ(alice_inbox.texts()[0].size(), 100u * 1024);
+
+  (*bob)->leave();
+  EXPECT_FALSE((*bob)->connected());
+  ASSERT_TRUE(alice_inbox.wait_log("left bob"));
+  (*alice)->leave();
+}
+
+TEST_F(RealServer, AForgedTokenIsRefusedWithUnauthorized) {
+  auto forged = token("mallory", "c1");
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  auto call = client().join(url_, "c1", forged);
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code, ErrorCode::Unauthorized);
+}
+
+TEST_F(RealServer, ATokenForAnotherCallIsRefusedWithUnauthorized) {
+  auto call = client().join(url_, "c1", token("eve", "c2"));
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code, ErrorCode::Unauthorized);
+}
+
+TEST_F(RealServer, AnUnreachableServerFailsWithNotConnected) {
+  auto call = client().join("ws://127.0.0.1:1", "c1", token("alice", "c1"), {.timeout = 3000ms});
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code, ErrorCode::NotConnected);
+}
+
+TEST_F(RealServer, ServerShutdownReportsTheCallDisconnected) {
+  auto call = client().join(url_, "c1", token("alice", "c1"));
+  ASSERT_TRUE(call.ok()) << call.error().message;
+  Inbox inbox(*call);
+  auto sender = (*call)->dataChannel().createSender({});
+  ASSERT_TRUE(sender.ok());
+  shutdown();
+  ASSERT_TRUE(inbox.wait([](const Inbox& in) {
+    return std::any_of(in.log.begin(), in.log.end(),
+                       [](const std::string& l) { return l.starts_with("disconnected"); });
+  }));
+  EXPECT_FALSE((*call)->connected());
+  auto r = (*sender)->sendMessage("x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::NotConnected);
+}
+
+TEST_F(RealServer, DestroyingTheCallClientLeavesItsCalls) {
+  auto alice = client().join(url_, "c1", token("alice", "c1"));
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  Inbox alice_inbox(*alice);
+  {
+    CallClient other;
+    auto bob = other.join(url_, "c1", token("bob", "c1"));
+    ASSERT_TRUE(bob.ok()) << bob.error().message;
+    ASSERT_TRUE(alice_inbox.wait_log("joined bob"));
+  }
+  EXPECT_TRUE(alice_inbox.wait_log("left bob"));
+  (*alice)->leave();
+}
+
+}  // namespace
+}  // namespace switchboard

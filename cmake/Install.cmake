@@ -8,11 +8,6 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-if(NOT TARGET switchboard_client)
-  message(STATUS "switchboard: no client SDK sources yet, the shared library is not built")
-  return()
-endif()
-
 add_library(switchboard_sdk SHARED
   $<TARGET_OBJECTS:switchboard_core>
   $<TARGET_OBJECTS:switchboard_webrtc>

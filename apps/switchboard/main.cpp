@@ -9,11 +9,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   switchboard::cli::add_demo_command(app, exit_code);
   switchboard::cli::add_token_command(app, exit_code);
-#ifdef SWITCHBOARD_CLI_WITH_SDK
   switchboard::cli::add_agent_command(app, exit_code);
   switchboard::cli::add_chat_command(app, exit_code);
   switchboard::cli::add_bench_command(app, exit_code);
-#endif
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

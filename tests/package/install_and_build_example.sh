@@ -13,6 +13,10 @@ prefix=$scratch/prefix
 
 step() { echo "== $*"; }
 
+# What the install copies must exist (a no-op after a full build).
+step "build what gets installed"
+"$cmake" --build "$build" --target switchboard_sdk switchboard switchboard-server
+
 step "install $build into $prefix"
 "$cmake" --install "$build" --prefix "$prefix"
 

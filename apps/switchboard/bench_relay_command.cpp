@@ -224,6 +224,7 @@ struct PhaseResult {
   std::uint64_t sent = 0;
   std::uint64_t delivered = 0;
   std::optional<double> server_cpu;  // share of one core
+  std::optional<double> client_cpu;  // this process (every participant), share of one core
   double p50_ms = 0;
   double p99_ms = 0;
   std::size_t samples = 0;
@@ -437,6 +438,7 @@ class Bench {
     for (int s = 0; s < args_.senders; ++s) sent_before[s] = sent_[s].load();
     const auto delivered_before = delivered_.load();
     const auto cpu_before = server_cpu_seconds();
+    const auto client_cpu_before = process_cpu_seconds(::getpid());
     const auto start = Clock::now();
     const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(args_.duration));
@@ -472,6 +474,7 @@ class Bench {
     }
     const auto stop = Clock::now();
     const auto cpu_after = server_cpu_seconds();
+    const auto client_cpu_after = process_cpu_seconds(::getpid());
     const auto delivered_after = delivered_.load();
 
     PhaseResult result;
@@ -479,6 +482,9 @@ class Bench {
     for (int s = 0; s < args_.senders; ++s) result.sent += sent_[s].load() - sent_before[s];
     result.delivered = delivered_after - delivered_before;
     if (cpu_before && cpu_after) result.server_cpu = (*cpu_after - *cpu_before) / result.seconds;
+    if (client_cpu_before && client_cpu_after) {
+      result.client_cpu = (*client_cpu_after - *client_cpu_before) / result.seconds;
+    }
     if (!drain(10s)) log("not every message arrived within 10 s of the phase's end");
 
     std::vector<std::uint32_t> latencies;
@@ -510,6 +516,7 @@ class Bench {
         j["sentPerSecond"] = static_cast<double>(r.sent) / r.seconds;
         j["deliveredPerSecond"] = static_cast<double>(r.delivered) / r.seconds;
         j["serverCpu"] = r.server_cpu ? Json(*r.server_cpu) : Json(nullptr);
+        j["clientCpu"] = r.client_cpu ? Json(*r.client_cpu) : Json(nullptr);
         j["latencyMs"] = {{"p50", r.p50_ms}, {"p99", r.p99_ms}, {"samples", r.samples}};
         return j;
       };
@@ -531,16 +538,18 @@ class Bench {
               << args_.senders << " sender(s) broadcasting " << payload_.size()
               << "-byte messages (fan-out " << fanout() << "), " << args_.duration
               << " s per phase\n";
-    std::snprintf(line, sizeof line, "%-22s %12s %14s %11s %9s %9s\n", "phase", "sent msg/s",
-                  "delivered/s", "server CPU", "p50 ms", "p99 ms");
+    std::snprintf(line, sizeof line, "%-22s %12s %14s %11s %11s %9s %9s\n", "phase", "sent msg/s",
+                  "delivered/s", "server CPU", "client CPU", "p50 ms", "p99 ms");
     std::cout << line;
+    auto percent = [](const std::optional<double>& share) {
+      return share ? std::to_string(static_cast<int>(*share * 100 + 0.5)) + "%"
+                   : std::string("n/a");
+    };
     auto row = [&](const std::string& name, const PhaseResult& r) {
-      const auto cpu = r.server_cpu
-                           ? std::to_string(static_cast<int>(*r.server_cpu * 100 + 0.5)) + "%"
-                           : std::string("n/a");
-      std::snprintf(line, sizeof line, "%-22s %12.0f %14.0f %11s %9.3f %9.3f\n", name.c_str(),
+      std::snprintf(line, sizeof line, "%-22s %12.0f %14.0f %11s %11s %9.3f %9.3f\n", name.c_str(),
                     static_cast<double>(r.sent) / r.seconds,
-                    static_cast<double>(r.delivered) / r.seconds, cpu.c_str(), r.p50_ms, r.p99_ms);
+                    static_cast<double>(r.delivered) / r.seconds, percent(r.server_cpu).c_str(),
+                    percent(r.client_cpu).c_str(), r.p50_ms, r.p99_ms);
       std::cout << line;
     };
     row("saturated", sat);

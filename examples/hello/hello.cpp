@@ -4,8 +4,6 @@
 //   switchboard-server --dev &
 //   TOKEN=$(switchboard token --dev --user alice --call demo)
 //   hello ws://127.0.0.1:8480 demo "$TOKEN"
-#include <switchboard/switchboard.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -13,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <switchboard/switchboard.hpp>
 
 namespace {
 

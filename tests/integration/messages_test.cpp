@@ -13,6 +13,7 @@ using MessageSize = IntegrationTest;
 using DurableMessages = IntegrationTest;
 using TrafficLimit = IntegrationTest;
 using SlowConsumer = IntegrationTest;
+using LossyMessages = IntegrationTest;
 
 double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -83,6 +84,41 @@ TEST_F(DurableMessages, OneByteTo200KiBArriveIntactAndInOrder) {
           << "message " << i << " of " << sizes[i] << " bytes differs";
     }
   }
+}
+
+// Lossy messages may be lost, never altered, duplicated or misrouted. On an idle loopback
+// they all arrive; the test asks only that most do.
+TEST_F(LossyMessages, ArriveIntactAtTheirRecipientsOnly) {
+  constexpr int kMessages = 20;
+  Server server;
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
+  Agent& alice = *agents[0];
+  Agent& bob = *agents[1];
+  Agent& carol = *agents[2];
+  const std::uint16_t channel = alice.create_sender({{"channelId", 88},
+                                                     {"reliability", "lossy"},
+                                                     {"priority", "High"},
+                                                     {"participants", {"bob"}}});
+  std::map<std::string, std::uint32_t> sequence_of;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string text = "lossy " + std::to_string(i);
+    sequence_of[text] = alice.send_text(channel, text);
+  }
+  std::set<std::string> got;
+  while (got.size() < kMessages) {
+    const auto m = bob.next(is_message_from("alice", channel), 2s);
+    if (!m) break;
+    const std::string text = m->value("text", "");
+    ASSERT_TRUE(sequence_of.count(text)) << m->dump();
+    EXPECT_EQ(m->value("sequenceNumber", 0u), sequence_of[text]);
+    EXPECT_TRUE(got.insert(text).second) << "duplicate " << text;
+  }
+  EXPECT_GE(got.size(), kMessages / 2u) << "most lossy messages arrive on an idle loopback";
+  // A durable broadcast fence from alice: carol gets it, and never got a lossy one.
+  const std::uint16_t fence = alice.create_sender({{"channelId", 89}});
+  alice.send_text(fence, "fence");
+  EXPECT_EQ(carol.expect_message("alice", fence).value("text", ""), "fence");
+  EXPECT_TRUE(carol.take_received(is_message_from("alice", channel)).empty());
 }
 
 // alice sends `count` messages of `size` bytes as fast as the agent takes them to bob and

@@ -192,7 +192,12 @@ class DataClient {
             .channel_opened = {},
             .message =
                 [this](std::uint16_t stream, ByteView data, bool) {
-                  received.push_back({stream, Bytes(data.begin(), data.end())});
+                  if (store_messages) {
+                    received.push_back({stream, Bytes(data.begin(), data.end())});
+                    return;
+                  }
+                  ByteView rest = data;
+                  while (!rest.empty() && core::decode_frame(rest)) ++frames_counted;
                 },
             .channel_closed = {},
             .buffered_amount_low = {},
@@ -236,6 +241,8 @@ class DataClient {
   AsyncSignal signal;
   std::unique_ptr<webrtc::WebRtcConnection> connection;
   std::vector<ReceivedMessage> received;
+  bool store_messages = true;      // false: only count frames (load tests)
+  std::size_t frames_counted = 0;  // when not storing
   bool connected = false;
   bool failed = false;
 

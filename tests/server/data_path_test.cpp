@@ -269,5 +269,30 @@ TEST_F(DataPath, SlowConsumerIsDisconnectedWhileOthersKeepReceiving) {
   EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
 }
 
+TEST_F(DataPath, RandomBytesNeverReachOthersOrHurtTheServer) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 300; ++i) {
+    Bytes junk(1 + rng() % 300);
+    for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+    if (i % 3 == 0) junk[0] = core::kFrameVersion;  // get past the first check sometimes
+    (void)alice.send(static_cast<std::uint16_t>(i % 4), junk);
+  }
+  ASSERT_TRUE(alice.send(0, client_frame(42, 1, "still here")));
+  ASSERT_TRUE(run_until(io_, [&] {
+    for (const auto& f : frames_of(bob.received)) {
+      if (payload_of(f) == "still here") return true;
+    }
+    return false;
+  }));
+  for (const auto& f : frames_of(bob.received)) {
+    EXPECT_EQ(f.header.from, std::optional<core::ParticipantId>(1));
+  }
+  EXPECT_GT(server_->metrics().dropped_for(DropReason::Malformed), 0u);
+}
+
 }  // namespace
 }  // namespace switchboard::server::testing

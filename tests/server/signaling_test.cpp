@@ -1,4 +1,6 @@
 // The server's HTTP and signaling behaviour, over real sockets on 127.0.0.1.
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "server_harness.hpp"
@@ -278,6 +280,47 @@ TEST(ServerSignaling, ShutdownDisconnectsEveryParticipant) {
     EXPECT_EQ((*bye)["reason"], "server shutting down");
   }
   stopper.join();
+}
+
+TEST(ServerSignaling, GarbageMessagesCloseOnlyTheirOwnConnection) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  std::mt19937 rng(99);
+  const std::vector<std::string> samples = {"",
+                                            "null",
+                                            "[]",
+                                            "{}",
+                                            "{\"type\":5}",
+                                            "{\"type\":\"join\",\"token\":7}",
+                                            "{\"type\":\"offer\",\"sdp\":\"v=0\"}",
+                                            "{\"type\":\"join\",\"token\":\"x\",\"call\":\"\"}",
+                                            std::string(1000, '{')};
+  for (int i = 0; i < 40; ++i) {
+    SignalClient bad(server.port());
+    std::string text = samples[static_cast<std::size_t>(i) % samples.size()];
+    if (i >= static_cast<int>(samples.size())) {
+      text.resize(1 + rng() % 200);
+      for (auto& c : text) c = static_cast<char>(' ' + rng() % 95);  // printable ASCII
+    }
+    bad.send(text);
+    auto reply = bad.receive();
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ((*reply)["type"], "error") << i;
+    EXPECT_TRUE(bad.closed_by_server()) << i;
+  }
+  {
+    // Not UTF-8 in a text message: the WebSocket layer itself fails that connection.
+    SignalClient bad(server.port());
+    bad.send(std::string("\xff\xfe"));
+    auto first = bad.receive();
+    if (first) EXPECT_EQ((*first)["type"], "error");
+    EXPECT_FALSE(bad.receive().has_value());
+  }
+  alice.send(json{{"type", "ping"}, {"req", "p"}});
+  auto pong = alice.receive();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ((*pong)["type"], "pong");
 }
 
 }  // namespace

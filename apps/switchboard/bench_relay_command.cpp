@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -61,7 +62,7 @@ struct BenchArgs {
 
 // Payload layout: [0..8) steady_clock nanoseconds at send, [8] phase.
 constexpr std::size_t kHeaderSize = 9;
-constexpr std::size_t kMaxBuffered = 1024 * 1024;
+constexpr std::size_t kMaxBuffered = std::size_t{1024} * 1024;
 
 enum Phase : std::uint8_t { kWarmup = 0, kSaturate = 1, kPaced = 2, kPhases = 3 };
 
@@ -431,7 +432,7 @@ class Bench {
     // Per sender: at most this many messages unread by its slowest receiver, so the
     // server's queue towards each receiver stays a few MiB at most.
     const std::uint64_t window = std::clamp<std::uint64_t>(
-        2 * 1024 * 1024 /
+        std::size_t{2} * 1024 * 1024 /
             (std::max<std::size_t>(payload_.size(), 64) * static_cast<std::size_t>(fanout())),
         32, 8192);
     std::vector<std::uint64_t> sent_before(args_.senders);
@@ -542,8 +543,7 @@ class Bench {
                   "delivered/s", "server CPU", "client CPU", "p50 ms", "p99 ms");
     std::cout << line;
     auto percent = [](const std::optional<double>& share) {
-      return share ? std::to_string(static_cast<int>(*share * 100 + 0.5)) + "%"
-                   : std::string("n/a");
+      return share ? std::to_string(std::lround(*share * 100)) + "%" : std::string("n/a");
     };
     auto row = [&](const std::string& name, const PhaseResult& r) {
       std::snprintf(line, sizeof line, "%-22s %12.0f %14.0f %11s %11s %9.3f %9.3f\n", name.c_str(),

@@ -575,6 +575,16 @@ TEST_F(ServerLinkTest, UnreachableDataPortClosesWhenIceGivesUp) {
   EXPECT_EQ(seen.order, (std::vector<std::string>{"joined", "closed"}));
 }
 
+TEST_F(ServerLinkTest, PingsTheServerEvery15Seconds) {
+  make();
+  ASSERT_TRUE(connect());
+  const auto t = std::chrono::steady_clock::now();
+  auto pings = [&] { return std::count(server->types.begin(), server->types.end(), "ping"); };
+  ASSERT_TRUE(run_until([&] { return pings() > 0; }, 20s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t, 14s);
+  EXPECT_EQ(pings(), 1);
+}
+
 TEST_F(ServerLinkTest, UnreachableServerClosesWithNotConnected) {
   // A port nobody listens on: bind, note it, close.
   std::uint16_t port = 0;

@@ -28,7 +28,7 @@ std::shared_ptr<Participant> CallRegistry::remove(Participant& participant) {
     --participants_;
   }
   participant.call = nullptr;
-  if (call->members.empty()) {
+  if (call->members.empty() && !call->pinned) {
     const std::string id = call->id;  // erase must not read the key it destroys
     calls_.erase(id);
   }

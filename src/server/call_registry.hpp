@@ -21,6 +21,9 @@ struct Call {
   core::Roster roster;
   std::unordered_map<core::ParticipantId, std::shared_ptr<Participant>> members;
   core::ParticipantId next_id = 1;
+  // Kept while empty (a re-joining identity replaces the call's only participant, and
+  // must still get a new id).
+  bool pinned = false;
 
   Participant* member(core::ParticipantId pid) const {
     auto it = members.find(pid);

@@ -310,12 +310,14 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
       if (it != existing->members.end()) {
         std::shared_ptr<Participant> previous = it->second;
         spdlog::info("call {}: {} joined again; replacing #{}", call_id, claims->sub, previous->id);
+        existing->pinned = true;
         disconnect(previous, "joined from another connection");
       }
     }
   }
 
   Call& call = calls_.find_or_create(call_id);
+  call.pinned = false;
   const RateLimiter limiter(config_.rate_limit_bytes_per_second,
                             config_.rate_limit_messages_per_second, core::Clock::now());
   const RecipientQueue queue(std::chrono::milliseconds(config_.latency_target_ms),

@@ -237,6 +237,20 @@ TEST(ServerSignaling, SameIdentityAgainReplacesTheOldConnection) {
   EXPECT_EQ((*joined)["participantId"], 3);
 }
 
+TEST(ServerSignaling, SoleParticipantJoiningAgainGetsANewId) {
+  ServerThread server;
+  SignalClient first(server.port());
+  ASSERT_EQ(first.join("alice", "c1")["participantId"], 1);
+  SignalClient second(server.port());
+  auto again = second.join("alice", "c1");
+  ASSERT_EQ(again["type"], "joined");
+  EXPECT_EQ(again["participantId"], 2);
+  EXPECT_TRUE(again["participants"].empty());
+  auto bye = first.receive("disconnect");
+  ASSERT_TRUE(bye);
+  EXPECT_EQ((*bye)["reason"], "joined from another connection");
+}
+
 TEST(ServerSignaling, FullCallRefusesWithCallFull) {
   auto config = test_config();
   config.max_participants_per_call = 1;

@@ -52,6 +52,9 @@ libdir=$(dirname "$lib")
 "$scratch/hello-pkgconfig" --help
 
 step "both example binaries use the installed library"
-ldd "$scratch/hello-cmake/hello" | grep -q "$libdir/libswitchboard.so"
-ldd "$scratch/hello-pkgconfig" | grep -q "$libdir/libswitchboard.so"
+# (ldd's output is captured first: grep -q stopping early would fail the pipe under pipefail)
+for program in "$scratch/hello-cmake/hello" "$scratch/hello-pkgconfig"; do
+  libs=$(ldd "$program")
+  grep -q "$libdir/libswitchboard.so" <<<"$libs" || { echo "$program: $libs"; exit 1; }
+done
 echo "ok"

@@ -13,7 +13,7 @@ namespace {
 using AccessTokens = IntegrationTest;
 using CallIsolation = IntegrationTest;
 
-const std::string kSecret = "integration-test-secret-7f3a9c0e51b24d68";
+constexpr std::string_view kSecret = "integration-test-secret-7f3a9c0e51b24d68";
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -27,7 +27,7 @@ Server secret_server() {
 }
 
 // `switchboard token` with the secret in a file.
-std::string cli_token(const std::string& user, const std::string& call, const std::string& secret) {
+std::string cli_token(const std::string& user, const std::string& call, std::string_view secret) {
   const RunResult run = run_cli({"token", "--user", user, "--call", call, "--ttl", "1h",
                                  "--secret-file", write_test_file("token-secret", secret)});
   if (run.status != 0) {

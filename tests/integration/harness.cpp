@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -22,14 +23,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace switchboard::integration {
 namespace {
 
 // Every agent keeps its data on the server path: these tests are about the server's
 // routing, and a 1:1 call would otherwise go peer to peer.
-const std::vector<std::string> kAgentDefaultArgs = {"--p2p", "off"};
+constexpr std::array<const char*, 2> kAgentDefaultArgs = {"--p2p", "off"};
 
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -175,7 +174,7 @@ Process::~Process() {
 
 void Process::read_loop() {
   std::string partial;
-  std::vector<char> chunk(64 * 1024);
+  std::vector<char> chunk(std::size_t{64} * 1024);
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -359,7 +358,7 @@ Agent::Agent(const Server& server, Options options) : options_(std::move(options
 
 std::string Agent::write_command(Json command) {
   if (!command.contains("req")) command["req"] = "r" + std::to_string(next_req_++);
-  const std::string req = command["req"].get<std::string>();
+  std::string req = command["req"].get<std::string>();
   std::string line = command.dump();
   line += '\n';
   if (!process_->write(line, Clock::now() + kWait)) {
@@ -537,6 +536,7 @@ std::string Agent::describe_pending(std::size_t max_events) const {
 std::vector<std::unique_ptr<Agent>> join_call(const Server& server, const std::string& call,
                                               const std::vector<std::string>& users) {
   std::vector<std::unique_ptr<Agent>> agents;
+  agents.reserve(users.size());
   for (const auto& user : users) agents.push_back(std::make_unique<Agent>(server, call, user));
   const std::set<std::string> everyone(users.begin(), users.end());
   for (auto& agent : agents) agent->expect_joined();
@@ -599,7 +599,7 @@ std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path
 }
 
 std::string write_test_file(const std::string& name, std::string_view contents) {
-  const std::string path = (std::filesystem::path(test_log_dir()) / name).string();
+  std::string path = (std::filesystem::path(test_log_dir()) / name).string();
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   out.close();

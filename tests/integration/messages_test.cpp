@@ -61,9 +61,24 @@ TEST_F(DurableMessages, OneByteTo200KiBArriveIntactAndInOrder) {
   auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
   Agent& alice = *agents[0];
 
-  const std::vector<std::size_t> sizes = {
-      1,     2,     3,     100,   1000,   1200,   1500,   16383,          16384,
-      16385, 65535, 65536, 65537, 100000, 131072, 150001, 200 * 1024 - 1, 200 * 1024};
+  const std::vector<std::size_t> sizes = {1,
+                                          2,
+                                          3,
+                                          100,
+                                          1000,
+                                          1200,
+                                          1500,
+                                          16383,
+                                          16384,
+                                          16385,
+                                          65535,
+                                          65536,
+                                          65537,
+                                          100000,
+                                          131072,
+                                          150001,
+                                          std::size_t{200} * 1024 - 1,
+                                          std::size_t{200} * 1024};
   const std::uint16_t channel = alice.create_sender({{"channelId", 9}, {"reliability", "Durable"}});
   std::vector<std::string> payloads;
   std::vector<std::uint32_t> sequence_numbers;
@@ -141,6 +156,7 @@ void check_rate_limit(bool bytes, int rate, std::size_t size, int count) {
 
   const auto start = Clock::now();
   std::vector<std::string> reqs;
+  reqs.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     reqs.push_back(
         alice.write_command({{"op", "send"}, {"channelId", channel}, {"text", text_of(i)}}));
@@ -229,7 +245,7 @@ TEST_F(TrafficLimit, SenderOverTheByteRateIsLimitedAndRecipientsGetOnlyTheAllowa
 // everyone, paced at 2 MB/s (bitrateKbps) so that bob and carol keep up with room to
 // spare on a loaded 2-core machine; the server's durable queue bound is 1 MiB.
 TEST_F(SlowConsumer, IsDisconnectedWhileTheOthersReceiveEveryDurableMessage) {
-  constexpr std::size_t kMessageSize = 128 * 1024;
+  constexpr std::size_t kMessageSize = std::size_t{128} * 1024;
   constexpr std::size_t kMessages = 160;  // 20 MiB
   constexpr int kBitrateKbps = 16'000;
   constexpr double kPacedSeconds = kMessages * kMessageSize * 8.0 / (kBitrateKbps * 1000.0);

@@ -17,7 +17,9 @@
 namespace switchboard::integration {
 namespace {
 
-const std::vector<std::string> kFive = {"alice", "bob", "carol", "dave", "eve"};
+std::vector<std::string> five() {
+  return {"alice", "bob", "carol", "dave", "eve"};
+}
 
 using FiveParticipantCall = IntegrationTest;
 using SequenceNumbers = IntegrationTest;
@@ -57,7 +59,7 @@ void leave(Agent& agent) {
 
 TEST_F(FiveParticipantCall, BroadcastReachesEveryOtherParticipantOnceWithTheSameSequenceNumber) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
 
   const std::uint16_t channel = alice.create_sender({{"channelId", 10000}});
@@ -108,7 +110,7 @@ TEST_F(FiveParticipantCall, BroadcastReachesEveryOtherParticipantOnceWithTheSame
 
 TEST_F(FiveParticipantCall, MessageToOneRecipientReachesOnlyThatRecipient) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
 
   const std::uint16_t channel =
@@ -128,7 +130,7 @@ TEST_F(FiveParticipantCall, MessageToOneRecipientReachesOnlyThatRecipient) {
 
 TEST_F(FiveParticipantCall, MessageToASubsetReachesExactlyThatSubset) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
 
   // An id listed twice and the sender itself change nothing.
@@ -153,7 +155,7 @@ TEST_F(FiveParticipantCall, MessageToASubsetReachesExactlyThatSubset) {
 
 TEST_F(FiveParticipantCall, SetParticipantsRedirectsTheMessagesThatFollow) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
 
   const std::uint16_t channel = alice.create_sender({{"channelId", 22}});
@@ -237,7 +239,7 @@ TEST_F(ChannelIds, AbsentOrZeroChannelIdAllocatesDistinctIdsFrom1024Up) {
 
 TEST_F(SenderClose, RecipientsSeeTheirReceiverClosedWithSenderClosed) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
 
   const std::uint16_t channel = alice.create_sender({{"channelId", 500}});
@@ -287,7 +289,7 @@ TEST_F(SenderClose, SendAfterCloseFailsWithSenderClosed) {
 
 TEST_F(Leave, EveryReceiverFedByTheLeaverClosesWithParticipantLeft) {
   Server server;
-  auto agents = join_call(server, unique_call_id(), kFive);
+  auto agents = join_call(server, unique_call_id(), five());
   Agent& alice = by_name(agents, "alice");
   Agent& bob = by_name(agents, "bob");
 

@@ -429,12 +429,15 @@ class Bench {
 
   // rate 0 = saturate.
   PhaseResult run_phase(Phase phase, double rate) {
-    // Per sender: at most this many messages unread by its slowest receiver, so the
-    // server's queue towards each receiver stays a few MiB at most.
+    // Per sender: at most this many messages unread by its slowest receiver, so that all
+    // senders together keep about 2 MiB of deliveries in flight: the server's queues stay
+    // far below the slow-consumer bound and saturated latency stays that backlog's.
+    const std::size_t deliveries_in_flight_bytes = std::size_t{2} * 1024 * 1024;
     const std::uint64_t window = std::clamp<std::uint64_t>(
-        std::size_t{2} * 1024 * 1024 /
-            (std::max<std::size_t>(payload_.size(), 64) * static_cast<std::size_t>(fanout())),
-        32, 8192);
+        deliveries_in_flight_bytes /
+            (std::max<std::size_t>(payload_.size(), 64) * static_cast<std::size_t>(fanout()) *
+             static_cast<std::size_t>(args_.senders)),
+        16, 8192);
     std::vector<std::uint64_t> sent_before(args_.senders);
     for (int s = 0; s < args_.senders; ++s) sent_before[s] = sent_[s].load();
     const auto delivered_before = delivered_.load();

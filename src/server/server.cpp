@@ -85,7 +85,8 @@ Server::Server(asio::io_context& io, ServerConfig config)
                        disconnect(p, "slow consumer");
                      },
              }),
-      shutdown_timer_(io) {}
+      shutdown_timer_(io),
+      accept_timer_(io) {}
 
 Server::~Server() {
   alive_.reset();
@@ -157,6 +158,14 @@ void Server::accept() {
       socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<HttpSession>(std::move(socket), *this, alive_)->start();
     } else if (ec == asio::error::operation_aborted) {
+      return;
+    } else {
+      // Out of descriptors or similar: try again shortly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      accept_timer_.expires_after(std::chrono::milliseconds(100));
+      accept_timer_.async_wait([this, alive](boost::system::error_code wait_ec) {
+        if (!wait_ec && !alive.expired() && acceptor_.is_open()) accept();
+      });
       return;
     }
     accept();
@@ -539,6 +548,7 @@ void Server::shutdown(std::string reason, std::function<void()> done) {
   shutdown_done_ = std::move(done);
   boost::system::error_code ec;
   acceptor_.close(ec);
+  accept_timer_.cancel();
   std::vector<std::shared_ptr<Participant>> participants;
   calls_.for_each_participant(
       [&](const std::shared_ptr<Participant>& p) { participants.push_back(p); });

@@ -85,6 +85,7 @@ class Server {
   std::string shutdown_reason_;
   std::function<void()> shutdown_done_;
   boost::asio::steady_timer shutdown_timer_;
+  boost::asio::steady_timer accept_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

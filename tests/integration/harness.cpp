@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,11 +58,14 @@ void ignore_sigpipe() {
 
 }  // namespace
 
+// The environment may point the tests at other builds of the programs.
 std::string server_program() {
-  return SWITCHBOARD_SERVER_PROGRAM;
+  const char* path = std::getenv("SWITCHBOARD_TEST_SERVER");
+  return path != nullptr ? path : SWITCHBOARD_SERVER_PROGRAM;
 }
 std::string cli_program() {
-  return SWITCHBOARD_CLI_PROGRAM;
+  const char* path = std::getenv("SWITCHBOARD_TEST_CLI");
+  return path != nullptr ? path : SWITCHBOARD_CLI_PROGRAM;
 }
 
 std::string test_log_dir() {

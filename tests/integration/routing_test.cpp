@@ -287,6 +287,8 @@ TEST_F(SenderClose, SendAfterCloseFailsWithSenderClosed) {
   EXPECT_TRUE(bob.take_received(is_message_from("alice", channel)).empty());
 }
 
+// Issue 4: "When a participant leaves, every receiver fed by it closes at the others
+// (participant_left)." A leave is not a close of each sender: the reason says which.
 TEST_F(Leave, EveryReceiverFedByTheLeaverClosesWithParticipantLeft) {
   Server server;
   auto agents = join_call(server, unique_call_id(), five());

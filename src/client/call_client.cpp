@@ -23,8 +23,9 @@ class CallClient::Impl {
     }
   }
 
-  // Declared first, destroyed last: the calls are left while the loop still runs.
-  client::EventLoop loop;
+  // Declared first, destroyed last: the calls are left while the loop still runs. Shared
+  // by every CallClient of the process (client/event_loop.hpp says why).
+  std::shared_ptr<client::EventLoop> loop = client::EventLoop::shared();
   std::mutex mu;
   std::vector<std::weak_ptr<Call::Impl>> calls;  // mu
 };
@@ -41,7 +42,7 @@ Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::str
   config.token = std::string(token);
   if (!options.displayName.empty()) config.display_name = options.displayName;
   config.p2p = options.p2p;
-  auto call = Call::Impl::join(impl_->loop, client::server_link_transport(), std::move(config),
+  auto call = Call::Impl::join(*impl_->loop, client::server_link_transport(), std::move(config),
                                options.timeout);
   if (!call) return std::move(call).error();
   {

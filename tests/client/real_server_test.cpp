@@ -1,18 +1,18 @@
-// The C++ SDK against the real switchboard server, in-process on its own thread: the
-// whole path (WebSocket signaling, ICE-lite, DTLS, SCTP, relay) on 127.0.0.1.
+// The C++ SDK against the real switchboard server, in-process on the SDK's event thread:
+// the whole path (WebSocket signaling, ICE-lite, DTLS, SCTP, relay) on 127.0.0.1.
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
 #include <switchboard/switchboard.hpp>
 
+#include "client/event_loop.hpp"
 #include "inbox.hpp"
 #include "server/server.hpp"
 #include "signaling/token.hpp"
@@ -24,6 +24,8 @@ using namespace std::chrono_literals;
 using testing::Inbox;
 using testing::kWait;
 
+// usrsctp is process-wide and single-threaded: the server runs on the SDK's shared event
+// thread, beside the calls (client/event_loop.hpp).
 class RealServer : public ::testing::Test {
  protected:
   RealServer() {
@@ -32,26 +34,36 @@ class RealServer : public ::testing::Test {
     config.port = 0;
     config.dev = true;
     EXPECT_TRUE(server::validate(config));
-    server_ = std::make_unique<server::Server>(io_, config);
-    auto started = server_->start();
-    EXPECT_TRUE(started) << (started ? "" : started.error().message);
-    url_ = "ws://127.0.0.1:" + std::to_string(server_->port());
-    thread_ = std::thread([this] { io_.run(); });
+    on_loop([&] {
+      server_ = std::make_unique<server::Server>(loop_->io(), config);
+      auto started = server_->start();
+      EXPECT_TRUE(started) << (started ? "" : started.error().message);
+      url_ = "ws://127.0.0.1:" + std::to_string(server_->port());
+    });
   }
   ~RealServer() override {
     clients_.clear();  // leaves every call first
     shutdown();
-    server_.reset();
+    on_loop([&] { server_.reset(); });
+  }
+
+  template <typename Fn>
+  void on_loop(Fn fn) {
+    std::promise<void> done;
+    loop_->post([&] {
+      fn();
+      done.set_value();
+    });
+    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
   }
 
   void shutdown() {
-    if (!thread_.joinable()) return;
-    std::promise<void> done;
-    boost::asio::post(
-        io_, [&] { server_->shutdown("server shutting down", [&] { done.set_value(); }); });
-    done.get_future().wait_for(10s);
-    io_.stop();
-    thread_.join();
+    if (stopped_) return;
+    stopped_ = true;
+    auto done = std::make_shared<std::promise<void>>();
+    loop_->post(
+        [this, done] { server_->shutdown("server shutting down", [done] { done->set_value(); }); });
+    done->get_future().wait_for(10s);
   }
 
   static std::string token(const std::string& user, const std::string& call, int ttl = 3600) {
@@ -68,10 +80,10 @@ class RealServer : public ::testing::Test {
     return *clients_.back();
   }
 
-  boost::asio::io_context io_{1};
+  std::shared_ptr<client::EventLoop> loop_ = client::EventLoop::shared();
   std::unique_ptr<server::Server> server_;
   std::string url_;
-  std::thread thread_;
+  bool stopped_ = false;
   std::vector<std::unique_ptr<CallClient>> clients_;
 };
 
@@ -116,6 +128,40 @@ TEST_F(RealServer, TwoParticipantsExchangeMessagesThroughTheServer) {
   EXPECT_FALSE((*bob)->connected());
   ASSERT_TRUE(alice_inbox.wait_log("left bob"));
   (*alice)->leave();
+}
+
+// usrsctp's state is process-wide: two CallClients driving it from two threads would race.
+TEST_F(RealServer, EveryCallClientOfAProcessSharesOneEventThread) {
+  struct Seen {
+    std::mutex mu;
+    std::vector<std::thread::id> threads;
+  };
+  auto seen = std::make_shared<Seen>();
+  auto note = [seen](const ParticipantInfo&) {
+    std::lock_guard lock(seen->mu);
+    seen->threads.push_back(std::this_thread::get_id());
+  };
+  auto alice = client().join(url_, "c1", token("alice", "c1"));
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  (*alice)->onParticipantJoined(note);
+  auto bob = client().join(url_, "c1", token("bob", "c1"));
+  ASSERT_TRUE(bob.ok()) << bob.error().message;
+  (*bob)->onParticipantJoined(note);
+  auto carol = client().join(url_, "c1", token("carol", "c1"));
+  ASSERT_TRUE(carol.ok()) << carol.error().message;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(seen->mu);
+      if (seen->threads.size() >= 3) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  std::lock_guard lock(seen->mu);
+  ASSERT_EQ(seen->threads.size(), 3u);  // alice: bob, carol; bob: carol
+  EXPECT_EQ(seen->threads[0], seen->threads[1]);
+  EXPECT_EQ(seen->threads[1], seen->threads[2]);
+  EXPECT_NE(seen->threads[0], std::this_thread::get_id());
 }
 
 TEST_F(RealServer, AForgedTokenIsRefusedWithUnauthorized) {

@@ -10,9 +10,10 @@
 //   (*sender)->sendMessage("hello");
 //
 // Threading: a CallClient runs one event thread that owns the network for all of its
-// calls; every callback of the SDK runs there. Every method may be called from any
-// thread, except that a callback must not destroy the CallClient or call the blocking
-// join() and leave().
+// calls (the CallClients of a process share one: the SCTP stack is process-wide); every
+// callback of the SDK runs there. Every method may be called from any thread, except
+// that a callback must not destroy the CallClient or call the blocking join() (it fails
+// with INVALID_ARGUMENT); leave() from a callback starts leaving and returns at once.
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +49,7 @@ class Call {
  public:
   class Impl;
   explicit Call(std::shared_ptr<Impl> impl);
+  // Leaves the call if it is still joined (see leave()).
   ~Call();
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;

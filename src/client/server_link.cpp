@@ -82,9 +82,14 @@ class ServerLink::Impl {
         ping_timer_(io),
         deadline_(io) {}
 
+  // Not inside any callback of ours (see the header): everything goes at once, the data
+  // connection before the ICE client that carries its last datagrams.
   ~Impl() {
     *alive_ = false;
-    teardown();
+    graveyard_.clear();
+    connection_.reset();
+    ice_.reset();
+    ws_.reset();
   }
 
   void start() {
@@ -255,7 +260,7 @@ class ServerLink::Impl {
   }
 
   void start_data(const webrtc::SessionDescription& answer) {
-    std::vector<webrtc::SocketAddress> candidates = server_candidates(answer);
+    const std::vector<webrtc::SocketAddress> candidates = server_candidates(answer);
     // The Web SDK would start as the DTLS client too: an ICE-lite answerer takes `passive`.
     const webrtc::DtlsRole role = answer.setup == webrtc::DtlsSetup::Active
                                       ? webrtc::DtlsRole::Server
@@ -302,8 +307,7 @@ class ServerLink::Impl {
     }
     connection_->set_buffered_amount_low_threshold(kLowWaterMark);
     if (receive_paused_) connection_->set_receive_paused(true);
-    if (auto started = ice_->start({answer.ice_ufrag, answer.ice_pwd}, std::move(candidates));
-        !started) {
+    if (auto started = ice_->start({answer.ice_ufrag, answer.ice_pwd}, candidates); !started) {
       fail_later({ErrorCode::NotConnected,
                   "cannot reach the server's data port: " + started.error().message});
     }
@@ -397,11 +401,6 @@ class ServerLink::Impl {
     asio::post(io_, [this, alive = alive_] {
       if (*alive) graveyard_.clear();
     });
-  }
-
-  void teardown() {
-    close_parts();
-    graveyard_.clear();
   }
 
   // Destroyed bottom up: the connection first, its last datagrams go through the ICE client.

@@ -104,17 +104,17 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
       s->fail({ErrorCode::NotConnected,
                "timed out connecting to the signaling server at " + s->host_header});
     });
-    resolver.async_resolve(
-        url.host, std::to_string(url.port),
-        [s = shared_from_this()](boost::system::error_code ec, tcp::resolver::results_type found) {
-          if (s->finished) return;
-          if (ec) {
-            s->fail({ErrorCode::NotConnected,
-                     "cannot resolve " + s->host_header + ": " + ec.message()});
-            return;
-          }
-          s->connect_to(found);
-        });
+    resolver.async_resolve(url.host, std::to_string(url.port),
+                           [s = shared_from_this()](boost::system::error_code ec,
+                                                    const tcp::resolver::results_type& found) {
+                             if (s->finished) return;
+                             if (ec) {
+                               s->fail({ErrorCode::NotConnected,
+                                        "cannot resolve " + s->host_header + ": " + ec.message()});
+                               return;
+                             }
+                             s->connect_to(found);
+                           });
   }
 
   void connect_to(const tcp::resolver::results_type& found) {
@@ -209,12 +209,15 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
   }
 
   // Ends the connection without a word.
-  void shut() {
+  void shut() noexcept {
     finished = true;
     open = false;
+    try {
+      resolver.cancel();
+      timer.cancel();
+    } catch (const boost::system::system_error&) {  // nothing was waiting
+    }
     boost::system::error_code ignored;
-    resolver.cancel();
-    timer.cancel();
     beast::get_lowest_layer(ws).socket().close(ignored);
   }
 

@@ -47,7 +47,8 @@ IceLiteClient::~IceLiteClient() {
   socket_.close(ec);
 }
 
-Result<void> IceLiteClient::start(IceCredentials remote, std::vector<SocketAddress> candidates) {
+Result<void> IceLiteClient::start(IceCredentials remote,
+                                  const std::vector<SocketAddress>& candidates) {
   if (started_) return Error{ErrorCode::Internal, "ICE checks already started"};
   started_ = true;
   remote_ = std::move(remote);
@@ -245,7 +246,7 @@ void IceLiteClient::on_timer() {
   schedule(data_connected_ ? config_.consent_interval : config_.check_interval);
 }
 
-void IceLiteClient::fail(Error error) {
+void IceLiteClient::fail(const Error& error) {
   if (done_) return;
   close();
   if (callbacks_.failed) callbacks_.failed(error);

@@ -73,7 +73,7 @@ class IceLiteClient {
   // Opens the socket and starts checking `candidates` (the server's, from its answer)
   // with its credentials. InvalidArgument when no candidate is usable; Internal when the
   // socket cannot be opened. Call once.
-  Result<void> start(IceCredentials remote, std::vector<SocketAddress> candidates);
+  Result<void> start(IceCredentials remote, const std::vector<SocketAddress>& candidates);
 
   // The data connection above is up: checks slow down to consent keep-alives.
   void set_data_connected();
@@ -104,7 +104,7 @@ class IceLiteClient {
   void schedule(core::Duration after);
   void on_timer();
   void flush();
-  void fail(Error error);
+  void fail(const Error& error);
 
   boost::asio::io_context& io_;
   Config config_;

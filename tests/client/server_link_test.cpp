@@ -30,6 +30,8 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr std::uint32_t kMaxMessageSize = 256 * 1024;
+constexpr std::size_t kKiB64 = std::size_t{64} * 1024;
+constexpr std::size_t kMiB = std::size_t{1024} * 1024;
 
 // A Switchboard server in miniature, for one client: the signaling WebSocket on
 // 127.0.0.1, a WebRtcServer on the same port number for UDP, and a DTLS-server data
@@ -263,7 +265,7 @@ struct Seen {
 
 class ServerLinkTest : public ::testing::Test {
  protected:
-  void make(FakeServer::Behaviour behaviour = {}, std::string url = {}) {
+  void make(FakeServer::Behaviour behaviour = {}, const std::string& url = {}) {
     server = std::make_unique<FakeServer>(io, std::move(behaviour));
     ServerLinkConfig config;
     config.url = url.empty() ? server->url() : url;
@@ -429,7 +431,7 @@ TEST_F(ServerLinkTest, TransportMessagesOfEveryClassComeBackIntact) {
   std::multiset<Bytes> lossy;
   std::uint32_t n = 0;
   // One 64 KiB transport message, then small ones on each of the four classes.
-  durable.push_back(pattern(n++, 64 * 1024));
+  durable.push_back(pattern(n++, kKiB64));
   ASSERT_TRUE(link->send(kDurable, durable.back()));
   for (int round = 0; round < 10; ++round) {
     durable.push_back(pattern(n++, 100 + round));
@@ -611,10 +613,10 @@ TEST_F(ServerLinkTest, WritableFiresWhenTheSendBufferDrainsBelowTheLowWaterMark)
   make({.refuse_join = {}, .echo = false});
   ASSERT_TRUE(connect());
   // Over the 1 MiB low-water mark, then let it drain.
-  for (std::uint32_t i = 0; i < 40; ++i) ASSERT_TRUE(link->send(kDurable, pattern(i, 64 * 1024)));
-  EXPECT_GT(link->buffered_amount(), std::size_t{1024 * 1024});
+  for (std::uint32_t i = 0; i < 40; ++i) ASSERT_TRUE(link->send(kDurable, pattern(i, kKiB64)));
+  EXPECT_GT(link->buffered_amount(), kMiB);
   ASSERT_TRUE(run_until([&] { return seen.writable > 0; }));
-  EXPECT_LE(link->buffered_amount(), std::size_t{1024 * 1024});
+  EXPECT_LE(link->buffered_amount(), kMiB);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ class IceLiteClientTest : public ::testing::Test {
     server_ice = random_ice_credentials();
   }
 
-  void make_client(IceLiteClient::Config config = {}) {
+  void make_client(const IceLiteClient::Config& config = {}) {
     client = std::make_unique<IceLiteClient>(
         io, config,
         IceLiteClient::Callbacks{

@@ -17,9 +17,23 @@ namespace {
 
 constexpr int kConfigError = 2;
 
+int run(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Nothing on the message path throws; this catches what the libraries might at startup.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "switchboard-server: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   using switchboard::server::ConfigOverrides;
   CLI::App app{"switchboard-server: relays DataChannel messages between the participants of calls"};
   ConfigOverrides o;
@@ -113,3 +127,5 @@ int main(int argc, char** argv) {
   io.run();
   return 0;
 }
+
+}  // namespace

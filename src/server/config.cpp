@@ -290,7 +290,7 @@ Result<void> validate(ServerConfig& c) {
     return invalid("rate limits must fit in 32 bits (0 = unlimited)");
   }
   if (c.latency_target_ms < 1) return invalid("latency_target_ms must be at least 1");
-  if (c.durable_queue_bytes < 64 * 1024) {
+  if (c.durable_queue_bytes < std::size_t{64} * 1024) {
     return invalid("durable_queue_bytes must be at least 65536, not " +
                    std::to_string(c.durable_queue_bytes));
   }

@@ -19,8 +19,8 @@ HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, Server& server,
 
 void HttpSession::read() {
   parser_.emplace();
-  parser_->header_limit(16 * 1024);
-  parser_->body_limit(16 * 1024);
+  parser_->header_limit(std::uint32_t{16} * 1024);
+  parser_->body_limit(std::uint64_t{16} * 1024);
   stream_.expires_after(std::chrono::seconds(30));
   http::async_read(
       stream_, buffer_, *parser_,

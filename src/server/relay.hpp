@@ -24,10 +24,10 @@ namespace switchboard::server {
 
 // Largest transport message the server builds from several frames (one frame alone may
 // be larger).
-inline constexpr std::size_t kMaxBatchSize = 64 * 1024;
+inline constexpr std::size_t kMaxBatchSize = std::size_t{64} * 1024;
 // Stop handing a recipient's SCTP more data above this; resume on buffered_amount_low.
-inline constexpr std::size_t kSctpHighWater = 1024 * 1024;
-inline constexpr std::size_t kSctpLowWater = 256 * 1024;
+inline constexpr std::size_t kSctpHighWater = std::size_t{1024} * 1024;
+inline constexpr std::size_t kSctpLowWater = std::size_t{256} * 1024;
 
 // The stream of a frame's traffic class. CLOSE always travels durable.
 StreamIndex stream_for(const core::FrameHeader& header);

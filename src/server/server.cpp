@@ -60,7 +60,8 @@ constexpr const char* kChannelLabels[kStreamCount] = {
 // The largest SCTP message we accept: a whole message of the call's maximum, or a batch
 // of frames, with room for headers; at most half the SCTP receive buffer.
 std::size_t local_max_message_size(const ServerConfig& config) {
-  return std::min<std::size_t>(config.max_message_size + 64 * 1024, std::size_t{4} * 1024 * 1024);
+  return std::min<std::size_t>(config.max_message_size + std::size_t{64} * 1024,
+                               std::size_t{4} * 1024 * 1024);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace websocket = beast::websocket;
 
 namespace {
 // Read in pieces so a message over the limit is noticed (and answered) before it is whole.
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 }  // namespace
 
 SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
@@ -23,6 +23,7 @@ SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& 
     : ws_(std::move(socket)), server_(server), server_alive_(std::move(server_alive)) {}
 
 void SignalingSession::start(Request request) {
+  request_ = std::move(request);
   beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeout{};
   timeout.handshake_timeout = std::chrono::seconds(10);  // opening and closing handshakes
@@ -36,7 +37,7 @@ void SignalingSession::start(Request request) {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     response.set(beast::http::field::server, "switchboard-server");
   }));
-  ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
+  ws_.async_accept(request_, [self = shared_from_this()](beast::error_code ec) {
     if (ec) {
       self->finished_ = true;  // never opened: the server never saw it
       return;

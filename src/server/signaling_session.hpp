@@ -53,6 +53,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   void finish();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  Request request_;  // the upgrade request, kept until the handshake completes
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outbox_;
   Server& server_;

@@ -269,6 +269,30 @@ TEST_F(DataPath, SlowConsumerIsDisconnectedWhileOthersKeepReceiving) {
   EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
 }
 
+TEST_F(DataPath, SmallFramesAreCoalescedIntoTransportMessagesOfAtMost64KiB) {
+  start();
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  const std::string payload(100, 'p');
+  std::uint32_t seq = 0;
+  for (int m = 0; m < 10; ++m) {
+    Bytes batch;
+    for (int i = 0; i < 400; ++i) {
+      Bytes f = client_frame(50, ++seq, payload);
+      batch.insert(batch.end(), f.begin(), f.end());
+    }
+    ASSERT_TRUE(alice.send(0, batch));
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return frames_of(bob.received).size() == seq; }));
+  for (const auto& m : bob.received) EXPECT_LE(m.data.size(), 64u * 1024);
+  EXPECT_LT(bob.received.size(), 100u);  // not one transport message per frame
+  auto frames = frames_of(bob.received);
+  for (std::uint32_t i = 0; i < seq; ++i) ASSERT_EQ(frames[i].header.sequence, i + 1);
+  EXPECT_EQ(server_->metrics().relayed_messages, seq);
+  EXPECT_EQ(server_->metrics().relayed_bytes, seq * 100u);
+}
+
 TEST_F(DataPath, RandomBytesNeverReachOthersOrHurtTheServer) {
   start();
   DataClient& alice = add("alice");

@@ -251,6 +251,27 @@ TEST(ServerSignaling, SoleParticipantJoiningAgainGetsANewId) {
   EXPECT_EQ((*bye)["reason"], "joined from another connection");
 }
 
+TEST(ServerSignaling, JoinedCarriesTheConfiguredIceServersAndLimits) {
+  auto config = test_config();
+  config.ice_servers = {
+      {.urls = {"stun:stun.example.org:3478"}, .username = {}, .credential = {}},
+      {.urls = {"turn:turn.example.org:3478?transport=udp"}, .username = "u", .credential = "p"}};
+  config.max_message_size = 1000;
+  config.rate_limit_bytes_per_second = 0;
+  config.rate_limit_messages_per_second = 7;
+  ServerThread server(config);
+  SignalClient alice(server.port());
+  auto joined = alice.join("alice", "c1");
+  ASSERT_EQ(joined["type"], "joined");
+  ASSERT_EQ(joined["iceServers"].size(), 2u);
+  EXPECT_EQ(joined["iceServers"][0]["urls"][0], "stun:stun.example.org:3478");
+  EXPECT_EQ(joined["iceServers"][1]["username"], "u");
+  EXPECT_EQ(joined["iceServers"][1]["credential"], "p");
+  EXPECT_EQ(joined["maxMessageSize"], 1000);
+  EXPECT_FALSE(joined.contains("rateLimitBytesPerSecond"));  // unlimited
+  EXPECT_EQ(joined["rateLimitMessagesPerSecond"], 7);
+}
+
 TEST(ServerSignaling, FullCallRefusesWithCallFull) {
   auto config = test_config();
   config.max_participants_per_call = 1;

@@ -9,7 +9,9 @@
 namespace switchboard::server {
 namespace {
 
-constexpr std::size_t kMaxSpareBuffers = 8;
+// Sent batches kept per recipient for reuse: enough to avoid an allocation per batch,
+// few enough that a call of 1,000 participants does not hold 64 KiB buffers by the dozen.
+constexpr std::size_t kMaxSpareBuffers = 2;
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -124,11 +126,7 @@ void Relay::refuse(Participant& sender, ErrorCode code, std::uint16_t channel, s
 }
 
 Bytes Relay::take_buffer(Participant& recipient) {
-  if (recipient.spare_buffers.empty()) {
-    Bytes b;
-    b.reserve(kMaxBatchSize);
-    return b;
-  }
+  if (recipient.spare_buffers.empty()) return {};  // grows with what it carries
   Bytes b = std::move(recipient.spare_buffers.back());
   recipient.spare_buffers.pop_back();
   return b;
@@ -142,7 +140,7 @@ void Relay::append(const std::shared_ptr<Participant>& recipient, StreamIndex st
   if (!batch.data.empty() && batch.data.size() + frame.size() > kMaxBatchSize) {
     r.queue.push(stream, std::move(batch.data), batch.messages, batch.payload_bytes, now);
     batch = OutgoingBatch{take_buffer(r), 0, 0};
-  } else if (batch.data.capacity() == 0) {
+  } else if (batch.data.empty() && batch.data.capacity() == 0) {
     batch.data = take_buffer(r);
   }
   batch.data.insert(batch.data.end(), frame.begin(), frame.end());
@@ -209,7 +207,8 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
         metrics_.drop(DropReason::SlowConsumer, batch->messages);
       }
       Bytes buffer = r.queue.pop(stream);
-      if (r.spare_buffers.size() < kMaxSpareBuffers) {
+      // A buffer that once held one huge frame is not worth keeping.
+      if (r.spare_buffers.size() < kMaxSpareBuffers && buffer.capacity() <= 2 * kMaxBatchSize) {
         buffer.clear();
         r.spare_buffers.push_back(std::move(buffer));
       }

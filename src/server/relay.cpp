@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/routing.hpp"
 
@@ -202,8 +203,10 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
       } else if (is_lossy_stream(stream)) {
         metrics_.drop(DropReason::Latency, batch->messages);
       } else {
-        // The connection cannot take durable data (it failed): the participant is being
-        // disconnected; count the data as not delivered.
+        // The connection cannot take durable data (it failed, or a lone frame is over
+        // what the peer accepts): count it as not delivered, and say so.
+        spdlog::warn("#{} {}: durable data not delivered: {}", r.id, r.identity,
+                     sent.error().message);
         metrics_.drop(DropReason::SlowConsumer, batch->messages);
       }
       Bytes buffer = r.queue.pop(stream);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,8 @@ namespace websocket = beast::websocket;
 namespace {
 // Read in pieces so a message over the limit is noticed (and answered) before it is whole.
 constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
+// Unsent signaling per connection; a `joined` for the largest call is about 1 MiB.
+constexpr std::size_t kMaxOutboxBytes = std::size_t{16} * 1024 * 1024;
 }  // namespace
 
 SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
@@ -116,6 +119,14 @@ void SignalingSession::refuse_unparsed(std::string_view text, const std::string&
 void SignalingSession::send(const signaling::Message& message) {
   if (closing()) return;
   outbox_.push_back(signaling::serialize(message));
+  outbox_bytes_ += outbox_.back().size();
+  if (outbox_bytes_ > kMaxOutboxBytes) {
+    // The client does not read its signaling: drop it rather than buffer without bound.
+    // Later, from the loop: the caller may be iterating the call this participant is in.
+    close_requested_ = true;
+    boost::asio::post(ws_.get_executor(), [self = shared_from_this()] { self->finish(); });
+    return;
+  }
   if (!writing_) write();
 }
 
@@ -127,10 +138,12 @@ void SignalingSession::write() {
                     self->writing_ = false;
                     if (ec) {
                       self->outbox_.clear();
+                      self->outbox_bytes_ = 0;
                       beast::error_code ignored;
                       beast::get_lowest_layer(self->ws_).socket().close(ignored);
                       return;
                     }
+                    self->outbox_bytes_ -= self->outbox_.front().size();
                     self->outbox_.pop_front();
                     if (!self->outbox_.empty()) {
                       self->write();
@@ -166,6 +179,7 @@ void SignalingSession::finish() {
   if (finished_) return;
   finished_ = true;
   outbox_.clear();
+  outbox_bytes_ = 0;
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().close(ignored);
   if (!server_alive_.expired()) server_.session_closed(*this);

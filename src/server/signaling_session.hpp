@@ -56,6 +56,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   Request request_;  // the upgrade request, kept until the handshake completes
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outbox_;
+  std::size_t outbox_bytes_ = 0;
   Server& server_;
   std::weak_ptr<bool> server_alive_;
   bool writing_ = false;

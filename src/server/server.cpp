@@ -407,6 +407,12 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
               [this, weak] { post_disconnect(weak, "connection lost: no ICE consent for 30 s"); },
       });
   participant->ice_session = ice_session;
+  // Callbacks of a connection that a newer offer replaced (its destruction is posted) must
+  // not touch the participant: each checks that its ICE session is still the current one.
+  auto current = [weak, ice_session]() -> std::shared_ptr<Participant> {
+    auto p = weak.lock();
+    return p && !p->gone && p->ice_session == ice_session ? p : nullptr;
+  };
 
   webrtc::WebRtcConnection::Config connection_config{
       .certificate = certificate_,
@@ -423,9 +429,9 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
             if (!alive.expired()) webrtc_->send(ice_session, d);
           },
       .connected =
-          [this, weak] {
-            auto p = weak.lock();
-            if (!p || p->gone) return;
+          [this, current] {
+            auto p = current();
+            if (!p) return;
             p->channels_open = true;
             relay_.wake(p);
           },
@@ -436,12 +442,12 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
           },
       .channel_closed = {},
       .buffered_amount_low =
-          [this, weak] {
-            if (auto p = weak.lock()) relay_.wake(p);
+          [this, current] {
+            if (auto p = current()) relay_.wake(p);
           },
       .failed =
-          [this, weak](const Error& error) {
-            post_disconnect(weak, "data connection failed: " + error.message);
+          [this, current](const Error& error) {
+            if (auto p = current()) post_disconnect(p, "data connection failed: " + error.message);
           },
   };
   participant->connection = std::make_unique<webrtc::WebRtcConnection>(

@@ -293,6 +293,44 @@ TEST_F(DataPath, SmallFramesAreCoalescedIntoTransportMessagesOfAtMost64KiB) {
   EXPECT_EQ(server_->metrics().relayed_bytes, seq * 100u);
 }
 
+TEST_F(DataPath, StaleLossyFramesToAStalledRecipientAreDroppedWithoutCuttingItOff) {
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.latency_target_ms = 20;
+  config.durable_queue_bytes = 512 * 1024;
+  config.rate_limit_bytes_per_second = 0;
+  config.rate_limit_messages_per_second = 0;
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& stalled = add("stalled");
+  settle();
+  stalled.connection.reset();  // reads nothing from now on
+  const std::string chunk(8000, 'l');
+  std::uint32_t seq = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  run_until(io_, [&] {
+    if (alice.connection->buffered_amount() < 128 * 1024) {
+      for (int i = 0; i < 4; ++i) {
+        if (!alice.send(2, client_frame(60, seq + 1, chunk, {}, Reliability::Lossy))) break;
+        ++seq;
+      }
+    }
+    return std::chrono::steady_clock::now() > until;
+  });
+  settle();
+  // Far more than the SCTP buffer and the durable bound went its way, all lossy: dropped for
+  // age, and the recipient is still in the call.
+  EXPECT_GT(std::size_t{seq} * chunk.size(), 4u * 1024 * 1024);
+  EXPECT_GT(server_->metrics().dropped_for(DropReason::Latency), 0u);
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+  EXPECT_FALSE(stalled.signal.take("disconnect").has_value());
+  EXPECT_EQ(server_->metrics().participants, 3u);
+  EXPECT_GT(frames_of(bob.received).size(), 0u);
+}
+
 TEST_F(DataPath, RandomBytesNeverReachOthersOrHurtTheServer) {
   start();
   DataClient& alice = add("alice");

@@ -70,8 +70,9 @@ class Call {
   // "slow consumer") or the connection failed. Called once.
   void onDisconnected(std::function<void(const Error&)> callback);
 
-  // Leaves the call: senders close, the server is told, the connection ends. Blocks until
-  // done (at most a few seconds). Idempotent.
+  // Leaves the call: what the senders queued goes out first (for at most 2 s), the server
+  // is told (the others' receivers from us close with ParticipantLeft), the connection
+  // ends and the senders close. Blocks until done (at most a few seconds). Idempotent.
   void leave();
 
  private:

@@ -278,6 +278,7 @@ Result<std::shared_ptr<DataChannelSender>> Call::Impl::create_sender(const Sende
     auto [it, inserted] = senders_.try_emplace(impl->channel_id, impl);
     if (!inserted) {
       replaced = std::exchange(it->second, impl);  // its core sender was closed
+      note_closing_locked(replaced->channel);
     }
     sender = std::make_shared<DataChannelSender>(impl);
     request_flush_locked();
@@ -319,12 +320,18 @@ void Call::Impl::close(DataChannelSender::Impl& sender) {
   std::lock_guard lock(mu_);
   if (sender.channel->closed() || !endpoint_) return;
   endpoint_->close(*sender.channel);
+  note_closing_locked(sender.channel);
   if (auto it = senders_.find(sender.channel_id);
       it != senders_.end() && it->second.get() == &sender) {
     removed = std::move(it->second);  // the caller holds `sender`, so this is not the last ref
     senders_.erase(it);
   }
   if (state_ == State::Connected || state_ == State::Leaving) request_flush_locked();
+}
+
+void Call::Impl::note_closing_locked(std::shared_ptr<core::SenderChannel> channel) {
+  std::erase_if(closing_, [](const auto& c) { return c->finished(); });
+  closing_.push_back(std::move(channel));
 }
 
 bool Call::Impl::closed(const DataChannelSender::Impl& sender) const {
@@ -635,23 +642,18 @@ void Call::Impl::leave() {
   state_changed_.wait_for(lock, kLeaveWaitLimit, [&] { return state_ == State::Left; });
 }
 
+// Leaving lets what the senders queued go out first, but sends no close notices: the
+// server's participant_left closes the others' receivers (ParticipantLeft).
 void Call::Impl::begin_leave() {
-  std::vector<std::shared_ptr<DataChannelSender::Impl>> closed;
+  bool drain = false;
   {
     std::lock_guard lock(mu_);
     if (state_ == State::Left || state_ == State::Leaving) return;
     if (state_ == State::Connected && transport_connected_) {
       state_ = State::Leaving;
-      for (auto& [id, sender] : senders_) {
-        endpoint_->close(*sender->channel);
-        draining_.push_back(sender->channel);
-        closed.push_back(std::move(sender));
-      }
-      senders_.clear();
+      drain = true;
     }
   }
-  const bool drain = !closed.empty() || state_is(State::Leaving);
-  closed.clear();  // their callbacks, if any, die unlocked
   if (!drain) {
     finish_leave();  // never connected, or disconnected: nothing to drain
     return;
@@ -662,16 +664,17 @@ void Call::Impl::begin_leave() {
 }
 
 void Call::Impl::check_drained() {
-  bool drained = true;
+  bool drained = !blocked_;
+  if (transport_ && transport_connected_ && transport_->buffered_amount() > 0) drained = false;
   {
     std::lock_guard lock(mu_);
-    for (const auto& channel : draining_) {
-      if (!channel->finished()) drained = false;
+    for (const auto& [id, sender] : senders_) {
+      if (sender->channel->buffered_amount() > 0) drained = false;
     }
+    std::erase_if(closing_, [](const auto& c) { return c->finished(); });
+    if (!closing_.empty()) drained = false;
   }
-  if (blocked_) drained = false;
-  if (transport_ && transport_connected_ && transport_->buffered_amount() > 0) drained = false;
-  if (!transport_ || !transport_connected_) drained = true;
+  if (!transport_ || !transport_connected_) drained = true;  // nothing more can go out
   if (drained || Clock::now() >= drain_deadline_) {
     finish_leave();
     return;
@@ -702,7 +705,10 @@ void Call::Impl::finish_leave() {
     if (state_ == State::Left) return;
     senders.swap(senders_);
     receivers.swap(receivers_);
-    for (auto& [id, s] : senders) sender_cbs.push_back(std::move(s->on_error));
+    for (auto& [id, s] : senders) {
+      sender_cbs.push_back(std::move(s->on_error));
+      if (endpoint_) endpoint_->close(*s->channel);  // closed() says so; nothing is sent now
+    }
     for (auto& [key, r] : receivers) {
       ready_cbs.push_back(std::move(r.second->on_message_ready));
       close_cbs.push_back(std::move(r.second->on_close));
@@ -712,7 +718,7 @@ void Call::Impl::finish_leave() {
     disconnected_cb = std::move(on_disconnected_);
     receiver_cb = std::move(on_receiver_created_);
     events = take_events_locked();
-    draining_.clear();
+    closing_.clear();
   }
   teardown_transport();
   // The timers go now, on the event thread: the Impl may outlive the event loop.

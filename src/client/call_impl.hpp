@@ -202,8 +202,10 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   std::function<void(const ParticipantInfo&)> on_participant_left_;    // mu_
   std::function<void(const Error&)> on_disconnected_;                  // mu_
   std::function<void(const std::shared_ptr<DataChannelReceiver>&)> on_receiver_created_;  // mu_
-  // Closed senders whose queued messages and close notices still go out while leaving.
-  std::vector<std::shared_ptr<core::SenderChannel>> draining_;  // mu_
+  // Closed senders whose queued messages and close notice may not have gone out yet:
+  // leave() lets them finish.
+  std::vector<std::shared_ptr<core::SenderChannel>> closing_;  // mu_
+  void note_closing_locked(std::shared_ptr<core::SenderChannel> channel);
 
   // Set as soon as leave() is called: no user callback runs from then on.
   std::atomic<bool> quiet_{false};

@@ -45,6 +45,8 @@ struct FakeLink {
   int pause_changes = 0;
   // What buffered_amount() reports: a test holds it up to keep a leave() draining.
   std::size_t buffered = 0;
+  // While set, send() fails with BUFFER_FULL (a full SCTP buffer); call `writable` after.
+  bool refuse_sends = false;
 };
 
 class FakeTransport final : public client::Transport {
@@ -129,6 +131,7 @@ inline Result<void> FakeTransport::send(core::TrafficClass, ByteView message) {
   if (!link_->active || link_->id == core::kNoParticipant) {
     return Error{ErrorCode::NotConnected, "fake transport not connected"};
   }
+  if (link_->refuse_sends) return Error{ErrorCode::BufferFull, "fake send buffer full"};
   relay_.relay(*link_, message);
   return {};
 }

@@ -344,23 +344,65 @@ TEST_F(Sdk, ParticipantLeavingClosesItsReceiversWithParticipantLeft) {
   EXPECT_EQ(alice->participants().size(), 1u);
 }
 
-TEST_F(Sdk, LeaveDeliversQueuedMessagesAndCloseNoticesFirst) {
+// Leaving sends what was queued, then the server's participant_left closes the receivers.
+TEST_F(Sdk, LeaveDeliversQueuedMessagesAndTheReceiversCloseWithParticipantLeft) {
   auto& alice = join("alice");
   auto& bob = join("bob");
+  std::shared_ptr<testing::FakeLink> alice_link;
+  on_loop([&] {
+    alice_link = relay_->find("alice");
+    alice_link->refuse_sends = true;  // everything stays queued in the SDK
+  });
   auto s = sender(alice, {.channelId = 21});
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(s->sendMessage("m" + std::to_string(i)).ok());
-  alice->leave();
+  std::thread leaver([&] { alice->leave(); });
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (alice->connected() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   EXPECT_FALSE(alice->connected());
+  on_loop([&] {
+    alice_link->refuse_sends = false;
+    alice_link->callbacks.writable();
+  });
+  leaver.join();
   alice->leave();  // idempotent
   ASSERT_TRUE(bob.inbox->wait_log("left alice"));
   EXPECT_EQ(bob.inbox->texts().size(), 50u);
-  EXPECT_TRUE(bob.inbox->wait_log("closed 21 from alice sender_closed"));
+  EXPECT_TRUE(bob.inbox->wait_log("closed 21 from alice participant_left"));
+  EXPECT_TRUE(s->closed());
   auto r = s->sendMessage("after leave");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::NotConnected);
   auto created = alice.dc().createSender({});
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, ErrorCode::NotConnected);
+}
+
+TEST_F(Sdk, CloseRightBeforeLeaveStillClosesTheReceiversWithSenderClosed) {
+  auto& alice = join("alice");
+  auto& bob = join("bob");
+  std::shared_ptr<testing::FakeLink> alice_link;
+  on_loop([&] {
+    alice_link = relay_->find("alice");
+    alice_link->refuse_sends = true;
+  });
+  auto s = sender(alice, {.channelId = 25});
+  ASSERT_TRUE(s->sendMessage("last words").ok());
+  s->close();
+  std::thread leaver([&] { alice->leave(); });
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (alice->connected() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  on_loop([&] {
+    alice_link->refuse_sends = false;
+    alice_link->callbacks.writable();
+  });
+  leaver.join();
+  ASSERT_TRUE(bob.inbox->wait_log("left alice"));
+  EXPECT_EQ(bob.inbox->texts(), std::vector<std::string>{"last words"});
+  EXPECT_TRUE(bob.inbox->wait_log("closed 25 from alice sender_closed"));
 }
 
 TEST_F(Sdk, NoCallbackRunsAfterLeaveReturns) {
@@ -393,12 +435,12 @@ TEST_F(Sdk, NoCallbackRunsWhileLeaveDrainsTheTransport) {
     bob_link->buffered = 1;  // leave() waits for this to reach 0
   });
   std::thread leaver([&] { bob->leave(); });
-  // Once bob's sender is closed his leave() is draining; data still reaches his link.
+  // Once bob is no longer connected his leave() is draining; data still reaches his link.
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (!bob_sender->closed() && std::chrono::steady_clock::now() < deadline) {
+  while (bob->connected() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
-  ASSERT_TRUE(bob_sender->closed());
+  ASSERT_FALSE(bob->connected());
   const auto log_at_leave = bob.inbox->log_copy();
   ASSERT_TRUE(s->sendMessage("while bob leaves").ok());
   on_loop([] {});
@@ -407,7 +449,7 @@ TEST_F(Sdk, NoCallbackRunsWhileLeaveDrainsTheTransport) {
   leaver.join();
   EXPECT_FALSE(bob->connected());
   EXPECT_EQ(bob.inbox->log_copy(), log_at_leave);
-  EXPECT_TRUE(alice.inbox->wait_log("closed 23 from bob sender_closed"));
+  EXPECT_TRUE(alice.inbox->wait_log("closed 23 from bob participant_left"));
 }
 
 TEST_F(Sdk, DroppingTheCallLeavesIt) {

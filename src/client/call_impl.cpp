@@ -50,16 +50,19 @@ void SendRateLimit::refill(TimePoint now) {
   last_ = now;
 }
 
-bool SendRateLimit::try_take(std::size_t size, TimePoint now) {
+bool SendRateLimit::allows(std::size_t size, TimePoint now) {
   if (bytes_.rate == 0 && messages_.rate == 0) return true;
   refill(now);
   // A message larger than the burst passes when the bucket is full, and leaves it in debt.
   const double bytes_needed = std::min(static_cast<double>(size), bytes_.rate);
   if (bytes_.rate > 0 && bytes_.tokens < bytes_needed) return false;
   if (messages_.rate > 0 && messages_.tokens < 1) return false;
+  return true;
+}
+
+void SendRateLimit::take(std::size_t size) {
   if (bytes_.rate > 0) bytes_.tokens -= static_cast<double>(size);
   if (messages_.rate > 0) messages_.tokens -= 1;
-  return true;
 }
 
 // ---- Sender and receiver state ----
@@ -184,7 +187,7 @@ void Call::Impl::on_connected() {
     if (state_ != State::Joining) return;
     if (!endpoint_) {
       join_error_ = Error{ErrorCode::Internal, "data connection up before the server admitted us"};
-      state_ = State::Left;
+      state_ = State::Disconnected;  // join() leaves, which tears the transport down
       state_changed_.notify_all();
       return;
     }
@@ -294,12 +297,15 @@ Result<std::uint32_t> Call::Impl::send(DataChannelSender::Impl& sender, ByteView
   // charged for a message that would otherwise be accepted.
   const bool checkable =
       !channel.closed() && !data.empty() && data.size() <= channel.max_message_size();
-  if (checkable && !rate_limit_.try_take(data.size(), Clock::now())) {
+  if (checkable && !rate_limit_.allows(data.size(), Clock::now())) {
     return Error{ErrorCode::TrafficLimited,
                  "over the call's rate limit; the message was not sent, retry later"};
   }
   auto sequence = endpoint_->send(channel, data);
-  if (sequence) request_flush_locked();
+  if (sequence) {
+    rate_limit_.take(data.size());
+    request_flush_locked();
+  }
   return sequence;
 }
 

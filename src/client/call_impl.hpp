@@ -40,8 +40,9 @@ class SendRateLimit {
   SendRateLimit() = default;
   SendRateLimit(std::optional<std::uint32_t> bytes_per_second,
                 std::optional<std::uint32_t> messages_per_second, core::TimePoint now);
-  // Takes the tokens for one message of `size` bytes; false (and nothing taken) when over.
-  bool try_take(std::size_t size, core::TimePoint now);
+  // Whether one message of `size` bytes fits now; take() charges it once it was accepted.
+  bool allows(std::size_t size, core::TimePoint now);
+  void take(std::size_t size);
 
  private:
   struct Bucket {

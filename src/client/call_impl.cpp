@@ -95,15 +95,16 @@ Call::Impl::Impl(client::EventLoop& loop, std::string call_id)
 
 Call::Impl::~Impl() = default;
 
-Result<std::shared_ptr<Call::Impl>> Call::Impl::join(client::EventLoop& loop,
-                                                     const client::TransportFactory& factory,
-                                                     client::ServerLinkConfig config,
-                                                     std::chrono::milliseconds timeout) {
+Result<std::shared_ptr<Call::Impl>> Call::Impl::join(
+    client::EventLoop& loop, const client::TransportFactory& factory,
+    client::ServerLinkConfig config, std::chrono::milliseconds timeout,
+    std::function<void(core::EndpointConfig&)> tuning) {
   if (loop.in_loop_thread()) {
     return Error{ErrorCode::InvalidArgument,
                  "join() blocks, so it cannot run on the SDK's event thread (inside a callback)"};
   }
   auto call = std::make_shared<Impl>(loop, config.call);
+  call->tuning_ = std::move(tuning);
   loop.post([call, factory, config = std::move(config)]() mutable {
     call->start(factory, std::move(config));
   });
@@ -164,6 +165,7 @@ void Call::Impl::on_joined(const signaling::Joined& joined) {
     config.max_message_size =
         std::min<std::size_t>(joined.max_message_size, kLargestMaxMessageSize);
   }
+  if (tuning_) tuning_(config);
   const TimePoint now = Clock::now();
   endpoint_ = std::make_unique<core::DataChannelEndpoint>(joined.participant_id, config);
   endpoint_->set_events({

@@ -95,10 +95,12 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   // Joins through a transport made by `factory` on `loop`, and waits until the data
   // connection is up, the join failed, or `timeout` passed (NOT_CONNECTED). Must not be
   // called on the event thread (INVALID_ARGUMENT).
+  // `tuning` adjusts the endpoint's settings (tests shorten the receiver idle timeout).
   static Result<std::shared_ptr<Impl>> join(client::EventLoop& loop,
                                             const client::TransportFactory& factory,
                                             client::ServerLinkConfig config,
-                                            std::chrono::milliseconds timeout);
+                                            std::chrono::milliseconds timeout,
+                                            std::function<void(core::EndpointConfig&)> tuning = {});
 
   Impl(client::EventLoop& loop, std::string call_id);
   ~Impl();
@@ -182,6 +184,7 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
 
   client::EventLoop& loop_;
   const std::string call_id_;
+  std::function<void(core::EndpointConfig&)> tuning_;  // set before start, then read-only
   ParticipantInfo self_info_;
   DataChannelFeature feature_;
 

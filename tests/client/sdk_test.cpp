@@ -51,7 +51,7 @@ class Sdk : public ::testing::Test {
     config.url = "ws://fake";
     config.call = "call-1";
     config.token = identity;
-    return Call::Impl::join(*loop_, relay_->factory(), config, timeout);
+    return Call::Impl::join(*loop_, relay_->factory(), config, timeout, tuning_);
   }
 
   Participant& join(const std::string& identity, bool auto_read = true) {
@@ -83,6 +83,7 @@ class Sdk : public ::testing::Test {
 
   std::unique_ptr<client::EventLoop> loop_;
   std::unique_ptr<FakeRelay> relay_;
+  std::function<void(core::EndpointConfig&)> tuning_;
   std::vector<std::unique_ptr<Participant>> participants_;
 };
 
@@ -284,6 +285,30 @@ TEST_F(Sdk, HighAndNormalAndLossySendersAllDeliver) {
   ASSERT_TRUE(high->sendMessage("h").ok());
   ASSERT_TRUE(lossy->sendMessage("l").ok());
   ASSERT_TRUE(bob.inbox->wait_messages(2));
+}
+
+// Pacing holds frames back; the SDK's timer must send them when the bucket refills.
+TEST_F(Sdk, PacedSenderDeliversEverythingAtItsBitrate) {
+  auto& alice = join("alice");
+  auto& bob = join("bob");
+  // 80 kbit/s = 10 kB/s: three 2 kB messages take about 0.4 s after the first.
+  auto s = sender(alice, {.channelId = 60, .bitrateInKbps = 80});
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s->sendMessage(std::string(2000, 'p')).ok());
+  ASSERT_TRUE(bob.inbox->wait_messages(3));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_EQ(s->bufferedAmount(), 0u);
+}
+
+TEST_F(Sdk, ReceiverIdleForTheTimeoutClosesWithIdle) {
+  tuning_ = [](core::EndpointConfig& c) { c.receiver_idle_timeout = 200ms; };
+  auto& alice = join("alice");
+  auto& bob = join("bob");
+  auto s = sender(alice, {.channelId = 61});
+  ASSERT_TRUE(s->sendMessage("once").ok());
+  ASSERT_TRUE(bob.inbox->wait_messages(1));
+  EXPECT_TRUE(bob.inbox->wait_log("closed 61 from alice idle"));
+  EXPECT_EQ(bob.inbox->receiver(0)->closeReason(), ReceiverCloseReason::Idle);
 }
 
 // ---- Closing and leaving ----

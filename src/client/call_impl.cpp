@@ -9,7 +9,7 @@ namespace {
 using core::Clock;
 using core::TimePoint;
 
-constexpr std::size_t kMaxTransportMessage = 64 * 1024;
+constexpr std::size_t kMaxTransportMessage = std::size_t{64} * 1024;
 // How long leave() lets queued messages and close notices drain before it hangs up.
 constexpr auto kLeaveDrainTime = std::chrono::seconds(2);
 constexpr auto kDrainCheckInterval = std::chrono::milliseconds(5);
@@ -229,7 +229,7 @@ void Call::Impl::on_participant_joined(const signaling::ParticipantInfo& info) {
     if (state_ == State::Connected) callback = on_participant_joined_;
   }
   if (callback && !quiet_) callback(ParticipantInfo{info.identity, info.display_name});
-  dispatch(std::move(events));
+  dispatch(events);
   arm_timer();
 }
 
@@ -246,7 +246,7 @@ void Call::Impl::on_participant_left(const signaling::ParticipantLeft& left) {
     events = take_events_locked();
     if (state_ == State::Connected && p) callback = on_participant_left_;
   }
-  dispatch(std::move(events));  // its receivers close first
+  dispatch(events);  // its receivers close first
   if (callback && !quiet_) callback(info);
 }
 
@@ -440,8 +440,8 @@ void Call::Impl::set_on_close(DataChannelReceiver::Impl& receiver,
   std::swap(receiver.on_close, callback);
 }
 
-void Call::Impl::dispatch(Events events) {
-  for (Event& e : events) {
+void Call::Impl::dispatch(const Events& events) {
+  for (const Event& e : events) {
     if (quiet_) return;
     switch (e.kind) {
       case Event::Kind::ReceiverCreated: {
@@ -554,7 +554,7 @@ void Call::Impl::on_timer() {
     endpoint_->on_timer(Clock::now());
     events = take_events_locked();
   }
-  dispatch(std::move(events));
+  dispatch(events);
   flush();  // paced senders may go now; re-arms the timer
 }
 
@@ -572,7 +572,7 @@ void Call::Impl::on_data(ByteView data) {
     }
   }
   if (pause && transport_) transport_->set_receive_paused(true);
-  dispatch(std::move(events));
+  dispatch(events);
   arm_timer();
 }
 

@@ -171,7 +171,7 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void check_drained();
   void finish_leave();
   void teardown_transport();
-  void dispatch(Events events);
+  void dispatch(const Events& events);
   bool state_is(State state) const;
 
   // Any thread, mu_ held.

@@ -120,7 +120,7 @@ TEST_F(RealServer, TwoParticipantsExchangeMessagesThroughTheServer) {
   // Bob answers on a channel of his own, to alice only.
   auto reply = (*bob)->dataChannel().createSender({.participants = {"alice"}});
   ASSERT_TRUE(reply.ok());
-  ASSERT_TRUE((*reply)->sendMessage(std::string(100 * 1024, 'b')).ok());  // fragmented
+  ASSERT_TRUE((*reply)->sendMessage(std::string(std::size_t{100} * 1024, 'b')).ok());  // fragmented
   ASSERT_TRUE(alice_inbox.wait_messages(1));
   EXPECT_EQ(alice_inbox.texts()[0].size(), 100u * 1024);
 

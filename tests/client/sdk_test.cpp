@@ -75,7 +75,7 @@ class Sdk : public ::testing::Test {
     ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
   }
 
-  std::shared_ptr<DataChannelSender> sender(Participant& p, SenderOptions options = {}) {
+  std::shared_ptr<DataChannelSender> sender(Participant& p, const SenderOptions& options = {}) {
     auto s = p.dc().createSender(options);
     EXPECT_TRUE(s.ok()) << (s ? "" : s.error().message);
     return s ? *s : nullptr;
@@ -268,7 +268,7 @@ TEST_F(Sdk, LargeMessagesAreFragmentedAndArriveWhole) {
   auto& alice = join("alice");
   auto& bob = join("bob");
   auto s = sender(alice, {.channelId = 9});
-  std::string big(200 * 1024, 'x');
+  std::string big(std::size_t{200} * 1024, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
   ASSERT_TRUE(s->sendMessage(big).ok());
   ASSERT_TRUE(s->sendMessage(big.substr(0, 100)).ok());
@@ -493,6 +493,7 @@ TEST_F(Sdk, DroppingTheCallLeavesIt) {
 TEST_F(Sdk, MoreThan64RecipientsFailsWithTooManyParticipants) {
   auto& alice = join("alice");
   std::vector<Identity> many;
+  many.reserve(65);
   for (int i = 0; i < 65; ++i) many.push_back("p" + std::to_string(i));
   auto created = alice.dc().createSender({.participants = many});
   ASSERT_FALSE(created.ok());
@@ -612,7 +613,7 @@ TEST_F(Sdk, UnreadDurableDataPausesTheTransportUntilRead) {
   auto& alice = join("alice");
   auto& bob = join("bob", /*auto_read=*/false);
   auto s = sender(alice, {.channelId = 50});
-  const std::string chunk(250 * 1024, 'z');
+  const std::string chunk(std::size_t{250} * 1024, 'z');
   // 9 MiB: over the receiver's 8 MiB unread bound.
   int sent = 0;
   const auto deadline = std::chrono::steady_clock::now() + kWait;

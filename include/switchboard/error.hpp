@@ -7,7 +7,7 @@
 namespace switchboard {
 
 // The error codes of the DataChannel API. The same names appear in the agent's JSON
-// events and the Web SDK's error `code` strings (docs/agent.md).
+// events and the Web SDK's error `code` strings (apps/switchboard/README.md, "switchboard agent").
 enum class ErrorCode : std::uint8_t {
   InvalidArgument,
   InvalidChannelId,

@@ -1,7 +1,7 @@
 #pragma once
 
 // The Data Channel Establishment Protocol (RFC 8832): the in-band messages that open a
-// data channel on an SCTP stream. Byte layout: docs/protocol/dcep.md.
+// data channel on an SCTP stream. Byte layout: docs/protocol.md, "DCEP".
 
 #include <cstdint>
 #include <string>

@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-// Design notes: docs/protocol/dtls.md.
+// Design notes: docs/protocol.md, "DTLS 1.2".
 
 namespace switchboard::webrtc {
 namespace {

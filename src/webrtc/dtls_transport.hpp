@@ -23,7 +23,7 @@ enum class DtlsState { New, Connecting, Connected, Failed, Closed };
 inline constexpr std::size_t kMaxDtlsRecordPlaintext = 16384;
 
 // One DTLS 1.2 association over an unreliable datagram path, with no I/O of its own
-// (docs/protocol/dtls.md). The owner feeds it the datagrams that looks_like_dtls() picked
+// (docs/protocol.md, "DTLS 1.2"). The owner feeds it the datagrams that looks_like_dtls() picked
 // out, calls handle_timeout() at next_timeout(), and gets back datagrams to send and
 // decrypted records (SCTP packets).
 //

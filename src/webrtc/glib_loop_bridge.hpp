@@ -4,7 +4,7 @@
 // GLib (libnice) live inside the process's one event loop instead of a thread of their
 // own. This is GLib's external-loop integration: prepare and query the context for the
 // file descriptors and timeout it wants, wait for those with Asio, then check and
-// dispatch. Docs: docs/protocol/ice-threading.md.
+// dispatch. Docs: docs/architecture.md, "GLib on the Asio loop".
 //
 // Single-threaded: construct, use and destroy it on the thread that runs the
 // io_context; GLib callbacks attached to context() run there, from inside io.run().

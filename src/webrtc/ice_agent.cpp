@@ -118,7 +118,7 @@ class IceAgent::Impl {
     // Regular nomination: the controlling agent checks pairs, then nominates ONE with a
     // second check carrying USE-CANDIDATE. Aggressive nomination would flag every check,
     // and the ICE-lite server follows the latest flagged address while libnice keeps the
-    // best-priority one, so the two could pick different paths. See docs/protocol/ice.md.
+    // best-priority one, so the two could pick different paths. See docs/protocol.md, "ICE on the client".
     // Consent freshness (RFC 7675) keeps sending checks on the selected pair: the server
     // drops a peer whose checks stop for 30 s, and binding indications do not count.
     agent_ = nice_agent_new_full(bridge_->context(), NICE_COMPATIBILITY_RFC5245,

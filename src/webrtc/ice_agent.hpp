@@ -4,7 +4,7 @@
 // UDP data component, with trickle. It gathers host, server-reflexive (STUN) and relay
 // (TURN/UDP) candidates, checks pairs with the peer and carries datagrams (DTLS) over
 // the selected pair. Against the server, which is ICE-lite, it is the controlling agent.
-// Candidates, nomination and configuration: docs/protocol/ice.md.
+// Candidates, nomination and configuration: docs/protocol.md, "ICE on the client".
 //
 // Single-threaded: construct, call and destroy it on the thread that runs `io`. libnice
 // runs on a private GLib context driven from `io` (GlibLoopBridge), so every callback

@@ -2,7 +2,7 @@
 
 // The server's ICE agent: ICE-lite (RFC 8445 section 2.5), always in the controlled role,
 // with consent freshness (RFC 7675) judged from the checks the peer keeps sending.
-// Behaviour and wire details: docs/protocol/stun.md.
+// Behaviour and wire details: docs/protocol.md, "STUN and ICE-lite".
 //
 // Every participant's connection shares one UDP port, so this class demultiplexes by
 // USERNAME for STUN and by source address for everything else. It holds no socket: the

@@ -1,7 +1,7 @@
 #pragma once
 
 // WebRTC data channels (RFC 8831) on one SCTP association, carried inside DTLS.
-// Wire details, stream ids, PPIDs and tuning: docs/protocol/sctp.md.
+// Wire details, stream ids, PPIDs and tuning: docs/protocol.md, "SCTP".
 
 #include <cstddef>
 #include <cstdint>
@@ -77,7 +77,7 @@ class SctpTransport {
     // DTLS client opens channels on even stream ids, the server on odd ones (RFC 8832 §6).
     bool dtls_client = true;
     // The send buffer bounds buffered_amount(); the receive buffer is the window the peer
-    // may fill. 8 MiB each keeps a long fat path busy (docs/protocol/sctp.md).
+    // may fill. 8 MiB each keeps a long fat path busy (docs/protocol.md, "SCTP").
     std::size_t send_buffer = std::size_t{8} * 1024 * 1024;
     std::size_t receive_buffer = std::size_t{8} * 1024 * 1024;
   };

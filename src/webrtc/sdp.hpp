@@ -2,7 +2,7 @@
 
 // Session descriptions for data-only WebRTC sessions: one m=application section carrying
 // SCTP over DTLS (RFC 8841), with ICE (RFC 8839) and a sha-256 certificate fingerprint
-// (RFC 8122). What we read and what we write: docs/protocol/sdp.md.
+// (RFC 8122). What we read and what we write: docs/protocol.md, "SDP for data-only sessions".
 
 #include <array>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 
 // STUN messages (RFC 8489), the subset ICE connectivity checks use (RFC 8445, RFC 7675).
-// Byte layout and the attributes we read and write: docs/protocol/stun.md.
+// Byte layout and the attributes we read and write: docs/protocol.md, "STUN and ICE-lite".
 //
 // parse_stun is a pure function from bytes to a message or an error. It checks the
 // structure only; credentials are checked afterwards with verify_fingerprint and

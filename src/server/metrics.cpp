@@ -60,6 +60,12 @@ std::string to_prometheus(const Metrics& m, double cpu_seconds) {
         .append(std::to_string(m.dropped[i]))
         .append("\n");
   }
+  family(out, "switchboard_paused_senders", "gauge",
+         "Participants whose data is not read because every recipient of it is backed up.");
+  sample(out, "switchboard_paused_senders", m.paused_senders);
+  family(out, "switchboard_sender_pauses_total", "counter",
+         "Times a sender was paused because every recipient of its durable data was backed up.");
+  sample(out, "switchboard_sender_pauses_total", m.sender_pauses);
   family(out, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "%.6f", cpu_seconds);

@@ -28,10 +28,12 @@ struct Metrics {
   std::uint64_t calls = 0;
   std::uint64_t participants = 0;
   std::uint64_t signaling_connections = 0;
+  std::uint64_t paused_senders = 0;  // senders whose connection is not read (flow control)
   // Counters.
   std::uint64_t relayed_messages = 0;  // DATA messages delivered, per recipient
   std::uint64_t relayed_bytes = 0;     // payload bytes delivered, per recipient
   std::array<std::uint64_t, kDropReasonCount> dropped{};
+  std::uint64_t sender_pauses = 0;  // times a sender was paused because all its recipients lag
 
   void drop(DropReason reason, std::uint64_t n = 1) {
     dropped[static_cast<std::size_t>(reason)] += n;

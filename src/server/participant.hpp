@@ -61,12 +61,21 @@ struct Participant {
   std::unordered_map<std::uint16_t, FragmentVerdict> fragment_verdicts;
   // When the last refusal of each (code, channel) went out: at most one per second.
   std::unordered_map<std::uint32_t, core::TimePoint> last_refusal;
+  // Flow control: reading this participant's connection is paused because every recipient
+  // of its last durable transport message was backed up; `blocked_by` are those recipients.
+  // Any of them draining (or leaving) resumes it.
+  bool receive_paused = false;
+  std::vector<core::ParticipantId> blocked_by;
 
   // Receiving side (frames to this participant).
   std::array<OutgoingBatch, kStreamCount> batches;
   RecipientQueue queue;
   std::vector<Bytes> spare_buffers;  // sent batches, reused for new ones
   bool dirty = false;                // in the relay's flush list
+  // Senders paused because of this recipient's backlog (among others): checked when its
+  // queue drains. May hold senders resumed since by another recipient.
+  std::vector<core::ParticipantId> blocking_senders;
+  std::uint64_t durable_mark = 0;  // the relay's per-message stamp: a recipient counted once
 };
 
 }  // namespace switchboard::server

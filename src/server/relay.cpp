@@ -1,5 +1,6 @@
 #include "server/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/post.hpp>
@@ -20,7 +21,16 @@ std::int64_t unix_ms() {
       .count();
 }
 
+// Durable bytes waiting at the server for a recipient: its queue and this turn's batches.
+std::size_t durable_backlog(const Participant& r) {
+  return r.queue.durable_bytes() + r.batches[0].data.size() + r.batches[1].data.size();
+}
+
 }  // namespace
+
+std::size_t pause_mark(std::size_t durable_bound) {
+  return std::min(std::size_t{1024} * 1024, durable_bound / 4);
+}
 
 StreamIndex stream_for(const core::FrameHeader& h) {
   const bool high = h.priority == Priority::High;
@@ -30,7 +40,13 @@ StreamIndex stream_for(const core::FrameHeader& h) {
 
 Relay::Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& metrics,
              FrameTrace* trace, Hooks hooks)
-    : io_(io), config_(config), metrics_(metrics), trace_(trace), hooks_(std::move(hooks)) {
+    : io_(io),
+      config_(config),
+      metrics_(metrics),
+      trace_(trace),
+      hooks_(std::move(hooks)),
+      pause_mark_(pause_mark(config.durable_queue_bytes)),
+      resume_mark_(pause_mark_ / 2) {
   frame_.reserve(kMaxBatchSize);
 }
 
@@ -38,6 +54,8 @@ void Relay::on_transport_message(Participant& sender, ByteView data) {
   if (sender.gone || sender.call == nullptr) return;
   const core::TimePoint now = core::Clock::now();
   Call& call = *sender.call;
+  durable_recipients_.clear();
+  ++message_mark_;
   ByteView rest = data;
   while (!rest.empty()) {
     auto decoded = core::decode_frame(rest);
@@ -88,13 +106,69 @@ void Relay::on_transport_message(Participant& sender, ByteView data) {
     const StreamIndex stream = stream_for(h);
     const std::uint32_t messages = first_frame ? 1 : 0;
     const std::size_t payload = data_frame ? frame.payload.size() : 0;
+    const bool durable = !is_lossy_stream(stream);
     for (core::ParticipantId id : recipients_) {
       auto it = call.members.find(id);
       if (it == call.members.end()) continue;
+      Participant& r = *it->second;
       append(it->second, stream, frame_, messages, payload, now);
-      if (trace_ != nullptr) this->trace(sender, *it->second, frame);
+      if (durable && r.durable_mark != message_mark_) {
+        r.durable_mark = message_mark_;
+        durable_recipients_.push_back(&r);
+      }
+      if (trace_ != nullptr) this->trace(sender, r, frame);
     }
   }
+  if (!durable_recipients_.empty()) hold_back_if_all_lag(sender);
+}
+
+void Relay::hold_back_if_all_lag(Participant& sender) {
+  if (sender.receive_paused || !sender.connection) return;
+  for (const Participant* r : durable_recipients_) {
+    if (durable_backlog(*r) <= pause_mark_) return;  // someone keeps up: no pause
+  }
+  // Every recipient lags: the bottleneck is the server or all of them, not one slow
+  // consumer. Hold the sender back with SCTP's window instead of queueing further.
+  sender.receive_paused = true;
+  sender.connection->set_receive_paused(true);
+  ++metrics_.paused_senders;
+  ++metrics_.sender_pauses;
+  sender.blocked_by.clear();
+  for (Participant* r : durable_recipients_) {
+    sender.blocked_by.push_back(r->id);
+    if (std::find(r->blocking_senders.begin(), r->blocking_senders.end(), sender.id) ==
+        r->blocking_senders.end()) {
+      r->blocking_senders.push_back(sender.id);
+    }
+  }
+}
+
+void Relay::release_senders(Participant& recipient) {
+  if (recipient.call != nullptr) {
+    for (core::ParticipantId id : recipient.blocking_senders) {
+      Participant* sender = recipient.call->member(id);
+      if (sender == nullptr || !sender->receive_paused) continue;
+      const auto& by = sender->blocked_by;
+      if (std::find(by.begin(), by.end(), recipient.id) != by.end()) resume(*sender);
+    }
+  }
+  recipient.blocking_senders.clear();
+}
+
+void Relay::resume(Participant& sender) {
+  if (!sender.receive_paused) return;
+  sender.receive_paused = false;
+  sender.blocked_by.clear();
+  if (metrics_.paused_senders > 0) --metrics_.paused_senders;
+  // Reads resume on the transport's next tick, not inside this call.
+  if (sender.connection) sender.connection->set_receive_paused(false);
+}
+
+void Relay::forget_sender(Participant& sender) {
+  if (!sender.receive_paused) return;
+  sender.receive_paused = false;
+  sender.blocked_by.clear();
+  if (metrics_.paused_senders > 0) --metrics_.paused_senders;
 }
 
 bool Relay::admit(Participant& sender, const core::FrameHeader& h, core::TimePoint now,
@@ -221,6 +295,7 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
   if (const auto dropped = r.queue.take_latency_drops(); dropped > 0) {
     metrics_.drop(DropReason::Latency, dropped);
   }
+  if (!r.blocking_senders.empty() && durable_backlog(r) < resume_mark_) release_senders(r);
   if (r.queue.over_durable_bound() && hooks_.slow_consumer) hooks_.slow_consumer(recipient);
 }
 
@@ -230,6 +305,8 @@ std::uint64_t Relay::discard(Participant& participant) {
     messages += batch.messages;
     batch = OutgoingBatch{};
   }
+  release_senders(participant);
+  forget_sender(participant);
   return messages;
 }
 

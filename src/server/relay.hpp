@@ -29,6 +29,11 @@ inline constexpr std::size_t kMaxBatchSize = std::size_t{64} * 1024;
 inline constexpr std::size_t kSctpHighWater = std::size_t{1024} * 1024;
 inline constexpr std::size_t kSctpLowWater = std::size_t{256} * 1024;
 
+// Flow control: a sender is paused when every recipient of its durable transport message
+// has more than this much durable data waiting at the server (min(1 MiB, bound / 4)), and
+// resumed when any of them is back under half of it.
+std::size_t pause_mark(std::size_t durable_bound);
+
 // The stream of a frame's traffic class. CLOSE always travels durable.
 StreamIndex stream_for(const core::FrameHeader& header);
 
@@ -52,8 +57,11 @@ class Relay {
   // Try to send what waits for `recipient` at the end of this turn (its data channels just
   // opened, or its SCTP buffer drained).
   void wake(const std::shared_ptr<Participant>& recipient);
-  // The participant left: what waited for it is discarded (returns the DATA messages).
+  // The participant left: what waited for it is discarded (returns the DATA messages), and
+  // the senders its backlog held back resume.
   std::uint64_t discard(Participant& participant);
+  // The participant's connection is going away: forget that it was paused as a sender.
+  void forget_sender(Participant& sender);
   void set_trace(FrameTrace* trace) { trace_ = trace; }
 
  private:
@@ -67,6 +75,9 @@ class Relay {
   void flush();
   void drain(const std::shared_ptr<Participant>& recipient, core::TimePoint now);
   Bytes take_buffer(Participant& recipient);
+  void hold_back_if_all_lag(Participant& sender);
+  void release_senders(Participant& recipient);
+  void resume(Participant& sender);
   void trace(const Participant& sender, const Participant& recipient,
              const core::DecodedFrame& frame);
 
@@ -78,6 +89,11 @@ class Relay {
   std::vector<std::shared_ptr<Participant>> dirty_;
   std::vector<std::shared_ptr<Participant>> flushing_;
   std::vector<core::ParticipantId> recipients_;
+  // Distinct recipients of the durable frames of the transport message being relayed.
+  std::vector<Participant*> durable_recipients_;
+  std::uint64_t message_mark_ = 0;
+  std::size_t pause_mark_;
+  std::size_t resume_mark_;
   Bytes frame_;
   bool flush_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

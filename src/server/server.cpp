@@ -480,6 +480,7 @@ void Server::open_channels(Participant& participant) {
 
 void Server::close_data_path(const std::shared_ptr<Participant>& participant) {
   participant->channels_open = false;
+  relay_.forget_sender(*participant);  // a new connection starts unpaused
   if (participant->ice_session != 0) {
     webrtc_->remove_session(participant->ice_session);
     participant->ice_session = 0;

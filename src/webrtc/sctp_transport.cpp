@@ -350,7 +350,8 @@ void SctpTransport::read_socket() {
     buffer = nested.data();
   }
   ++depth;
-  for (;;) {
+  // A callback may pause reading: stop at once, what is left waits in the association.
+  while (!receive_paused_) {
     sockaddr_conn from{};
     socklen_t from_size = sizeof(from);
     sctp_rcvinfo info{};

@@ -192,6 +192,15 @@ class DataClient {
             .channel_opened = {},
             .message =
                 [this](std::uint16_t stream, ByteView data, bool) {
+                  if (on_frame) {
+                    ByteView rest = data;
+                    while (!rest.empty()) {
+                      auto frame = core::decode_frame(rest);
+                      if (!frame) break;
+                      on_frame(*frame);
+                    }
+                    return;
+                  }
                   if (store_messages) {
                     received.push_back({stream, Bytes(data.begin(), data.end())});
                     return;
@@ -241,7 +250,9 @@ class DataClient {
   AsyncSignal signal;
   std::unique_ptr<webrtc::WebRtcConnection> connection;
   std::vector<ReceivedMessage> received;
-  bool store_messages = true;      // false: only count frames (load tests)
+  bool store_messages = true;  // false: only count frames (load tests)
+  // When set, every frame received goes here instead (neither stored nor counted).
+  std::function<void(const core::DecodedFrame&)> on_frame;
   std::size_t frames_counted = 0;  // when not storing
   bool connected = false;
   bool failed = false;

@@ -356,5 +356,179 @@ TEST_F(DataPath, RandomBytesNeverReachOthersOrHurtTheServer) {
   EXPECT_GT(server_->metrics().dropped_for(DropReason::Malformed), 0u);
 }
 
+// Checks that one client receives frames of one channel in sequence order, without gaps.
+struct InOrderReader {
+  explicit InOrderReader(DataClient& client) {
+    client.on_frame = [this](const core::DecodedFrame& f) {
+      if (f.header.sequence != frames + 1) in_order = false;
+      ++frames;
+      bytes += f.payload.size();
+    };
+  }
+  std::uint32_t frames = 0;
+  std::size_t bytes = 0;
+  bool in_order = true;
+};
+
+// Durable frames of `payload` bytes from `sender`, 4 to a transport message, as fast as its
+// SCTP takes them (kept a few MiB ahead), until `total` frames went out. Returns the count.
+std::uint32_t push_unpaced(DataClient& sender, std::uint32_t sent, std::uint32_t total,
+                           const std::string& payload) {
+  while (sent < total && sender.connection->buffered_amount() < 4u * 1024 * 1024) {
+    Bytes batch;
+    std::uint32_t seq = sent;
+    for (int i = 0; i < 4 && seq < total; ++i) {
+      Bytes f = client_frame(70, ++seq, payload);
+      batch.insert(batch.end(), f.begin(), f.end());
+    }
+    if (!sender.send(0, batch)) break;
+    sent = seq;
+  }
+  return sent;
+}
+
+ServerConfig flow_control_config(std::size_t durable_bound) {
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.durable_queue_bytes = durable_bound;
+  config.rate_limit_bytes_per_second = 0;
+  config.rate_limit_messages_per_second = 0;
+  return config;
+}
+
+TEST_F(DataPath, UnpacedBroadcastPausesTheSenderInsteadOfCuttingOffReadersThatKeepUp) {
+  ServerConfig config = flow_control_config(2u * 1024 * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& carol = add("carol");
+  settle();
+  InOrderReader bobs(bob);
+  InOrderReader carols(carol);
+  const std::string payload(16000, 'b');
+  const std::uint32_t total = 24u * 1024 * 1024 / 16000 + 1;  // 24 MiB
+  std::uint32_t sent = 0;
+  const bool delivered = run_until(
+      io_,
+      [&] {
+        sent = push_unpaced(alice, sent, total, payload);
+        return (bobs.frames == total && carols.frames == total) || bob.signal.closed ||
+               carol.signal.closed;
+      },
+      std::chrono::seconds(120));
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_FALSE(carol.signal.take("disconnect").has_value());
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+  ASSERT_TRUE(delivered) << "bob " << bobs.frames << ", carol " << carols.frames << " of " << total;
+  EXPECT_TRUE(bobs.in_order);
+  EXPECT_TRUE(carols.in_order);
+  EXPECT_EQ(bobs.bytes, std::size_t{total} * payload.size());
+  EXPECT_EQ(carols.bytes, std::size_t{total} * payload.size());
+  EXPECT_GT(server_->metrics().sender_pauses, 0u);
+  EXPECT_EQ(server_->metrics().participants, 3u);
+  settle();
+  EXPECT_EQ(server_->metrics().paused_senders, 0u);  // resumed once they caught up
+  EXPECT_NE(server_->metrics_text().find("switchboard_sender_pauses_total "), std::string::npos);
+}
+
+TEST_F(DataPath, OneToOneTransferIsPacedToASlowSteadyReaderInsteadOfCuttingItOff) {
+  ServerConfig config = flow_control_config(2u * 1024 * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  InOrderReader bobs(bob);
+  const std::string payload(16000, 's');
+  const std::uint32_t total = 8u * 1024 * 1024 / 16000 + 1;  // 8 MiB
+  // Bob reads at most 3 MiB/s: he stops reading as soon as he is ahead of that rate, and
+  // his SCTP window holds the server back.
+  constexpr double kReadBytesPerSecond = 3.0 * 1024 * 1024;
+  const auto begin = std::chrono::steady_clock::now();
+  auto ahead = [&] {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    return static_cast<double>(bobs.bytes) > elapsed * kReadBytesPerSecond;
+  };
+  bob.on_frame = [&, count = bob.on_frame](const core::DecodedFrame& f) {
+    count(f);
+    if (ahead()) bob.connection->set_receive_paused(true);
+  };
+  std::uint32_t sent = 0;
+  const bool delivered = run_until(
+      io_,
+      [&] {
+        sent = push_unpaced(alice, sent, total, payload);
+        if (!ahead()) bob.connection->set_receive_paused(false);
+        return bobs.frames == total || bob.signal.closed;
+      },
+      std::chrono::seconds(60));
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+  ASSERT_TRUE(delivered) << "bob " << bobs.frames << " of " << total;
+  EXPECT_TRUE(bobs.in_order);
+  EXPECT_EQ(bobs.bytes, std::size_t{total} * payload.size());
+  EXPECT_GT(server_->metrics().sender_pauses, 0u);
+  // He really was slow: the transfer took about as long as his rate allows.
+  EXPECT_GT(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(2000));
+}
+
+TEST_F(DataPath, UnpacedSenderStillCutsOffTheOneStalledRecipientWhileTheOtherGetsEverything) {
+  ServerConfig config = flow_control_config(2u * 1024 * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& stalled = add("stalled");
+  settle();
+  InOrderReader bobs(bob);
+  stalled.connection->set_receive_paused(true);  // reads nothing from now on
+  const std::string payload(16000, 'u');
+  const std::uint32_t total = 16u * 1024 * 1024 / 16000 + 1;  // 16 MiB
+  std::uint32_t sent = 0;
+  std::optional<json> bye;
+  const bool done = run_until(
+      io_,
+      [&] {
+        sent = push_unpaced(alice, sent, total, payload);
+        if (!bye) bye = stalled.signal.take("disconnect");
+        return bye.has_value() && bobs.frames == total;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(bye.has_value()) << "the stalled recipient was never cut off";
+  EXPECT_EQ((*bye)["reason"], "slow consumer");
+  ASSERT_TRUE(done) << "bob " << bobs.frames << " of " << total;
+  EXPECT_TRUE(bobs.in_order);
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+}
+
+TEST_F(DataPath, PausedSenderResumesWhenTheRecipientHoldingItBackLeaves) {
+  ServerConfig config = flow_control_config(2u * 1024 * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  bob.connection->set_receive_paused(true);  // reads nothing
+  const std::string payload(16000, 'h');
+  std::uint32_t sent = 0;
+  ASSERT_TRUE(run_until(io_, [&] {
+    sent = push_unpaced(alice, sent, 1000, payload);
+    return server_->metrics().paused_senders == 1;
+  }));
+  // Held back, not cut off: alice's only recipient is the bottleneck.
+  settle();
+  EXPECT_EQ(server_->metrics().paused_senders, 1u);
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+  bob.signal.send(json{{"type", "leave"}});
+  ASSERT_TRUE(run_until(io_, [&] { return server_->metrics().paused_senders == 0; }));
+  EXPECT_EQ(server_->metrics().participants, 1u);
+  EXPECT_EQ(server_->metrics().sender_pauses, 1u);
+}
+
 }  // namespace
 }  // namespace switchboard::server::testing

@@ -16,6 +16,8 @@ TEST(Metrics, PrometheusTextHasEveryFamilyWithTypes) {
   m.relayed_bytes = 99999;
   m.drop(DropReason::ForgedSender, 3);
   m.drop(DropReason::Latency);
+  m.paused_senders = 2;
+  m.sender_pauses = 17;
   const std::string text = to_prometheus(m, 1.5);
   EXPECT_NE(text.find("# TYPE switchboard_calls gauge\nswitchboard_calls 2\n"), std::string::npos);
   EXPECT_NE(text.find("\nswitchboard_participants 5\n"), std::string::npos);
@@ -29,6 +31,11 @@ TEST(Metrics, PrometheusTextHasEveryFamilyWithTypes) {
   EXPECT_NE(text.find("switchboard_dropped_messages_total{reason=\"latency\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("switchboard_dropped_messages_total{reason=\"slow_consumer\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE switchboard_paused_senders gauge\nswitchboard_paused_senders 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE switchboard_sender_pauses_total counter\n"
+                      "switchboard_sender_pauses_total 17\n"),
             std::string::npos);
   EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.5"),
             std::string::npos);

@@ -335,10 +335,12 @@ class ServerLinkTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < end) io.run_for(5ms);
   }
 
+  // Both ends up: the client's SCTP can be established before the fake server's (both
+  // sides send INIT), and a push before that fails.
   bool connect() {
     link->start();
     return run_until([&] { return seen.connected > 0 || !seen.closed.empty(); }) &&
-           seen.connected == 1;
+           seen.connected == 1 && run_until([&] { return server->data_connected; });
   }
 
   void TearDown() override {

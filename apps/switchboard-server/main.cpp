@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,6 +44,9 @@ int run(int argc, char** argv) {
   std::size_t max_message_size = 0, durable_queue_bytes = 0, max_participants = 0;
   std::uint64_t rate_bytes = 0, rate_messages = 0;
   std::uint32_t latency_target_ms = 0;
+  std::vector<std::string> stun_urls, turn_urls;
+  std::string turn_secret_file;
+  std::uint32_t turn_ttl = 0;
   auto* config_opt = app.add_option("--config", config_file, "settings file (.toml or .json)");
   auto* bind_opt = app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
   auto* port_opt = app.add_option(
@@ -66,6 +71,14 @@ int run(int argc, char** argv) {
                      "durable backlog per recipient before it is cut off (default 8 MiB)");
   auto* mp_opt = app.add_option("--max-participants", max_participants,
                                 "participants per call (default 1000)");
+  auto* stun_opt = app.add_option("--stun-url", stun_urls,
+                                  "STUN url for clients (repeatable; replaces stun_urls)");
+  auto* turn_opt = app.add_option("--turn-url", turn_urls,
+                                  "TURN url for clients (repeatable; replaces turn_urls)");
+  auto* turn_secret_opt = app.add_option("--turn-secret-file", turn_secret_file,
+                                         "file holding the TURN server's static-auth-secret");
+  auto* turn_ttl_opt = app.add_option("--turn-credential-ttl", turn_ttl,
+                                      "seconds a minted TURN credential is valid (default 3600)");
   auto* ll_opt = app.add_option("--log-level", log_level,
                                 "trace, debug, info, warn, error, critical, off (default info)");
   try {
@@ -86,6 +99,10 @@ int run(int argc, char** argv) {
   if (*lt_opt) o.latency_target_ms = latency_target_ms;
   if (*dq_opt) o.durable_queue_bytes = durable_queue_bytes;
   if (*mp_opt) o.max_participants_per_call = max_participants;
+  if (*stun_opt) o.stun_urls = stun_urls;
+  if (*turn_opt) o.turn_urls = turn_urls;
+  if (*turn_secret_opt) o.turn_secret_file = turn_secret_file;
+  if (*turn_ttl_opt) o.turn_credential_ttl_s = turn_ttl;
   if (*ll_opt) o.log_level = log_level;
 
   std::optional<std::string> env_secret;

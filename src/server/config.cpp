@@ -16,6 +16,9 @@ namespace {
 
 using nlohmann::json;
 
+// A week: longer-lived TURN credentials are hardly short-lived.
+constexpr std::uint32_t kMaxTurnCredentialTtl = 7 * 24 * 3600;
+
 Error invalid(std::string message) {
   return {ErrorCode::InvalidArgument, std::move(message)};
 }
@@ -72,6 +75,16 @@ Result<std::uint64_t> get_uint(const json& v, const std::string& key, std::uint6
                    std::to_string(max) + " is allowed");
   }
   return n;
+}
+
+Result<std::vector<std::string>> get_string_list(const json& v, const std::string& key) {
+  if (!v.is_array()) return invalid("config key '" + key + "' must be a list of strings");
+  std::vector<std::string> out;
+  for (const json& item : v) {
+    if (!item.is_string()) return invalid("config key '" + key + "' must hold strings only");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
 }
 
 Result<std::vector<signaling::IceServer>> get_ice_servers(const json& v) {
@@ -162,6 +175,20 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       auto servers = get_ice_servers(v);
       if (!servers) return servers.error();
       c.ice_servers = std::move(*servers);
+    } else if (key == "stun_urls" || key == "turn_urls") {
+      auto urls = get_string_list(v, key);
+      if (!urls) return urls.error();
+      (key == "stun_urls" ? c.stun_urls : c.turn_urls) = std::move(*urls);
+    } else if (key == "turn_secret") {
+      r = set_string(c.turn_secret);
+    } else if (key == "turn_secret_file") {
+      auto path = get_string(v, key);
+      if (!path) return path.error();
+      auto secret = read_secret_file(*path);
+      if (!secret) return secret.error();
+      c.turn_secret = std::move(*secret);
+    } else if (key == "turn_credential_ttl_s") {
+      r = set_uint(c.turn_credential_ttl_s, kMaxTurnCredentialTtl);
     } else if (key == "trace_frames") {
       r = set_string(c.trace_frames);
     } else if (key == "log_level") {
@@ -246,6 +273,14 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   if (o.latency_target_ms) c.latency_target_ms = *o.latency_target_ms;
   if (o.durable_queue_bytes) c.durable_queue_bytes = *o.durable_queue_bytes;
   if (o.max_participants_per_call) c.max_participants_per_call = *o.max_participants_per_call;
+  if (o.stun_urls) c.stun_urls = *o.stun_urls;
+  if (o.turn_urls) c.turn_urls = *o.turn_urls;
+  if (o.turn_secret_file) {
+    auto secret = read_secret_file(*o.turn_secret_file);
+    if (!secret) return secret.error();
+    c.turn_secret = std::move(*secret);
+  }
+  if (o.turn_credential_ttl_s) c.turn_credential_ttl_s = *o.turn_credential_ttl_s;
   if (o.log_level) c.log_level = *o.log_level;
   if (c.secret.empty() && env_secret && !env_secret->empty()) c.secret = std::move(*env_secret);
   auto r = validate(c);
@@ -307,6 +342,44 @@ Result<void> validate(ServerConfig& c) {
       return invalid("an ice_servers entry has more than " +
                      std::to_string(signaling::kMaxIceUrls) + " urls");
     }
+  }
+  auto check_urls = [](const std::vector<std::string>& urls, std::string_view key,
+                       std::initializer_list<std::string_view> schemes) -> Result<void> {
+    if (urls.size() > signaling::kMaxIceUrls) {
+      return invalid(std::string(key) + " has more than " + std::to_string(signaling::kMaxIceUrls) +
+                     " urls");
+    }
+    for (const std::string& url : urls) {
+      bool ok = false;
+      for (auto scheme : schemes) {
+        ok = ok || (url.size() > scheme.size() && url.starts_with(scheme));
+      }
+      if (!ok || url.size() > signaling::kMaxShortStringSize) {
+        return invalid(std::string(key) + ": '" + url + "' is not a " +
+                       std::string(*schemes.begin()) + "host[:port] url");
+      }
+    }
+    return {};
+  };
+  if (auto r = check_urls(c.stun_urls, "stun_urls", {"stun:", "stuns:"}); !r) return r;
+  if (auto r = check_urls(c.turn_urls, "turn_urls", {"turn:", "turns:"}); !r) return r;
+  if (!c.turn_urls.empty() && c.turn_secret.empty()) {
+    return invalid(
+        "turn_urls need a TURN secret (coturn's static-auth-secret): set turn_secret or "
+        "pass --turn-secret-file FILE");
+  }
+  if (c.turn_urls.empty() && !c.turn_secret.empty()) {
+    return invalid("a TURN secret is set but no turn_urls: give the TURN server's urls");
+  }
+  if (c.turn_credential_ttl_s < 1 || c.turn_credential_ttl_s > kMaxTurnCredentialTtl) {
+    return invalid("turn_credential_ttl_s must be 1.." + std::to_string(kMaxTurnCredentialTtl) +
+                   " seconds, not " + std::to_string(c.turn_credential_ttl_s));
+  }
+  const std::size_t ice_entries =
+      c.ice_servers.size() + (c.stun_urls.empty() ? 0 : 1) + (c.turn_urls.empty() ? 0 : 1);
+  if (ice_entries > signaling::kMaxIceServers) {
+    return invalid("at most " + std::to_string(signaling::kMaxIceServers) +
+                   " ice_servers entries, counting one for stun_urls and one for turn_urls");
   }
   static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
                                                  "error", "critical", "off"};

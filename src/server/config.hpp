@@ -29,6 +29,13 @@ struct ServerConfig {
   std::size_t durable_queue_bytes = std::size_t{8} * 1024 * 1024;
   std::size_t max_participants_per_call = 1000;
   std::vector<signaling::IceServer> ice_servers;
+  // Handed to every client in `joined.iceServers` (see turn_credentials.hpp): the STUN
+  // urls as one entry, the TURN urls with credentials minted per join as another.
+  std::vector<std::string> stun_urls;  // "stun:host:port"
+  std::vector<std::string> turn_urls;  // "turn:host:port?transport=udp"
+  // coturn's static-auth-secret (use-auth-secret); required with turn_urls and only then.
+  std::string turn_secret;
+  std::uint32_t turn_credential_ttl_s = 3600;
   std::string trace_frames;  // path; empty = off
   std::string log_level = "info";
 };
@@ -48,13 +55,18 @@ struct ConfigOverrides {
   std::optional<std::uint32_t> latency_target_ms;
   std::optional<std::size_t> durable_queue_bytes;
   std::optional<std::size_t> max_participants_per_call;
+  std::optional<std::vector<std::string>> stun_urls;
+  std::optional<std::vector<std::string>> turn_urls;
+  std::optional<std::string> turn_secret_file;
+  std::optional<std::uint32_t> turn_credential_ttl_s;
   std::optional<std::string> log_level;
 };
 
 enum class ConfigFormat : std::uint8_t { Toml, Json };
 
 // Applies the keys of a TOML or JSON document to `config`. Unknown keys and values of
-// the wrong type are errors that name the key. `secret_file` is read here.
+// the wrong type are errors that name the key. `secret_file` and `turn_secret_file` are
+// read here.
 Result<void> apply_config_text(std::string_view text, ConfigFormat format, ServerConfig& config);
 // By extension: .toml or .json.
 Result<void> apply_config_file(const std::string& path, ServerConfig& config);

@@ -142,5 +142,101 @@ TEST(ServerConfig, RejectsUnknownKeysWrongTypesAndBadValues) {
   EXPECT_FALSE(resolve_config(o, std::string("s")));
 }
 
+TEST(ServerConfig, StunAndTurnSettingsFromTomlJsonAndFlags) {
+  const auto turn_secret = write_temp("turn-secret", "coturn-shared\n");
+  const auto toml = write_temp("turn.toml", R"(
+stun_urls = ["stun:stun.example.org:3478"]
+turn_urls = ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"]
+turn_secret_file = ")" + turn_secret + R"("
+turn_credential_ttl_s = 600
+)");
+  ConfigOverrides o;
+  o.config_file = toml;
+  auto c = resolve_config(o, std::string("s"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->stun_urls, std::vector<std::string>{"stun:stun.example.org:3478"});
+  EXPECT_EQ(c->turn_urls, (std::vector<std::string>{"turn:turn.example.org:3478?transport=udp",
+                                                    "turns:turn.example.org:5349"}));
+  EXPECT_EQ(c->turn_secret, "coturn-shared");
+  EXPECT_EQ(c->turn_credential_ttl_s, 600u);
+
+  // Flags replace the file's lists and secret.
+  const auto flag_secret = write_temp("turn-secret-2", "from-flag");
+  o.turn_urls = std::vector<std::string>{"turn:127.0.0.1:3478"};
+  o.turn_secret_file = flag_secret;
+  o.turn_credential_ttl_s = 90;
+  o.stun_urls = std::vector<std::string>{};
+  c = resolve_config(o, std::string("s"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->stun_urls.empty());
+  EXPECT_EQ(c->turn_urls, std::vector<std::string>{"turn:127.0.0.1:3478"});
+  EXPECT_EQ(c->turn_secret, "from-flag");
+  EXPECT_EQ(c->turn_credential_ttl_s, 90u);
+
+  ServerConfig j;
+  ASSERT_TRUE(
+      apply_config_text(R"({"stun_urls": ["stun:a"], "turn_urls": ["turn:b"], "turn_secret": "x"})",
+                        ConfigFormat::Json, j));
+  EXPECT_EQ(j.stun_urls, std::vector<std::string>{"stun:a"});
+  EXPECT_EQ(j.turn_urls, std::vector<std::string>{"turn:b"});
+  EXPECT_EQ(j.turn_secret, "x");
+  EXPECT_EQ(j.turn_credential_ttl_s, 3600u);  // the default
+}
+
+TEST(ServerConfig, TurnUrlsAndTurnSecretComeTogether) {
+  ConfigOverrides o;
+  o.turn_urls = std::vector<std::string>{"turn:127.0.0.1:3478"};
+  auto c = resolve_config(o, std::string("s"));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("turn-secret-file"), std::string::npos) << c.error().message;
+
+  o = {};
+  o.turn_secret_file = write_temp("turn-secret-3", "lonely");
+  c = resolve_config(o, std::string("s"));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("turn_urls"), std::string::npos) << c.error().message;
+
+  o.turn_urls = std::vector<std::string>{"turn:127.0.0.1:3478"};
+  EXPECT_TRUE(resolve_config(o, std::string("s")));
+}
+
+TEST(ServerConfig, RejectsBadStunAndTurnSettings) {
+  ServerConfig c;
+  EXPECT_FALSE(apply_config_text(R"({"stun_urls": "stun:a"})", ConfigFormat::Json, c));
+  EXPECT_FALSE(apply_config_text(R"({"turn_urls": [1]})", ConfigFormat::Json, c));
+  EXPECT_FALSE(apply_config_text(R"({"turn_credential_ttl_s": -5})", ConfigFormat::Json, c));
+  EXPECT_FALSE(
+      apply_config_text(R"({"turn_secret_file": "/nonexistent/s"})", ConfigFormat::Json, c));
+
+  ConfigOverrides o;
+  o.stun_urls = std::vector<std::string>{"turn:wrong-scheme"};
+  auto r = resolve_config(o, std::string("s"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("stun_urls"), std::string::npos);
+  o = {};
+  o.turn_urls = std::vector<std::string>{"turn.example.org:3478"};
+  o.turn_secret_file = write_temp("turn-secret-4", "x");
+  EXPECT_FALSE(resolve_config(o, std::string("s")));
+  o.turn_urls = std::vector<std::string>{"turn:turn.example.org"};
+  o.turn_credential_ttl_s = 0;
+  r = resolve_config(o, std::string("s"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("turn_credential_ttl_s"), std::string::npos);
+  o.turn_credential_ttl_s = 3600;
+  ASSERT_TRUE(resolve_config(o, std::string("s")));
+  // joined carries at most kMaxIceServers entries; stun_urls and turn_urls take one each.
+  const auto full = write_temp("full.json", [] {
+    std::string text = R"({"ice_servers": [)";
+    for (std::size_t i = 0; i < signaling::kMaxIceServers; ++i) {
+      text += std::string(i == 0 ? "" : ",") + R"({"urls": "stun:s)" + std::to_string(i) + R"("})";
+    }
+    return text + "]}";
+  }());
+  o.config_file = full;
+  r = resolve_config(o, std::string("s"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("ice_servers"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace switchboard::server

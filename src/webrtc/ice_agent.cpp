@@ -118,8 +118,8 @@ class IceAgent::Impl {
     // Regular nomination: the controlling agent checks pairs, then nominates ONE with a
     // second check carrying USE-CANDIDATE. Aggressive nomination would flag every check,
     // and the ICE-lite server follows the latest flagged address while libnice keeps the
-    // best-priority one, so the two could pick different paths. See docs/protocol.md, "ICE on the client".
-    // Consent freshness (RFC 7675) keeps sending checks on the selected pair: the server
+    // best-priority one, so the two could pick different paths. See docs/protocol.md, "ICE on the
+    // client". Consent freshness (RFC 7675) keeps sending checks on the selected pair: the server
     // drops a peer whose checks stop for 30 s, and binding indications do not count.
     agent_ = nice_agent_new_full(bridge_->context(), NICE_COMPATIBILITY_RFC5245,
                                  static_cast<NiceAgentOption>(NICE_AGENT_OPTION_REGULAR_NOMINATION |
@@ -127,7 +127,7 @@ class IceAgent::Impl {
                                                               NICE_AGENT_OPTION_CONSENT_FRESHNESS));
     g_object_set(agent_, "controlling-mode", controlling ? TRUE : FALSE, "ice-tcp", FALSE,
                  "ice-udp", TRUE, "upnp", FALSE, "max-connectivity-checks", kMaxConnectivityChecks,
-                 nullptr);
+                 "force-relay", servers_.force_relay ? TRUE : FALSE, nullptr);
     for (const std::string& ip : local_addresses) {
       NiceAddress address;
       nice_address_init(&address);

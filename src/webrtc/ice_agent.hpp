@@ -38,6 +38,10 @@ struct IceServerConfig {
   };
   // Each allocates one relay candidate over UDP.
   std::vector<Turn> turn_servers;
+  // Only relay candidates are gathered and used (libnice's "force-relay"): the peer never
+  // learns our addresses, and every datagram goes through a TURN server. With no
+  // turn_servers nothing can connect.
+  bool force_relay = false;
 };
 
 class IceAgent {

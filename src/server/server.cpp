@@ -9,6 +9,7 @@
 
 #include "server/http_session.hpp"
 #include "server/signaling_session.hpp"
+#include "server/turn_credentials.hpp"
 #include "signaling/token.hpp"
 #include "webrtc/negotiation.hpp"
 
@@ -352,7 +353,7 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
   for (const auto& p : call.roster.participants()) {
     if (p.id != participant->id) joined.participants.push_back({p.id, p.identity, p.display_name});
   }
-  joined.ice_servers = config_.ice_servers;
+  joined.ice_servers = ice_servers_for(config_, participant->identity, unix_now());
   joined.max_message_size = static_cast<std::uint32_t>(config_.max_message_size);
   if (config_.rate_limit_bytes_per_second > 0) {
     joined.rate_limit_bytes_per_second =

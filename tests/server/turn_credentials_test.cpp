@@ -1,9 +1,12 @@
 #include "server/turn_credentials.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "server_harness.hpp"
 
 namespace switchboard::server {
 namespace {
@@ -95,6 +98,42 @@ TEST(TurnCredentials, IceServersForLeavesOutWhatIsNotConfigured) {
   ASSERT_EQ(servers.size(), 1u);
   EXPECT_EQ(servers[0].username, "1700000060:bob");
   EXPECT_EQ(servers[0].credential, "7AJXzcOyAiNrLxdE4CqNHEdM4nw=");
+}
+
+TEST(TurnCredentials, JoinedCarriesStunAndFreshTurnCredentialsForTheJoiner) {
+  auto config = testing::test_config();
+  config.ice_servers = {{.urls = {"stun:static.example.org"}, .username = {}, .credential = {}}};
+  config.stun_urls = {"stun:127.0.0.1:3478"};
+  config.turn_urls = {"turn:127.0.0.1:3478?transport=udp"};
+  config.turn_secret = "north-wind-42";
+  config.turn_credential_ttl_s = 600;
+  ASSERT_TRUE(validate(config));
+  testing::ServerThread server(config);
+  testing::SignalClient alice(server.port());
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto joined = alice.join("alice", "c1");
+  const auto after = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  ASSERT_EQ(joined["type"], "joined") << joined.dump();
+  const auto& servers = joined["iceServers"];
+  ASSERT_EQ(servers.size(), 3u) << joined.dump();
+  EXPECT_EQ(servers[0]["urls"][0], "stun:static.example.org");
+  EXPECT_EQ(servers[1]["urls"][0], "stun:127.0.0.1:3478");
+  EXPECT_FALSE(servers[1].contains("username"));
+  EXPECT_EQ(servers[2]["urls"][0], "turn:127.0.0.1:3478?transport=udp");
+  // Minted at join time for the token's identity: it must be one of the credentials
+  // mint_turn_credentials gives for a moment during the join.
+  const std::string username = servers[2]["username"];
+  const std::string credential = servers[2]["credential"];
+  bool matched = false;
+  for (auto now = before; now <= after; ++now) {
+    const auto expected = mint_turn_credentials("north-wind-42", "alice", now, 600);
+    matched = matched || (username == expected.username && credential == expected.credential);
+  }
+  EXPECT_TRUE(matched) << username << " " << credential;
 }
 
 }  // namespace

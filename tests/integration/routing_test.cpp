@@ -9,6 +9,8 @@
 // Not covered here: a frame claiming another sender. The agent (and the SDK under it)
 // never produces one — the server stamps FROM — so the server's own tests cover it.
 
+#include <cstdio>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -28,6 +30,7 @@ using SenderClose = IntegrationTest;
 using Leave = IntegrationTest;
 using Recipients = IntegrationTest;
 using AgentContract = IntegrationTest;
+using FlowControl = IntegrationTest;
 
 Agent& by_name(std::vector<std::unique_ptr<Agent>>& agents, const std::string& user) {
   for (auto& agent : agents) {
@@ -495,6 +498,69 @@ TEST_F(AgentContract, LeaveIsAnsweredByLeftWithItsReqAndTheAgentExitsZero) {
   // EOF on stdin leaves too, with status 0.
   bob.process().close_stdin();
   EXPECT_EQ(bob.process().wait_exit(Clock::now() + kWait), std::optional<int>(0));
+}
+
+// An honest file transfer through the server faster than the recipient takes it: alice
+// sends 20 MiB of durable messages to bob as fast as her SDK lets her (no bitrateKbps),
+// with the server's durable queue bound at 1 MiB. The server holds alice back (it stops
+// reading her connection) instead of cutting bob off as a slow consumer: he gets
+// everything, in order. (With two recipients, the sender keeps the pace of whichever is
+// faster at the moment and the other one's lag adds up, as the rule wants for a really slow
+// one: with a 1 MiB bound, two equal agents on a loaded machine drift that far apart often
+// enough to make such a case flaky. The server tests cover the broadcast in-process.)
+TEST_F(FlowControl, UnpacedDurableTransferIsPacedToTheRecipientInsteadOfCuttingItOff) {
+  constexpr std::size_t kMessageSize = std::size_t{128} * 1024;
+  constexpr std::size_t kMessages = 160;  // 20 MiB
+  Server server({.flags = {"--durable-queue-bytes", "1048576", "--rate-limit-bytes", "0",
+                           "--rate-limit-messages", "0"}});
+  auto agents = join_call(server, unique_call_id(), {"alice", "bob"});
+  Agent& alice = by_name(agents, "alice");
+  Agent& bob = by_name(agents, "bob");
+  const std::uint16_t channel = alice.create_sender({{"channelId", 5100}});
+
+  std::vector<std::string> encoded;
+  std::vector<std::uint32_t> sequence_numbers;
+  for (std::size_t i = 0; i < kMessages; ++i) {
+    encoded.push_back(
+        base64_encode(random_bytes(kMessageSize, static_cast<std::uint32_t>(7000 + i))));
+    // BUFFER_FULL is the SDK's flow control: wait and send the same message again.
+    const auto deadline = Clock::now() + kWait;
+    for (;;) {
+      const Json answer =
+          alice.command({{"op", "send"}, {"channelId", channel}, {"base64", encoded.back()}});
+      if (answer.value("event", "") == "sent") {
+        sequence_numbers.push_back(answer.at("sequenceNumber").get<std::uint32_t>());
+        break;
+      }
+      ASSERT_EQ(answer.value("code", ""), "BUFFER_FULL")
+          << "message " << i << ": " << answer.dump();
+      ASSERT_LT(Clock::now(), deadline) << "message " << i << " stayed BUFFER_FULL for 10 s";
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  for (std::size_t i = 0; i < kMessages; ++i) {
+    const auto m = bob.next(is_message_from("alice", channel), kWait);
+    ASSERT_TRUE(m.has_value()) << "bob got " << i << " of " << kMessages << " messages; "
+                               << bob.describe_pending();
+    ASSERT_EQ(m->value("sequenceNumber", 0u), sequence_numbers[i]) << "message " << i;
+    ASSERT_TRUE(m->value("base64", "") == encoded[i]) << "message " << i << " differs";
+  }
+  for (auto& agent : agents) {
+    EXPECT_TRUE(agent->take_received(is_event("disconnected")).empty()) << agent->user();
+    EXPECT_TRUE(agent->take_received(is_event("participant_left")).empty()) << agent->user();
+  }
+  const auto metrics = http_get(server.port(), "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  const std::string dropped = R"(switchboard_dropped_messages_total{reason="slow_consumer"} 0)";
+  EXPECT_NE(metrics->body.find(dropped), std::string::npos) << metrics->body;
+  const std::string pauses = "\nswitchboard_sender_pauses_total ";
+  const auto at = metrics->body.find(pauses);
+  ASSERT_NE(at, std::string::npos) << metrics->body;
+  std::printf("alice was paused %s times\n",
+              metrics->body
+                  .substr(at + pauses.size(), metrics->body.find('\n', at + 1) - at - pauses.size())
+                  .c_str());
 }
 
 }  // namespace

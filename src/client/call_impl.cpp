@@ -26,45 +26,6 @@ ParticipantInfo public_info(const core::Participant& p) {
 
 }  // namespace
 
-// ---- SendRateLimit ----
-
-SendRateLimit::SendRateLimit(std::optional<std::uint32_t> bytes_per_second,
-                             std::optional<std::uint32_t> messages_per_second, TimePoint now)
-    : last_(now) {
-  if (bytes_per_second && *bytes_per_second > 0) {
-    bytes_.rate = *bytes_per_second;
-    bytes_.tokens = bytes_.rate;
-  }
-  if (messages_per_second && *messages_per_second > 0) {
-    messages_.rate = *messages_per_second;
-    messages_.tokens = messages_.rate;
-  }
-}
-
-void SendRateLimit::refill(TimePoint now) {
-  if (now <= last_) return;
-  const double seconds = std::chrono::duration<double>(now - last_).count();
-  for (Bucket* b : {&bytes_, &messages_}) {
-    if (b->rate > 0) b->tokens = std::min(b->rate, b->tokens + seconds * b->rate);
-  }
-  last_ = now;
-}
-
-bool SendRateLimit::allows(std::size_t size, TimePoint now) {
-  if (bytes_.rate == 0 && messages_.rate == 0) return true;
-  refill(now);
-  // A message larger than the burst passes when the bucket is full, and leaves it in debt.
-  const double bytes_needed = std::min(static_cast<double>(size), bytes_.rate);
-  if (bytes_.rate > 0 && bytes_.tokens < bytes_needed) return false;
-  if (messages_.rate > 0 && messages_.tokens < 1) return false;
-  return true;
-}
-
-void SendRateLimit::take(std::size_t size) {
-  if (bytes_.rate > 0) bytes_.tokens -= static_cast<double>(size);
-  if (messages_.rate > 0) messages_.tokens -= 1;
-}
-
 // ---- Sender and receiver state ----
 
 DataChannelSender::Impl::Impl(std::shared_ptr<Call::Impl> call,
@@ -179,8 +140,9 @@ void Call::Impl::on_joined(const signaling::Joined& joined) {
   }
   events_.clear();  // nobody can listen yet
   self_info_ = ParticipantInfo{joined.identity, joined.display_name};
-  rate_limit_ =
-      SendRateLimit(joined.rate_limit_bytes_per_second, joined.rate_limit_messages_per_second, now);
+  // One second of burst: the server allows more, so what we accept is never refused there.
+  rate_limit_ = core::RateLimit(joined.rate_limit_bytes_per_second.value_or(0),
+                                joined.rate_limit_messages_per_second.value_or(0), 1.0, now);
 }
 
 void Call::Impl::on_connected() {

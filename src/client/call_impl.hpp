@@ -29,32 +29,9 @@
 #include "client/event_loop.hpp"
 #include "client/transport.hpp"
 #include "core/endpoint.hpp"
+#include "core/rate_limit.hpp"
 
 namespace switchboard {
-
-// A token bucket on bytes and one on messages, each with a burst of one second of its
-// rate: the server's per-participant limit, held on the client so that a send over it
-// fails at once with TRAFFIC_LIMITED instead of being dropped by the server.
-class SendRateLimit {
- public:
-  SendRateLimit() = default;
-  SendRateLimit(std::optional<std::uint32_t> bytes_per_second,
-                std::optional<std::uint32_t> messages_per_second, core::TimePoint now);
-  // Whether one message of `size` bytes fits now; take() charges it once it was accepted.
-  bool allows(std::size_t size, core::TimePoint now);
-  void take(std::size_t size);
-
- private:
-  struct Bucket {
-    double rate = 0;  // 0 = unlimited
-    double tokens = 0;
-  };
-  void refill(core::TimePoint now);
-
-  Bucket bytes_;
-  Bucket messages_;
-  core::TimePoint last_{};
-};
 
 class DataChannelSender::Impl {
  public:
@@ -193,7 +170,7 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   State state_ = State::Joining;                                               // mu_
   std::optional<Error> join_error_;                                            // mu_
   std::unique_ptr<core::DataChannelEndpoint> endpoint_;                        // mu_
-  SendRateLimit rate_limit_;                                                   // mu_
+  core::RateLimit rate_limit_;                                                 // mu_
   std::map<std::uint16_t, std::shared_ptr<DataChannelSender::Impl>> senders_;  // mu_, open ones
   std::unordered_map<const core::ReceiverChannel*,
                      std::pair<std::shared_ptr<DataChannelReceiver>,

@@ -11,7 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/participant.hpp"
-#include "server/rate_limiter.hpp"
+#include "core/rate_limit.hpp"
 #include "server/recipient_queue.hpp"
 #include "webrtc/webrtc_connection.hpp"
 #include "webrtc/webrtc_server.hpp"
@@ -31,7 +31,7 @@ struct OutgoingBatch {
 
 struct Participant {
   Participant(core::ParticipantId id_, std::string identity_, std::string display_name_,
-              const RateLimiter& limiter_, const RecipientQueue& queue_)
+              const core::RateLimit& limiter_, const RecipientQueue& queue_)
       : id(id_),
         identity(std::move(identity_)),
         display_name(std::move(display_name_)),
@@ -52,7 +52,7 @@ struct Participant {
   bool channels_open = false;
 
   // Sending side (frames from this participant).
-  RateLimiter limiter;
+  core::RateLimit limiter;
   struct FragmentVerdict {
     std::uint32_t sequence = 0;
     bool admitted = false;

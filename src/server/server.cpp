@@ -21,6 +21,9 @@ using asio::ip::udp;
 
 namespace {
 
+// The server's rate-limit buckets hold this many seconds of the rate; the SDK's hold one.
+constexpr double kRateLimitBurstSeconds = 4.0;
+
 template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
@@ -329,8 +332,12 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
 
   Call& call = calls_.find_or_create(call_id);
   call.pinned = false;
-  const RateLimiter limiter(config_.rate_limit_bytes_per_second,
-                            config_.rate_limit_messages_per_second, core::Clock::now());
+  // Four seconds of burst where the SDK allows itself one: frames the SDK accepted within
+  // its limit may still arrive bunched (queued behind congestion), and an honest sender
+  // must never lose them.
+  const core::RateLimit limiter(config_.rate_limit_bytes_per_second,
+                                config_.rate_limit_messages_per_second, kRateLimitBurstSeconds,
+                                core::Clock::now());
   const RecipientQueue queue(std::chrono::milliseconds(config_.latency_target_ms),
                              config_.durable_queue_bytes);
   auto added = calls_.add(call, [&](core::ParticipantId id) {

@@ -15,7 +15,7 @@ class CallRegistryTest : public ::testing::Test {
     });
   }
 
-  RateLimiter limiter_{0, 0, core::TimePoint{}};
+  core::RateLimit limiter_;
   RecipientQueue queue_{std::chrono::milliseconds(100), 1 << 20};
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -61,10 +62,13 @@ struct Participant {
   std::unordered_map<std::uint16_t, FragmentVerdict> fragment_verdicts;
   // When the last refusal of each (code, channel) went out: at most one per second.
   std::unordered_map<std::uint32_t, core::TimePoint> last_refusal;
-  // Flow control: reading this participant's connection is paused because every recipient
-  // of its last durable transport message was backed up; `blocked_by` are those recipients.
-  // Any of them draining (or leaving) resumes it.
+  // Flow control: reading this participant's connection is paused because the recipients
+  // of its last durable transport message were backed up (all of them, or some within
+  // their grace period); `blocked_by` are those over the pause mark then. `grace_pause`:
+  // some recipient was keeping up, so the pause ends once no blocker is in its grace
+  // period any more (see Relay).
   bool receive_paused = false;
+  bool grace_pause = false;
   std::vector<core::ParticipantId> blocked_by;
 
   // Receiving side (frames to this participant).
@@ -75,6 +79,9 @@ struct Participant {
   // Senders paused because of this recipient's backlog (among others): checked when its
   // queue drains. May hold senders resumed since by another recipient.
   std::vector<core::ParticipantId> blocking_senders;
+  // Since when its durable backlog has been over the pause mark without dropping back
+  // under the resume mark (unset while it keeps up).
+  std::optional<core::TimePoint> lagging_since;
   std::uint64_t durable_mark = 0;  // the relay's per-message stamp: a recipient counted once
 };
 

@@ -15,6 +15,11 @@ namespace {
 // few enough that a call of 1,000 participants does not hold 64 KiB buffers by the dozen.
 constexpr std::size_t kMaxSpareBuffers = 2;
 
+// How long a recipient that starts lagging may hold back a sender that other recipients
+// keep up with: long enough for an equally fast recipient to catch up, short enough that a
+// stalled one does not slow the call for long (it is then cut at the durable bound).
+constexpr core::Duration kSlowConsumerGrace = std::chrono::seconds(2);
+
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -46,7 +51,8 @@ Relay::Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& m
       trace_(trace),
       hooks_(std::move(hooks)),
       pause_mark_(pause_mark(config.durable_queue_bytes)),
-      resume_mark_(pause_mark_ / 2) {
+      resume_mark_(pause_mark_ / 2),
+      grace_timer_(io) {
   frame_.reserve(kMaxBatchSize);
 }
 
@@ -119,45 +125,116 @@ void Relay::on_transport_message(Participant& sender, ByteView data) {
       if (trace_ != nullptr) this->trace(sender, r, frame);
     }
   }
-  if (!durable_recipients_.empty()) hold_back_if_all_lag(sender);
+  if (!durable_recipients_.empty()) hold_back_if_lagging(sender, now);
 }
 
-void Relay::hold_back_if_all_lag(Participant& sender) {
-  if (sender.receive_paused || !sender.connection) return;
-  for (const Participant* r : durable_recipients_) {
-    if (durable_backlog(*r) <= pause_mark_) return;  // someone keeps up: no pause
+void Relay::note_lag(Participant& r, core::TimePoint now) const {
+  const std::size_t backlog = durable_backlog(r);
+  if (backlog > pause_mark_) {
+    if (!r.lagging_since) r.lagging_since = now;
+  } else if (backlog < resume_mark_) {
+    r.lagging_since.reset();
   }
-  // Every recipient lags: the bottleneck is the server or all of them, not one slow
-  // consumer. Hold the sender back with SCTP's window instead of queueing further.
+}
+
+bool Relay::young(const Participant& r, core::TimePoint now) const {
+  return r.lagging_since && now - *r.lagging_since < kSlowConsumerGrace;
+}
+
+void Relay::hold_back_if_lagging(Participant& sender, core::TimePoint now) {
+  bool all_lag = true;
+  bool young_lag = false;
+  for (Participant* r : durable_recipients_) {
+    note_lag(*r, now);
+    if (durable_backlog(*r) <= pause_mark_) {
+      all_lag = false;
+    } else if (young(*r, now)) {
+      young_lag = true;
+    }
+  }
+  if (sender.receive_paused || !sender.connection) return;
+  // Every recipient lags (the bottleneck is the server or all of them), or one has just
+  // started to lag and gets its grace period to catch up. Hold the sender back with
+  // SCTP's window instead of queueing further.
+  if (!all_lag && !young_lag) return;
+  Call* call = sender.call;
+  if (call == nullptr) return;
+  auto self = call->members.find(sender.id);
+  if (self == call->members.end()) return;
   sender.receive_paused = true;
+  sender.grace_pause = !all_lag;
   sender.connection->set_receive_paused(true);
   ++metrics_.paused_senders;
   ++metrics_.sender_pauses;
   sender.blocked_by.clear();
   for (Participant* r : durable_recipients_) {
+    if (durable_backlog(*r) <= pause_mark_) continue;
     sender.blocked_by.push_back(r->id);
     if (std::find(r->blocking_senders.begin(), r->blocking_senders.end(), sender.id) ==
         r->blocking_senders.end()) {
       r->blocking_senders.push_back(sender.id);
     }
   }
+  std::erase_if(paused_, [](const std::weak_ptr<Participant>& w) {
+    auto p = w.lock();
+    return !p || p->gone || !p->receive_paused;
+  });
+  paused_.push_back(self->second);
+  for (Participant* r : durable_recipients_) {
+    if (durable_backlog(*r) > pause_mark_ && young(*r, now)) {
+      check_paused_at(*r->lagging_since + kSlowConsumerGrace);
+    }
+  }
 }
 
-void Relay::release_senders(Participant& recipient) {
+void Relay::release_senders(Participant& recipient, core::TimePoint now, bool leaving) {
+  // Senders still paused (waiting for another blocker's grace period) stay listed, so they
+  // are checked again the next time this recipient drains.
+  std::vector<core::ParticipantId> still_blocked;
   if (recipient.call != nullptr) {
     for (core::ParticipantId id : recipient.blocking_senders) {
       Participant* sender = recipient.call->member(id);
       if (sender == nullptr || !sender->receive_paused) continue;
-      const auto& by = sender->blocked_by;
-      if (std::find(by.begin(), by.end(), recipient.id) != by.end()) resume(*sender);
+      auto& by = sender->blocked_by;
+      auto it = std::find(by.begin(), by.end(), recipient.id);
+      if (it == by.end()) continue;
+      if (leaving) by.erase(it);
+      maybe_resume(*sender, now);
+      if (!leaving && sender->receive_paused) still_blocked.push_back(id);
     }
   }
-  recipient.blocking_senders.clear();
+  recipient.blocking_senders = std::move(still_blocked);
+}
+
+void Relay::maybe_resume(Participant& sender, core::TimePoint now) {
+  if (!sender.receive_paused) return;
+  bool present = false;
+  bool some_under = false;
+  std::optional<core::TimePoint> grace_ends;  // of the first young blocker over the mark
+  if (sender.call != nullptr) {
+    for (core::ParticipantId id : sender.blocked_by) {
+      Participant* r = sender.call->member(id);
+      if (r == nullptr || r->gone) continue;
+      present = true;
+      if (durable_backlog(*r) < resume_mark_) {
+        some_under = true;
+      } else if (young(*r, now)) {
+        const core::TimePoint end = *r->lagging_since + kSlowConsumerGrace;
+        if (!grace_ends || end < *grace_ends) grace_ends = end;
+      }
+    }
+  }
+  if (!present || (!grace_ends && (some_under || sender.grace_pause))) {
+    resume(sender);
+  } else if (grace_ends) {
+    check_paused_at(*grace_ends);
+  }
 }
 
 void Relay::resume(Participant& sender) {
   if (!sender.receive_paused) return;
   sender.receive_paused = false;
+  sender.grace_pause = false;
   sender.blocked_by.clear();
   if (metrics_.paused_senders > 0) --metrics_.paused_senders;
   // Reads resume on the transport's next tick, not inside this call.
@@ -167,8 +244,35 @@ void Relay::resume(Participant& sender) {
 void Relay::forget_sender(Participant& sender) {
   if (!sender.receive_paused) return;
   sender.receive_paused = false;
+  sender.grace_pause = false;
   sender.blocked_by.clear();
   if (metrics_.paused_senders > 0) --metrics_.paused_senders;
+}
+
+void Relay::check_paused_at(core::TimePoint at) {
+  if (grace_timer_at_ && *grace_timer_at_ <= at) return;  // an earlier check comes first
+  grace_timer_at_ = at;
+  grace_timer_.expires_at(at);
+  grace_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+        if (ec || alive.expired()) return;
+        on_grace_timer();
+      });
+}
+
+void Relay::on_grace_timer() {
+  grace_timer_at_.reset();
+  const core::TimePoint now = core::Clock::now();
+  std::erase_if(paused_, [](const std::weak_ptr<Participant>& w) {
+    auto p = w.lock();
+    return !p || p->gone || !p->receive_paused;
+  });
+  // Resuming never pauses anyone, so a copy of the list is safe to walk. A sender still
+  // waiting for a young blocker schedules the next check.
+  const std::vector<std::weak_ptr<Participant>> paused = paused_;
+  for (const auto& w : paused) {
+    if (auto sender = w.lock(); sender && !sender->gone) maybe_resume(*sender, now);
+  }
 }
 
 bool Relay::admit(Participant& sender, const core::FrameHeader& h, core::TimePoint now,
@@ -295,7 +399,10 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
   if (const auto dropped = r.queue.take_latency_drops(); dropped > 0) {
     metrics_.drop(DropReason::Latency, dropped);
   }
-  if (!r.blocking_senders.empty() && durable_backlog(r) < resume_mark_) release_senders(r);
+  note_lag(r, now);
+  if (!r.blocking_senders.empty() && durable_backlog(r) < resume_mark_) {
+    release_senders(r, now, false);
+  }
   if (r.queue.over_durable_bound() && hooks_.slow_consumer) hooks_.slow_consumer(recipient);
 }
 
@@ -305,7 +412,8 @@ std::uint64_t Relay::discard(Participant& participant) {
     messages += batch.messages;
     batch = OutgoingBatch{};
   }
-  release_senders(participant);
+  participant.lagging_since.reset();
+  release_senders(participant, core::Clock::now(), true);
   forget_sender(participant);
   return messages;
 }

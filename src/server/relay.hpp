@@ -9,10 +9,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/frame.hpp"
 #include "server/call_registry.hpp"
@@ -29,9 +31,15 @@ inline constexpr std::size_t kMaxBatchSize = std::size_t{64} * 1024;
 inline constexpr std::size_t kSctpHighWater = std::size_t{1024} * 1024;
 inline constexpr std::size_t kSctpLowWater = std::size_t{256} * 1024;
 
-// Flow control: a sender is paused when every recipient of its durable transport message
-// has more than this much durable data waiting at the server (min(1 MiB, bound / 4)), and
-// resumed when any of them is back under half of it.
+// Flow control: a recipient "lags" while more than this much durable data waits for it at
+// the server (min(1 MiB, bound / 4)) and until it is back under half of it (the resume
+// mark); it is "young" during the first kSlowConsumerGrace of a lag. A sender is paused
+// after a durable transport message when every recipient of it lags, or when one of them
+// lags and is young; it is resumed once none of the recipients that held it back is young
+// and over the resume mark, and either one of them is under the resume mark or some other
+// recipient was keeping up (or they all left). So equally fast recipients pace the sender
+// to the slower one (and neither falls behind to the bound), while one stalled recipient
+// among fast ones holds the sender for its grace period and is then cut at the bound.
 std::size_t pause_mark(std::size_t durable_bound);
 
 // The stream of a frame's traffic class. CLOSE always travels durable.
@@ -75,9 +83,15 @@ class Relay {
   void flush();
   void drain(const std::shared_ptr<Participant>& recipient, core::TimePoint now);
   Bytes take_buffer(Participant& recipient);
-  void hold_back_if_all_lag(Participant& sender);
-  void release_senders(Participant& recipient);
+  void hold_back_if_lagging(Participant& sender, core::TimePoint now);
+  void note_lag(Participant& recipient, core::TimePoint now) const;
+  bool young(const Participant& recipient, core::TimePoint now) const;
+  void release_senders(Participant& recipient, core::TimePoint now, bool leaving);
+  void maybe_resume(Participant& sender, core::TimePoint now);
   void resume(Participant& sender);
+  // Re-check the paused senders at `at` (the end of a young blocker's grace period).
+  void check_paused_at(core::TimePoint at);
+  void on_grace_timer();
   void trace(const Participant& sender, const Participant& recipient,
              const core::DecodedFrame& frame);
 
@@ -95,6 +109,10 @@ class Relay {
   std::size_t pause_mark_;
   std::size_t resume_mark_;
   Bytes frame_;
+  // Paused senders, re-checked when a young blocker's grace period ends.
+  std::vector<std::weak_ptr<Participant>> paused_;
+  boost::asio::steady_timer grace_timer_;
+  std::optional<core::TimePoint> grace_timer_at_;
   bool flush_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

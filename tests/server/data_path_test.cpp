@@ -1,5 +1,6 @@
 // Frames through the server: raw participants connect over WebRTC to the server's UDP port
 // and exchange DataChannel frames; everything runs on one io_context.
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -502,6 +503,140 @@ TEST_F(DataPath, UnpacedSenderStillCutsOffTheOneStalledRecipientWhileTheOtherGet
   EXPECT_EQ((*bye)["reason"], "slow consumer");
   ASSERT_TRUE(done) << "bob " << bobs.frames << " of " << total;
   EXPECT_TRUE(bobs.in_order);
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+}
+
+// A reader that takes at most `rate` bytes per second and never makes up for lost time (a
+// process busy with other work), and now and then stalls for 100-250 ms. Two of them are
+// equally fast on average, but which one is ahead keeps changing, by more than the pause
+// mark each time.
+struct JitteryReader {
+  JitteryReader(DataClient& c, double rate_, std::uint32_t seed)
+      : client(c), reader(c), rate(rate_), rng(seed) {
+    client.on_frame = [this, count = client.on_frame](const core::DecodedFrame& f) {
+      count(f);
+      credit -= static_cast<double>(f.payload.size());
+      if (credit < 0) pause(true);
+    };
+  }
+  void tick() {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last).count();
+    last = now;
+    if (now >= next_stall) {
+      stalled_until = now + std::chrono::milliseconds(100 + rng() % 150);
+      next_stall = stalled_until + std::chrono::milliseconds(200 + rng() % 600);
+    }
+    if (now < stalled_until) {
+      pause(true);
+      return;
+    }
+    credit = std::min(credit + elapsed * rate, 256.0 * 1024);
+    pause(credit < 0);
+  }
+  void pause(bool on) {
+    if (on == paused) return;
+    paused = on;
+    client.connection->set_receive_paused(on);
+  }
+
+  DataClient& client;
+  InOrderReader reader;
+  double rate;
+  std::mt19937 rng;
+  double credit = 0;
+  bool paused = false;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point stalled_until{};
+  std::chrono::steady_clock::time_point next_stall =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+};
+
+// With a 1 MiB bound the pause mark is 256 KiB. A sender that ran at whichever of two
+// equally fast readers is ahead would push the other one's lag, stall by stall, to the
+// bound. The one that starts lagging gets its grace period to catch up instead, so
+// nobody is cut off.
+TEST_F(DataPath, UnpacedBroadcastToTwoEquallyFastReadersWaitsForTheOneBehind) {
+  ServerConfig config = flow_control_config(1024u * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& carol = add("carol");
+  settle();
+  constexpr double kRate = 12.0 * 1024 * 1024;
+  JitteryReader bobs(bob, kRate, 11);
+  JitteryReader carols(carol, kRate, 29);
+  const std::string payload(16000, 'e');
+  const std::uint32_t total = 24u * 1024 * 1024 / 16000 + 1;  // 24 MiB
+  std::uint32_t sent = 0;
+  const bool delivered = run_until(
+      io_,
+      [&] {
+        sent = push_unpaced(alice, sent, total, payload);
+        bobs.tick();
+        carols.tick();
+        return (bobs.reader.frames == total && carols.reader.frames == total) ||
+               bob.signal.closed || carol.signal.closed;
+      },
+      std::chrono::seconds(120));
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+  EXPECT_FALSE(carol.signal.take("disconnect").has_value());
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
+  ASSERT_TRUE(delivered) << "bob " << bobs.reader.frames << ", carol " << carols.reader.frames
+                         << " of " << total;
+  EXPECT_TRUE(bobs.reader.in_order);
+  EXPECT_TRUE(carols.reader.in_order);
+  EXPECT_EQ(bobs.reader.bytes, std::size_t{total} * payload.size());
+  EXPECT_EQ(carols.reader.bytes, std::size_t{total} * payload.size());
+  EXPECT_EQ(server_->metrics().participants, 3u);
+  EXPECT_GT(server_->metrics().sender_pauses, 0u);
+  settle();
+  EXPECT_EQ(server_->metrics().paused_senders, 0u);
+}
+
+// A recipient that stops reading holds the sender back for its grace period (2 s); then the
+// sender goes on at the fast reader's rate and the stalled one reaches the bound and is
+// cut off. (Its SCTP window may still take what waited for it once, after the first pause:
+// then it was back under the resume mark and gets a second grace period; it is cut off
+// after 2.4 or 4.4 s here.) A sender paused for it for good would never cut it off.
+TEST_F(DataPath, StalledReaderAmongFastOnesIsCutOffSoonAfterItsGracePeriod) {
+  ServerConfig config = flow_control_config(1024u * 1024);
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& stalled = add("stalled");
+  settle();
+  InOrderReader bobs(bob);
+  stalled.connection->set_receive_paused(true);  // reads nothing from now on
+  const std::string payload(16000, 'g');
+  const std::uint32_t total = 24u * 1024 * 1024 / 16000 + 1;  // 24 MiB
+  std::uint32_t sent = 0;
+  std::optional<json> bye;
+  const auto begin = std::chrono::steady_clock::now();
+  auto cut_after = std::chrono::steady_clock::duration::max();
+  const bool done = run_until(
+      io_,
+      [&] {
+        sent = push_unpaced(alice, sent, total, payload);
+        if (!bye) {
+          bye = stalled.signal.take("disconnect");
+          if (bye) cut_after = std::chrono::steady_clock::now() - begin;
+        }
+        return bye.has_value() && bobs.frames == total;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(bye.has_value()) << "the stalled recipient was never cut off";
+  EXPECT_EQ((*bye)["reason"], "slow consumer");
+  std::printf("the stalled recipient was cut off after %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(cut_after).count()));
+  EXPECT_LT(cut_after, std::chrono::seconds(7)) << "the stalled recipient held the sender back";
+  ASSERT_TRUE(done) << "bob " << bobs.frames << " of " << total;
+  EXPECT_TRUE(bobs.in_order);
+  EXPECT_EQ(bobs.bytes, std::size_t{total} * payload.size());
   EXPECT_FALSE(bob.signal.take("disconnect").has_value());
   EXPECT_GT(server_->metrics().dropped_for(DropReason::SlowConsumer), 0u);
 }

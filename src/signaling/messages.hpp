@@ -18,11 +18,11 @@
 
 namespace switchboard::signaling {
 
-inline constexpr std::size_t kMaxSignalingMessageSize = 64 * 1024;
+inline constexpr std::size_t kMaxSignalingMessageSize = std::size_t{64} * 1024;
 // What a client accepts from the server: a `joined` roster of 10,000 participants needs
 // more than 64 KiB.
-inline constexpr std::size_t kMaxServerMessageSize = 2 * 1024 * 1024;
-inline constexpr std::size_t kMaxSdpSize = 32 * 1024;
+inline constexpr std::size_t kMaxServerMessageSize = std::size_t{2} * 1024 * 1024;
+inline constexpr std::size_t kMaxSdpSize = std::size_t{32} * 1024;
 inline constexpr std::size_t kMaxCandidateSize = 1024;
 inline constexpr std::size_t kMaxParticipants = 10'000;
 inline constexpr std::size_t kMaxIceServers = 16;

@@ -382,6 +382,26 @@ Json Agent::command(Json command, std::chrono::milliseconds timeout) {
   return answer(write_command(std::move(command)), timeout);
 }
 
+std::optional<std::uint32_t> Agent::send_retrying(std::uint16_t channel, const std::string& base64,
+                                                  std::string& why,
+                                                  std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const Json answer = command({{"op", "send"}, {"channelId", channel}, {"base64", base64}});
+    if (answer.value("event", "") == "sent")
+      return answer.at("sequenceNumber").get<std::uint32_t>();
+    if (answer.value("code", "") != "BUFFER_FULL") {
+      why = answer.dump();
+      return std::nullopt;
+    }
+    if (Clock::now() > deadline) {
+      why = "stayed BUFFER_FULL for " + std::to_string(timeout.count()) + " ms";
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 bool Agent::pull(Clock::time_point deadline) {
   auto line = process_->read_line(deadline);
   if (!line) return false;

@@ -155,6 +155,11 @@ class Agent {
   Json answer(const std::string& req, std::chrono::milliseconds timeout = kWait);
   // write_command + answer.
   Json command(Json command, std::chrono::milliseconds timeout = kWait);
+  // Sends `base64` on `channel`, again while the SDK answers BUFFER_FULL (its flow
+  // control) for up to `timeout`. The sequence number; nullopt with `why` set otherwise.
+  std::optional<std::uint32_t> send_retrying(std::uint16_t channel, const std::string& base64,
+                                             std::string& why,
+                                             std::chrono::milliseconds timeout = kWait);
 
   // The first event, in arrival order, that satisfies `predicate`; events passed over stay
   // queued, in order, for later calls. Throws HarnessError (naming `what` and the events

@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
+#include "ice_side.hpp"
 #include "webrtc/ice_lite.hpp"
 #include "webrtc/stun.hpp"
 
@@ -45,40 +46,7 @@ void run_for(boost::asio::io_context& io, std::chrono::steady_clock::duration d)
   if (io.stopped()) io.restart();
 }
 
-// One agent and what it reported; candidates and end-of-candidates trickle to `peer`.
-struct Side {
-  std::unique_ptr<IceAgent> agent;
-  Side* peer = nullptr;
-  std::vector<std::string> candidates;
-  bool gathering_done = false;
-  int connected = 0;
-  std::optional<Error> failure;
-  std::function<void(ByteView)> on_datagram;
-
-  IceAgent::Callbacks callbacks() {
-    return {
-        .local_candidate =
-            [this](const std::string& candidate) {
-              candidates.push_back(candidate);
-              if (peer != nullptr && peer->agent) {
-                const auto added = peer->agent->add_remote_candidate(candidate);
-                EXPECT_TRUE(added.ok()) << candidate << ": " << added.error().message;
-              }
-            },
-        .gathering_done =
-            [this] {
-              gathering_done = true;
-              if (peer != nullptr && peer->agent) peer->agent->remote_gathering_done();
-            },
-        .connected = [this] { ++connected; },
-        .datagram =
-            [this](ByteView datagram) {
-              if (on_datagram) on_datagram(datagram);
-            },
-        .failed = [this](const Error& error) { failure = error; },
-    };
-  }
-};
+using testing::Side;
 
 struct AgentPair {
   boost::asio::io_context io;

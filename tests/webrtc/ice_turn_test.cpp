@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ice_side.hpp"
 #include "server/turn_credentials.hpp"
 #include "webrtc/ice_agent.hpp"
 
@@ -248,39 +249,7 @@ class Coturn {
   std::filesystem::path log_;
 };
 
-struct Side {
-  std::unique_ptr<IceAgent> agent;
-  Side* peer = nullptr;
-  std::vector<std::string> candidates;
-  bool gathering_done = false;
-  int connected = 0;
-  std::optional<Error> failure;
-  std::function<void(ByteView)> on_datagram;
-
-  IceAgent::Callbacks callbacks() {
-    return {
-        .local_candidate =
-            [this](const std::string& candidate) {
-              candidates.push_back(candidate);
-              if (peer != nullptr && peer->agent) {
-                const auto added = peer->agent->add_remote_candidate(candidate);
-                EXPECT_TRUE(added.ok()) << candidate << ": " << added.error().message;
-              }
-            },
-        .gathering_done =
-            [this] {
-              gathering_done = true;
-              if (peer != nullptr && peer->agent) peer->agent->remote_gathering_done();
-            },
-        .connected = [this] { ++connected; },
-        .datagram =
-            [this](ByteView datagram) {
-              if (on_datagram) on_datagram(datagram);
-            },
-        .failed = [this](const Error& error) { failure = error; },
-    };
-  }
-};
+using testing::Side;
 
 IceServerConfig relay_only(std::uint16_t turn_port, std::string_view identity) {
   const auto credentials =

@@ -66,15 +66,20 @@ Result<DecodedFrame> decode_frame(ByteView& input) {
     return malformed("truncated header");
   }
   if (version != kFrameVersion) return malformed("unsupported version " + std::to_string(version));
-  if (type != static_cast<std::uint8_t>(FrameType::Data) &&
-      type != static_cast<std::uint8_t>(FrameType::Close)) {
+  if (type < static_cast<std::uint8_t>(FrameType::Data) ||
+      type > static_cast<std::uint8_t>(FrameType::Resent)) {
     return malformed("unknown type " + std::to_string(type));
   }
   if ((flags & ~frame_flags::kKnown) != 0 || reserved != 0) return malformed("unknown flags");
-  if (h.channel_id == 0) {
+  h.type = static_cast<FrameType>(type);
+  if (is_path_control(h.type)) {
+    if (h.channel_id != 0) return malformed("path-control frame on channel " + std::to_string(h.channel_id));
+    if ((flags & (frame_flags::kLossy | frame_flags::kFragment)) != 0) {
+      return malformed("path-control frame marked lossy or fragmented");
+    }
+  } else if (h.channel_id == 0) {
     return Error{ErrorCode::InvalidChannelId, "malformed frame: channel id 0 is not valid"};
   }
-  h.type = static_cast<FrameType>(type);
   h.reliability = (flags & frame_flags::kLossy) != 0 ? Reliability::Lossy : Reliability::Durable;
   h.priority = (flags & frame_flags::kHigh) != 0 ? Priority::High : Priority::Normal;
   h.fragmented = (flags & frame_flags::kFragment) != 0;
@@ -104,8 +109,10 @@ Result<DecodedFrame> decode_frame(ByteView& input) {
   }
   if (!r.bytes(payload_size, frame.payload)) return malformed("truncated payload");
 
-  if (h.type == FrameType::Close) {
-    if (payload_size != 0 || h.fragmented) return malformed("close frame with payload");
+  if (h.type == FrameType::Close || h.type == FrameType::Switch) {
+    if (payload_size != 0 || h.fragmented) return malformed("close or switch frame with payload");
+  } else if (h.type == FrameType::Resent) {
+    if (payload_size <= 4) return malformed("resent frame without a message");
   } else {
     if (payload_size == 0) return Error{ErrorCode::MessageEmpty, "malformed frame: empty payload"};
     if (h.message_size > kLargestMaxMessageSize) {

@@ -21,7 +21,17 @@ inline constexpr std::size_t kFragmentFieldsSize = 8;
 enum class FrameType : std::uint8_t {
   Data = 1,   // a message, or one fragment of it
   Close = 2,  // the sender closed; sequence = its last sequence number
+  // Peer-to-peer path control (docs/protocol.md, "Peer-to-peer"): channel 0, durable
+  // class, sequence = the direct session.
+  Switch = 3,  // through the server: this class's frames go direct from here on
+  Resent = 4,  // through the server: a direct transport message sent again; payload =
+               // u32 index within the class on the direct path, then the message
 };
+
+// Path-control frames (Switch, Resent) carry channel 0; every other frame a channel id.
+constexpr bool is_path_control(FrameType type) {
+  return type == FrameType::Switch || type == FrameType::Resent;
+}
 
 namespace frame_flags {
 inline constexpr std::uint8_t kLossy = 0x01;

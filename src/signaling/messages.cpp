@@ -119,6 +119,9 @@ Result<Message> parse_description(const json& object, std::optional<std::string>
   auto peer = optional_u32(object, "peer");
   if (!peer) return std::move(peer).error();
   message.peer = *peer;
+  auto session = optional_u32(object, "session");
+  if (!session) return std::move(session).error();
+  message.session = *session;
   return Message{std::move(message)};
 }
 
@@ -156,6 +159,9 @@ Result<Message> parse_body(std::string_view type, const json& object,
     auto peer = optional_u32(object, "peer");
     if (!peer) return std::move(peer).error();
     candidate.peer = *peer;
+    auto session = optional_u32(object, "session");
+    if (!session) return std::move(session).error();
+    candidate.session = *session;
     return Message{std::move(candidate)};
   }
   if (type == "joined") {
@@ -244,6 +250,21 @@ Result<Message> parse_body(std::string_view type, const json& object,
     if (!reason) return std::move(reason).error();
     return Message{Disconnect{std::move(req), std::move(*reason)}};
   }
+  if (type == "p2p") {
+    P2p p2p;
+    p2p.req = std::move(req);
+    auto peer = required_u32(object, "peer");
+    if (!peer) return std::move(peer).error();
+    if (*peer == 0) return field_error("peer", "must be a participant id (nonzero)");
+    p2p.peer = *peer;
+    auto session = required_u32(object, "session");
+    if (!session) return std::move(session).error();
+    p2p.session = *session;
+    auto offer = optional_bool(object, "offer");
+    if (!offer) return std::move(offer).error();
+    p2p.offer = offer->value_or(false);
+    return Message{std::move(p2p)};
+  }
   return field_error("type", "is not a known message type");
 }
 
@@ -269,14 +290,17 @@ void write_body(ordered_json&, const Pong&) {}
 void write_body(ordered_json& out, const Offer& m) {
   out["sdp"] = m.sdp;
   if (m.peer) out["peer"] = *m.peer;
+  if (m.session) out["session"] = *m.session;
 }
 void write_body(ordered_json& out, const Answer& m) {
   out["sdp"] = m.sdp;
   if (m.peer) out["peer"] = *m.peer;
+  if (m.session) out["session"] = *m.session;
 }
 void write_body(ordered_json& out, const Candidate& m) {
   out["candidate"] = m.candidate;
   if (m.peer) out["peer"] = *m.peer;
+  if (m.session) out["session"] = *m.session;
 }
 void write_body(ordered_json& out, const Joined& m) {
   out["participantId"] = m.participant_id;
@@ -322,6 +346,11 @@ void write_body(ordered_json& out, const Redirect& m) {
 void write_body(ordered_json& out, const Disconnect& m) {
   out["reason"] = m.reason;
 }
+void write_body(ordered_json& out, const P2p& m) {
+  out["peer"] = m.peer;
+  out["session"] = m.session;
+  out["offer"] = m.offer;
+}
 
 }  // namespace
 
@@ -338,7 +367,8 @@ std::string_view message_type(const Message& message) noexcept {
                                          "error",
                                          "pong",
                                          "redirect",
-                                         "disconnect"};
+                                         "disconnect",
+                                         "p2p"};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
 }

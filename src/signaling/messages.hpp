@@ -72,18 +72,21 @@ struct Offer {
   std::optional<std::string> req;
   std::string sdp;
   std::optional<std::uint32_t> peer;
+  std::optional<std::uint32_t> session;  // the direct session (see P2p), peer to peer only
   bool operator==(const Offer&) const = default;
 };
 struct Answer {
   std::optional<std::string> req;
   std::string sdp;
   std::optional<std::uint32_t> peer;
+  std::optional<std::uint32_t> session;  // the direct session (see P2p), peer to peer only
   bool operator==(const Answer&) const = default;
 };
 struct Candidate {
   std::optional<std::string> req;
   std::string candidate;  // an a=candidate value, or empty for end-of-candidates
   std::optional<std::uint32_t> peer;
+  std::optional<std::uint32_t> session;
   bool operator==(const Candidate&) const = default;
 };
 
@@ -142,8 +145,20 @@ struct Disconnect {
   bool operator==(const Disconnect&) const = default;
 };
 
+// The call has exactly two participants who both allow peer-to-peer: open a direct
+// connection to `peer` (`offer`: this side makes the offer). `session` numbers the call's
+// direct sessions; offers, answers and candidates of this session carry it, and the data
+// path's switch frames name it (docs/protocol.md, "Peer-to-peer").
+struct P2p {
+  std::optional<std::string> req;
+  std::uint32_t peer = 0;
+  std::uint32_t session = 0;
+  bool offer = false;
+  bool operator==(const P2p&) const = default;
+};
+
 using Message = std::variant<Join, Leave, Ping, Offer, Answer, Candidate, Joined, ParticipantJoined,
-                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect>;
+                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect, P2p>;
 
 // The `type` string of a message: "join", "participant_joined", ...
 std::string_view message_type(const Message& message) noexcept;

@@ -177,5 +177,51 @@ TEST(Frame, RejectsLengthFieldClaimingMoreThanTheBuffer) {
   EXPECT_EQ(decode_error(b), ErrorCode::InvalidArgument);
 }
 
+FrameHeader control_header(FrameType type, std::uint32_t session) {
+  FrameHeader h;
+  h.type = type;
+  h.channel_id = 0;
+  h.sequence = session;
+  return h;
+}
+
+TEST(Frame, RoundTripsPathControlFramesOnChannelZero) {
+  FrameHeader sw = control_header(FrameType::Switch, 3);
+  sw.priority = Priority::High;
+  Bytes b = encode(sw, {7}, "");
+  const Bytes expected{0x01, 0x03, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+                       0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07};
+  EXPECT_EQ(b, expected);
+  ByteView in(b);
+  auto decoded = decode_frame(in);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->header.type, FrameType::Switch);
+  EXPECT_EQ(decoded->header.sequence, 3U);
+  EXPECT_EQ(decoded->header.priority, Priority::High);
+
+  Bytes resent = encode(control_header(FrameType::Resent, 3), {}, std::string_view("\0\0\0\x05msg", 7));
+  in = ByteView(resent);
+  decoded = decode_frame(in);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->header.type, FrameType::Resent);
+  EXPECT_EQ(decoded->payload.size(), 7U);
+}
+
+TEST(Frame, RejectsPathControlFramesThatBreakTheirRules) {
+  EXPECT_EQ(decode_error(encode(control_header(FrameType::Switch, 1), {}, "x")),
+            ErrorCode::InvalidArgument);  // a switch has no payload
+  EXPECT_EQ(decode_error(encode(control_header(FrameType::Resent, 1), {}, "abcd")),
+            ErrorCode::InvalidArgument);  // an index and nothing after it
+  FrameHeader on_channel = control_header(FrameType::Switch, 1);
+  on_channel.channel_id = 5;
+  EXPECT_EQ(decode_error(encode(on_channel, {}, "")), ErrorCode::InvalidArgument);
+  FrameHeader lossy = control_header(FrameType::Resent, 1);
+  lossy.reliability = Reliability::Lossy;
+  EXPECT_EQ(decode_error(encode(lossy, {}, "abcde")), ErrorCode::InvalidArgument);
+  Bytes b = encode(control_header(FrameType::Switch, 1), {}, "");
+  b[1] = 5;  // no type after RESENT
+  EXPECT_EQ(decode_error(b), ErrorCode::InvalidArgument);
+}
+
 }  // namespace
 }  // namespace switchboard::core

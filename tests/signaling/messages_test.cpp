@@ -28,12 +28,12 @@ TEST(SignalingMessage, EveryTypeRoundTrips) {
   expect_round_trip(Leave{});
   expect_round_trip(Ping{"r3"});
   expect_round_trip(Pong{"r3"});
-  expect_round_trip(Offer{"r4", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n", 7});
-  expect_round_trip(Offer{std::nullopt, "v=0\r\n", std::nullopt});
-  expect_round_trip(Answer{"r5", "v=0\r\n", std::nullopt});
-  expect_round_trip(Answer{std::nullopt, "v=0\r\n", 4294967295U});
-  expect_round_trip(Candidate{"r6", "candidate:1 1 udp 2130706431 192.0.2.1 3478 typ host", 2});
-  expect_round_trip(Candidate{std::nullopt, "", std::nullopt});
+  expect_round_trip(Offer{"r4", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n", 7, std::nullopt});
+  expect_round_trip(Offer{std::nullopt, "v=0\r\n", std::nullopt, std::nullopt});
+  expect_round_trip(Answer{"r5", "v=0\r\n", std::nullopt, std::nullopt});
+  expect_round_trip(Answer{std::nullopt, "v=0\r\n", 4294967295U, std::nullopt});
+  expect_round_trip(Candidate{"r6", "candidate:1 1 udp 2130706431 192.0.2.1 3478 typ host", 2, std::nullopt});
+  expect_round_trip(Candidate{std::nullopt, "", std::nullopt, std::nullopt});
   expect_round_trip(Joined{
       "r1",
       3,
@@ -67,6 +67,25 @@ TEST(SignalingMessage, SerializesTheAdditionsForTheServer) {
             R"({"type":"disconnect","reason":"slow consumer"})");
   expect_invalid(R"({"type":"join","token":"t","call":""})", "\"call\"");
   expect_invalid(R"({"type":"disconnect"})", "\"reason\" is missing");
+}
+
+TEST(SignalingMessage, PeerToPeerMessagesCarryTheDirectSession) {
+  expect_round_trip(P2p{std::nullopt, 7, 3, true});
+  expect_round_trip(P2p{"r1", 4294967295U, 0, false});
+  expect_round_trip(Offer{std::nullopt, "v=0\r\n", 7, 3});
+  expect_round_trip(Answer{std::nullopt, "v=0\r\n", 7, 3});
+  expect_round_trip(Candidate{std::nullopt, "", 7, 3});
+  EXPECT_EQ(serialize(P2p{std::nullopt, 7, 3, true}),
+            R"({"type":"p2p","peer":7,"session":3,"offer":true})");
+  EXPECT_EQ(serialize(Candidate{std::nullopt, "", 2, 5}),
+            R"({"type":"candidate","candidate":"","peer":2,"session":5})");
+  auto implicit = parse_message(R"({"type":"p2p","peer":7,"session":1})");
+  ASSERT_TRUE(implicit.ok());
+  EXPECT_FALSE(std::get<P2p>(*implicit).offer);
+  expect_invalid(R"({"type":"p2p","peer":0,"session":1})", "\"peer\"");
+  expect_invalid(R"({"type":"p2p","peer":7})", "\"session\" is missing");
+  expect_invalid(R"({"type":"p2p","peer":7,"session":1,"offer":"yes"})", "\"offer\"");
+  expect_invalid(R"({"type":"offer","sdp":"v=0","session":-1})", "\"session\"");
 }
 
 TEST(SignalingMessage, ClientsMayReadServerMessagesLargerThanTheClientLimit) {

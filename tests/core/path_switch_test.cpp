@@ -1,0 +1,293 @@
+#include <deque>
+#include <map>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "core/frame.hpp"
+#include "core/path_switch.hpp"
+
+namespace switchboard::core {
+namespace {
+
+Bytes message(std::uint32_t n) {
+  Bytes b;
+  put_u32(b, n);
+  return b;
+}
+
+std::uint32_t number(ByteView b) { return load_u32(b.data()); }
+
+TEST(DirectAck, RoundTripsAndRejectsEveryOtherShape) {
+  const DirectAck ack{7, {3, 4000000000U}};
+  const Bytes bytes = encode_direct_ack(ack);
+  ASSERT_EQ(bytes.size(), kDirectAckSize);
+  EXPECT_EQ(bytes[0], kDirectAckType);
+  auto decoded = decode_direct_ack(bytes);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, ack);
+  Bytes longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_direct_ack(longer));
+  EXPECT_FALSE(decode_direct_ack(ByteView(bytes).first(12)));
+  Bytes other_type = bytes;
+  other_type[0] = 2;
+  EXPECT_FALSE(decode_direct_ack(other_type));
+}
+
+TEST(DirectSendLog, KeepsWhatWasNotAcknowledgedAndResendsItInOrder) {
+  DirectSendLog log(5);
+  for (std::uint32_t i = 0; i < 4; ++i) log.sent(Priority::Normal, message(i));
+  log.sent(Priority::High, message(100));
+  EXPECT_EQ(log.unacked_messages(), 5U);
+  EXPECT_EQ(log.unacked_bytes(), 20U);
+
+  ASSERT_TRUE(log.acknowledged(DirectAck{5, {2, 0}}));
+  ASSERT_TRUE(log.acknowledged(DirectAck{5, {1, 0}}));  // stale: changes nothing
+  ASSERT_TRUE(log.acknowledged(DirectAck{6, {4, 1}}));  // another session
+  EXPECT_EQ(log.unacked_messages(), 3U);
+  EXPECT_FALSE(log.acknowledged(DirectAck{5, {9, 0}}));  // more than was sent
+
+  auto resends = log.take_resends(42);
+  ASSERT_EQ(resends.size(), 3U);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> seen;  // (index, message)
+  for (auto& [cls, bytes] : resends) {
+    EXPECT_EQ(cls.reliability, Reliability::Durable);
+    ByteView in(bytes);
+    auto frame = decode_frame(in);
+    ASSERT_TRUE(frame);
+    EXPECT_TRUE(in.empty());
+    EXPECT_EQ(frame->header.type, FrameType::Resent);
+    EXPECT_EQ(frame->header.sequence, 5U);
+    EXPECT_EQ(frame->header.priority, cls.priority);
+    ASSERT_EQ(frame->to.size(), 1U);
+    EXPECT_EQ(frame->to[0], 42U);
+    auto payload = split_resent_payload(frame->payload);
+    seen.emplace_back(payload.index, number(payload.message));
+  }
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> expected{{2, 2}, {3, 3}, {0, 100}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(log.unacked_bytes(), 0U);
+}
+
+TEST(DirectReceiveLog, HoldsDirectMessagesUntilTheSwitchArrives) {
+  DirectReceiveLog log(1);
+  const TimePoint t0{};
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(1), t0), DirectReceiveLog::Verdict::Hold);
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(2), t0), DirectReceiveLog::Verdict::Hold);
+  EXPECT_EQ(log.held_bytes(), 8U);
+  EXPECT_EQ(log.hold_deadline(), t0 + DirectReceiveLog::kMaxHold);
+  EXPECT_FALSE(log.ack_due());  // nothing taken in yet
+
+  std::vector<Bytes> out;
+  log.on_switch(Priority::High, out);  // the other class's switch releases nothing here
+  EXPECT_TRUE(out.empty());
+  log.on_switch(Priority::Normal, out);
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(number(out[0]), 1U);
+  EXPECT_EQ(number(out[1]), 2U);
+  EXPECT_EQ(log.held_bytes(), 0U);
+  EXPECT_FALSE(log.hold_deadline());
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(3), t0), DirectReceiveLog::Verdict::Deliver);
+  EXPECT_EQ(log.on_direct(Priority::High, message(9), t0), DirectReceiveLog::Verdict::Deliver);
+
+  auto ack = log.ack_due();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(*ack, (DirectAck{1, {3, 1}}));
+  EXPECT_FALSE(log.ack_due());  // nothing new since
+}
+
+TEST(DirectReceiveLog, ResentMessagesAreTakenInOnceWhicheverPathIsFirst) {
+  DirectReceiveLog log(1);
+  std::vector<Bytes> out;
+  log.on_switch(Priority::Normal, out);
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(0), {}), DirectReceiveLog::Verdict::Deliver);
+  // Index 0 came directly; 1 and 2 come through the server first, then directly too.
+  EXPECT_EQ(log.on_resent(Priority::Normal, 0), DirectReceiveLog::Verdict::Drop);
+  EXPECT_EQ(log.on_resent(Priority::Normal, 1), DirectReceiveLog::Verdict::Deliver);
+  EXPECT_EQ(log.on_resent(Priority::Normal, 2), DirectReceiveLog::Verdict::Deliver);
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(1), {}), DirectReceiveLog::Verdict::Drop);
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(2), {}), DirectReceiveLog::Verdict::Drop);
+  EXPECT_EQ(log.on_direct(Priority::Normal, message(3), {}), DirectReceiveLog::Verdict::Deliver);
+}
+
+TEST(DirectReceiveLog, ReleasesHeldMessagesWhenTheSwitchNeverComes) {
+  DirectReceiveLog log(1);
+  const TimePoint t0{};
+  (void)log.on_direct(Priority::High, message(1), t0);
+  std::vector<Bytes> out;
+  log.release_expired(t0 + DirectReceiveLog::kMaxHold - std::chrono::milliseconds(1), out);
+  EXPECT_TRUE(out.empty());
+  log.release_expired(t0 + DirectReceiveLog::kMaxHold, out);
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(log.on_direct(Priority::High, message(2), t0), DirectReceiveLog::Verdict::Deliver);
+}
+
+// The whole protocol between one sender and one receiver, with the paths as queues that
+// deliver in order, each at its own random pace: the sender moves between the server path
+// and new direct sessions at random, and a direct path that is left either keeps
+// delivering what it carries, loses all of it, or loses what it had not delivered yet.
+// Whatever happens, the receiver takes in every message once, in order.
+class SwitchSimulation {
+ public:
+  explicit SwitchSimulation(std::uint32_t seed) : rng_(seed) {}
+
+  std::vector<std::uint32_t> run(std::uint32_t messages) {
+    while (next_ < messages) step(/*sending=*/true);
+    leave_direct();
+    while (!idle()) step(/*sending=*/false);
+    return received_;
+  }
+
+ private:
+  struct ServerItem {
+    enum class Kind { Data, Switch, Resent } kind;
+    std::uint32_t session = 0;
+    Bytes bytes;  // Data: the message; Resent: the frame
+  };
+  struct Direct {
+    std::deque<Bytes> to_receiver;
+    std::deque<DirectAck> to_sender;
+    bool alive = true;
+  };
+
+  bool chance(int percent) { return std::uniform_int_distribution<int>(0, 99)(rng_) < percent; }
+
+  bool idle() const {
+    if (!server_.empty()) return false;
+    for (const auto& [session, d] : direct_) {
+      if (d.alive && (!d.to_receiver.empty() || !d.to_sender.empty())) return false;
+    }
+    return true;
+  }
+
+  void step(bool sending) {
+    const int roll = std::uniform_int_distribution<int>(0, 99)(rng_);
+    if (sending && roll < 40) {
+      send(message(next_++));
+    } else if (sending && roll < 42) {
+      if (log_) {
+        leave_direct();
+      } else {
+        enter_direct();
+      }
+    } else if (roll < 65) {
+      deliver_server();
+    } else if (roll < 90) {
+      deliver_direct();
+    } else {
+      deliver_ack();
+    }
+  }
+
+  void send(Bytes m) {
+    if (log_) {
+      direct_[log_->session()].to_receiver.push_back(m);
+      log_->sent(Priority::Normal, m);
+    } else {
+      server_.push_back({ServerItem::Kind::Data, 0, std::move(m)});
+    }
+  }
+
+  void enter_direct() {
+    log_.emplace(++session_);
+    direct_[session_];
+    server_.push_back({ServerItem::Kind::Switch, session_, {}});
+  }
+
+  void leave_direct() {
+    if (!log_) return;
+    Direct& d = direct_[log_->session()];
+    const int fate = std::uniform_int_distribution<int>(0, 2)(rng_);
+    if (fate == 1) d.alive = false;  // lost with everything in flight
+    if (fate == 2) {                 // loses a random tail of what it carries
+      d.to_receiver.resize(
+          std::uniform_int_distribution<std::size_t>(0, d.to_receiver.size())(rng_));
+    }
+    for (auto& [cls, frame] : log_->take_resends(/*peer=*/2)) {
+      server_.push_back({ServerItem::Kind::Resent, log_->session(), std::move(frame)});
+    }
+    log_.reset();
+  }
+
+  DirectReceiveLog& receive_log(std::uint32_t session) {
+    return receive_logs_.try_emplace(session, session).first->second;
+  }
+
+  void take(ByteView m) { received_.push_back(number(m)); }
+
+  void deliver_server() {
+    if (server_.empty()) return;
+    ServerItem item = std::move(server_.front());
+    server_.pop_front();
+    switch (item.kind) {
+      case ServerItem::Kind::Data:
+        take(item.bytes);
+        break;
+      case ServerItem::Kind::Switch: {
+        std::vector<Bytes> released;
+        receive_log(item.session).on_switch(Priority::Normal, released);
+        for (const Bytes& m : released) take(m);
+        break;
+      }
+      case ServerItem::Kind::Resent: {
+        ByteView in(item.bytes);
+        auto frame = decode_frame(in);
+        ASSERT_TRUE(frame);
+        auto payload = split_resent_payload(frame->payload);
+        if (receive_log(item.session).on_resent(Priority::Normal, payload.index) ==
+            DirectReceiveLog::Verdict::Deliver) {
+          take(payload.message);
+        }
+        break;
+      }
+    }
+  }
+
+  void deliver_direct() {
+    for (auto& [session, d] : direct_) {
+      if (!d.alive || d.to_receiver.empty()) continue;
+      Bytes m = std::move(d.to_receiver.front());
+      d.to_receiver.pop_front();
+      DirectReceiveLog& log = receive_log(session);
+      if (log.on_direct(Priority::Normal, m, {}) == DirectReceiveLog::Verdict::Deliver) take(m);
+      if (auto ack = log.ack_due()) d.to_sender.push_back(*ack);
+      return;
+    }
+  }
+
+  void deliver_ack() {
+    for (auto& [session, d] : direct_) {
+      if (!d.alive || d.to_sender.empty()) continue;
+      const DirectAck ack = d.to_sender.front();
+      d.to_sender.pop_front();
+      if (log_) {
+        ASSERT_TRUE(log_->acknowledged(ack));
+      }
+      return;
+    }
+  }
+
+  std::mt19937 rng_;
+  std::uint32_t next_ = 0;
+  std::uint32_t session_ = 0;
+  std::optional<DirectSendLog> log_;
+  std::deque<ServerItem> server_;
+  std::map<std::uint32_t, Direct> direct_;
+  std::map<std::uint32_t, DirectReceiveLog> receive_logs_;
+  std::vector<std::uint32_t> received_;
+};
+
+TEST(PathSwitch, EveryMessageArrivesOnceAndInOrderAcrossRandomSwitches) {
+  for (std::uint32_t seed = 1; seed <= 200; ++seed) {
+    SwitchSimulation simulation(seed);
+    const std::vector<std::uint32_t> received = simulation.run(2000);
+    ASSERT_EQ(received.size(), 2000U) << "seed " << seed;
+    for (std::uint32_t i = 0; i < received.size(); ++i) {
+      ASSERT_EQ(received[i], i) << "seed " << seed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace switchboard::core

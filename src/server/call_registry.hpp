@@ -4,6 +4,7 @@
 // participant leaves. Participant ids count from 1 within a call and are never reused.
 // No I/O: the server wires sessions and connections around it.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,8 @@ struct Call {
   // Kept while empty (a re-joining identity replaces the call's only participant, and
   // must still get a new id).
   bool pinned = false;
+  // Direct sessions handed out so far (the `p2p` message's `session`; the first is 1).
+  std::uint32_t p2p_sessions = 0;
 
   Participant* member(core::ParticipantId pid) const {
     auto it = members.find(pid);

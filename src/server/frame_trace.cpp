@@ -4,6 +4,23 @@
 #include <cstring>
 
 namespace switchboard::server {
+namespace {
+
+std::string_view type_name(core::FrameType type) {
+  switch (type) {
+    case core::FrameType::Data:
+      return "data";
+    case core::FrameType::Close:
+      return "close";
+    case core::FrameType::Switch:
+      return "switch";
+    case core::FrameType::Resent:
+      return "resent";
+  }
+  return "unknown";
+}
+
+}  // namespace
 
 void format_trace_line(const TraceRecord& r, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -13,7 +30,7 @@ void format_trace_line(const TraceRecord& r, std::string& out) {
   out.append(" to=").append(r.to);
   out.append(" channel=").append(std::to_string(r.channel));
   out.append(" seq=").append(std::to_string(r.sequence));
-  out.append(r.type == core::FrameType::Close ? " type=close" : " type=data");
+  out.append(" type=").append(type_name(r.type));
   out.append(" payload=");
   for (std::uint8_t b : r.payload) {
     out.push_back(kHex[b >> 4]);

@@ -2,8 +2,8 @@
 
 // `--trace-frames FILE`: an operator's record of every relayed frame, one line per frame
 // per recipient, appended to FILE:
-//   <unix_ms> call=<call> from=<identity> to=<identity> channel=<n> seq=<n> type=data|close
-//   payload=<hex>
+//   <unix_ms> call=<call> from=<identity> to=<identity> channel=<n> seq=<n>
+//   type=data|close|switch|resent payload=<hex>
 // Slow by design (a write per frame); off unless asked for.
 
 #include <cstdint>

@@ -32,6 +32,8 @@ std::string_view to_string(DropReason reason) noexcept {
       return "latency";
     case DropReason::SlowConsumer:
       return "slow_consumer";
+    case DropReason::ResendLimited:
+      return "resend_limited";
   }
   return "unknown";
 }

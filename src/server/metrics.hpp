@@ -18,8 +18,9 @@ enum class DropReason : std::uint8_t {
   TrafficLimited,
   Latency,
   SlowConsumer,
+  ResendLimited,  // RESENT frames past the sender's resend allowance
 };
-inline constexpr std::size_t kDropReasonCount = 6;
+inline constexpr std::size_t kDropReasonCount = 7;
 
 std::string_view to_string(DropReason reason) noexcept;
 

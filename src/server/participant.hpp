@@ -45,6 +45,7 @@ struct Participant {
   Call* call = nullptr;
   std::weak_ptr<SignalingSession> session;
   bool gone = false;  // left the call; pending callbacks must ignore it
+  bool p2p = true;    // joined allowing a direct connection in a 1:1 call (`join.p2p`)
 
   // The data path: set once the offer was answered; channels_open once SCTP is up and the
   // four negotiated channels exist.
@@ -54,6 +55,9 @@ struct Participant {
 
   // Sending side (frames from this participant).
   core::RateLimit limiter;
+  // RESENT frames (the direct path's unacknowledged messages sent again through the
+  // server) are charged here, not to `limiter`: they were within the limit when first sent.
+  core::RateLimit resend_allowance;
   struct FragmentVerdict {
     std::uint32_t sequence = 0;
     bool admitted = false;

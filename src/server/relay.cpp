@@ -43,6 +43,14 @@ StreamIndex stream_for(const core::FrameHeader& h) {
   return static_cast<StreamIndex>((lossy ? 2 : 0) + (high ? 1 : 0));
 }
 
+core::RateLimit resend_allowance(const ServerConfig& config, core::TimePoint now) {
+  const std::uint64_t rate = config.rate_limit_bytes_per_second > 0
+                                 ? config.rate_limit_bytes_per_second
+                                 : kUnlimitedResendRate;
+  return core::RateLimit(rate, 0, static_cast<double>(kResendBurstBytes) / static_cast<double>(rate),
+                         now);
+}
+
 Relay::Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& metrics,
              FrameTrace* trace, Hooks hooks)
     : io_(io),
@@ -78,6 +86,18 @@ void Relay::on_transport_message(Participant& sender, ByteView data) {
              "frames on channel " + std::to_string(h.channel_id) + " named sender " +
                  std::to_string(*h.from) + ", but this connection is participant " +
                  std::to_string(sender.id) + "; they were dropped",
+             now);
+      continue;
+    }
+    // SWITCH passes unlimited (no payload, one per class per direct session); RESENT is
+    // charged to its own allowance.
+    if (h.type == core::FrameType::Resent &&
+        !sender.resend_allowance.admit(frame.payload.size(), now)) {
+      metrics_.drop(DropReason::ResendLimited);
+      refuse(sender, ErrorCode::TrafficLimited, h.channel_id,
+             "RESENT frames exceed the resend allowance (" +
+                 std::to_string(kResendBurstBytes / (1024 * 1024)) +
+                 " MiB at once, then the call's byte rate); they were dropped",
              now);
       continue;
     }

@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/frame.hpp"
+#include "core/rate_limit.hpp"
 #include "server/call_registry.hpp"
 #include "server/config.hpp"
 #include "server/frame_trace.hpp"
@@ -42,8 +43,16 @@ inline constexpr std::size_t kSctpLowWater = std::size_t{256} * 1024;
 // among fast ones holds the sender for its grace period and is then cut at the bound.
 std::size_t pause_mark(std::size_t durable_bound);
 
-// The stream of a frame's traffic class. CLOSE always travels durable.
+// The stream of a frame's traffic class. CLOSE, SWITCH and RESENT always travel durable.
 StreamIndex stream_for(const core::FrameHeader& header);
+
+// RESENT frames carry what a sender had sent its peer directly and sends again through
+// the server when the direct path ends: at most what was in flight, so a generous burst,
+// then the call's byte rate (or kUnlimitedResendRate when the call has none), so that
+// RESENT cannot carry an unlimited stream past the rate limit.
+inline constexpr std::size_t kResendBurstBytes = std::size_t{16} * 1024 * 1024;
+inline constexpr std::uint64_t kUnlimitedResendRate = std::uint64_t{1024} * 1024;
+core::RateLimit resend_allowance(const ServerConfig& config, core::TimePoint now);
 
 class Relay {
  public:

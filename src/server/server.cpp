@@ -318,6 +318,7 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
       join.display_name ? *join.display_name : (claims->name.empty() ? claims->sub : claims->name);
 
   // The same identity again: the newer connection wins.
+  bool replaced = false;
   if (Call* existing = calls_.find(call_id)) {
     if (const auto* old = existing->roster.find(claims->sub)) {
       auto it = existing->members.find(old->id);
@@ -325,7 +326,8 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
         std::shared_ptr<Participant> previous = it->second;
         spdlog::info("call {}: {} joined again; replacing #{}", call_id, claims->sub, previous->id);
         existing->pinned = true;
-        disconnect(previous, "joined from another connection");
+        disconnect(previous, "joined from another connection", false);
+        replaced = true;
       }
     }
   }
@@ -341,10 +343,15 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
   const RecipientQueue queue(std::chrono::milliseconds(config_.latency_target_ms),
                              config_.durable_queue_bytes);
   auto added = calls_.add(call, [&](core::ParticipantId id) {
-    return std::make_shared<Participant>(id, claims->sub, display_name, limiter, queue);
+    auto p = std::make_shared<Participant>(id, claims->sub, display_name, limiter, queue);
+    p->p2p = join.p2p.value_or(true);
+    p->resend_allowance = resend_allowance(config_, core::Clock::now());
+    return p;
   });
   if (!added) {
     session->fail(added.error().code, added.error().message, req);
+    // The replaced identity's leaving may have left two behind, unpaired.
+    if (replaced) pair_if_one_to_one(call);
     return;
   }
   std::shared_ptr<Participant> participant = std::move(*added);
@@ -379,6 +386,8 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
     if (id == participant->id) continue;
     if (auto s = other->session.lock()) s->send(announcement);
   }
+  // After the roster messages, so that both know the peer before they are paired.
+  pair_if_one_to_one(call);
   update_gauges();
   spdlog::info("call {}: {} joined as #{} ({} in the call)", call.id, participant->identity,
                participant->id, call.members.size());
@@ -507,7 +516,23 @@ void Server::refuse(Participant& participant, ErrorCode code, std::uint16_t chan
   }
 }
 
-void Server::leave(const std::shared_ptr<Participant>& participant) {
+void Server::pair_if_one_to_one(Call& call) {
+  if (shutting_down_ || call.members.size() != 2) return;
+  const auto& first = call.members.begin()->second;
+  const auto& second = std::next(call.members.begin())->second;
+  if (!first->p2p || !second->p2p) return;
+  const std::uint32_t session = ++call.p2p_sessions;
+  for (const auto& [me, peer] : {std::pair{first, second}, std::pair{second, first}}) {
+    if (auto s = me->session.lock()) {
+      s->send(signaling::P2p{
+          .req = {}, .peer = peer->id, .session = session, .offer = me->id < peer->id});
+    }
+  }
+  spdlog::info("call {}: #{} and #{} may connect directly (session {})", call.id, first->id,
+               second->id, session);
+}
+
+void Server::leave(const std::shared_ptr<Participant>& participant, bool pair_remaining) {
   if (participant->gone) return;
   participant->gone = true;
   close_data_path(participant);
@@ -528,16 +553,18 @@ void Server::leave(const std::shared_ptr<Participant>& participant) {
   for (const auto& other : others) {
     if (auto s = other->session.lock()) s->send(left);
   }
+  // The call still exists while others remain.
+  if (pair_remaining && !others.empty()) pair_if_one_to_one(*others.front()->call);
   update_gauges();
   spdlog::info("call {}: {} (#{}) left ({} remain)", call_id, participant->identity,
                participant->id, others.size());
 }
 
-void Server::disconnect(const std::shared_ptr<Participant>& participant,
-                        const std::string& reason) {
+void Server::disconnect(const std::shared_ptr<Participant>& participant, const std::string& reason,
+                        bool pair_remaining) {
   auto session = participant->session.lock();
   if (session) session->send(signaling::Disconnect{.req = {}, .reason = reason});
-  leave(participant);
+  leave(participant, pair_remaining);
   if (session) session->close();
 }
 

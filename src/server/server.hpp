@@ -56,9 +56,15 @@ class Server {
   void handle_offer(const std::shared_ptr<SignalingSession>& session,
                     const signaling::Offer& offer);
   // Removes the participant from its call, tells the others, tears its data path down.
-  void leave(const std::shared_ptr<Participant>& participant);
+  // `pair_remaining`: false when a join follows at once (a re-joining identity), so that
+  // the two it may leave behind are not paired for an instant.
+  void leave(const std::shared_ptr<Participant>& participant, bool pair_remaining = true);
   // Leave, after telling the participant why, and close its WebSocket.
-  void disconnect(const std::shared_ptr<Participant>& participant, const std::string& reason);
+  void disconnect(const std::shared_ptr<Participant>& participant, const std::string& reason,
+                  bool pair_remaining = true);
+  // After a membership change: when the call now holds exactly two participants that both
+  // allow it, each gets `p2p` naming the other, with the call's next direct session.
+  void pair_if_one_to_one(Call& call);
   void post_disconnect(const std::weak_ptr<Participant>& participant, std::string reason);
   void open_channels(Participant& participant);
   void close_data_path(const std::shared_ptr<Participant>& participant);

@@ -675,5 +675,184 @@ TEST_F(DataPath, PausedSenderResumesWhenTheRecipientHoldingItBackLeaves) {
   EXPECT_EQ(server_->metrics().sender_pauses, pauses);
 }
 
+// A path-control frame as a client sends it through the server: channel 0, durable, the
+// class in its HIGH flag, sequence = the direct session, TO = the peer.
+Bytes path_control_frame(core::FrameType type, Priority priority, std::uint32_t session,
+                         core::ParticipantId peer, const Bytes& payload = {}) {
+  core::FrameHeader h;
+  h.type = type;
+  h.priority = priority;
+  h.channel_id = 0;
+  h.sequence = session;
+  Bytes out;
+  const std::vector<core::ParticipantId> to{peer};
+  core::encode_frame(h, to, payload, out);
+  return out;
+}
+
+// A RESENT payload: the u32 index of the direct transport message, then that message.
+Bytes resent_payload(std::uint32_t index, const Bytes& message) {
+  Bytes out{static_cast<std::uint8_t>(index >> 24), static_cast<std::uint8_t>(index >> 16),
+            static_cast<std::uint8_t>(index >> 8), static_cast<std::uint8_t>(index)};
+  out.insert(out.end(), message.begin(), message.end());
+  return out;
+}
+
+TEST_F(DataPath, SwitchAndResentReachOnlyTheNamedPeerRestampedOnTheDurableStreamOfTheirClass) {
+  const std::string path = ::testing::TempDir() + "sb-trace-p2p-" + std::to_string(::getpid());
+  std::remove(path.c_str());
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.trace_frames = path;
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  DataClient& carol = add("carol");
+  settle();
+
+  const Bytes resent = resent_payload(5, client_frame(9, 12, "again"));
+  // Sent on the normal durable stream: the HIGH flag alone decides the class.
+  Bytes batch = path_control_frame(core::FrameType::Switch, Priority::Normal, 3, 2);
+  Bytes more = path_control_frame(core::FrameType::Switch, Priority::High, 3, 2);
+  batch.insert(batch.end(), more.begin(), more.end());
+  more = path_control_frame(core::FrameType::Resent, Priority::High, 3, 2, resent);
+  batch.insert(batch.end(), more.begin(), more.end());
+  ASSERT_TRUE(alice.send(0, batch));
+  // Then DATA to everyone: once carol has it, she would have had the others before.
+  ASSERT_TRUE(alice.send(0, client_frame(9, 13, "to all")));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return frames_of(bob.received).size() == 4 && !carol.received.empty(); }));
+  settle();
+
+  std::vector<std::uint16_t> streams;
+  auto bobs = frames_of(bob.received, &streams);
+  ASSERT_EQ(bobs.size(), 4u);
+  int switches = 0;
+  for (std::size_t i = 0; i < bobs.size(); ++i) {
+    const auto& f = bobs[i];
+    EXPECT_EQ(f.header.from, std::optional<core::ParticipantId>(1));
+    EXPECT_TRUE(f.to.empty());
+    if (f.header.type == core::FrameType::Data) continue;
+    EXPECT_EQ(f.header.channel_id, 0);
+    EXPECT_EQ(f.header.sequence, 3u);
+    EXPECT_EQ(f.header.reliability, Reliability::Durable);
+    EXPECT_EQ(streams[i], f.header.priority == Priority::High ? 1 : 0);
+    if (f.header.type == core::FrameType::Switch) {
+      ++switches;
+      EXPECT_TRUE(f.payload.empty());
+    } else {
+      EXPECT_EQ(f.header.type, core::FrameType::Resent);
+      EXPECT_EQ(Bytes(f.payload.begin(), f.payload.end()), resent);
+    }
+  }
+  EXPECT_EQ(switches, 2);
+  auto carols = frames_of(carol.received);
+  ASSERT_EQ(carols.size(), 1u);
+  EXPECT_EQ(carols[0].header.type, core::FrameType::Data);
+  EXPECT_TRUE(alice.received.empty());
+  // Path control is not a message: only the DATA frame counts, once per recipient.
+  EXPECT_EQ(server_->metrics().relayed_messages, 2u);
+  EXPECT_EQ(server_->metrics().relayed_bytes, 12u);
+
+  std::ifstream in(path);
+  std::vector<std::string> types;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("to=bob") == std::string::npos) continue;
+    types.push_back(line.substr(line.find("type=")));
+  }
+  ASSERT_EQ(types.size(), 4u);
+  EXPECT_EQ(types[0], "type=switch payload=");
+  EXPECT_EQ(types[1], "type=switch payload=");
+  EXPECT_EQ(types[2].substr(0, 28), "type=resent payload=00000005");
+  EXPECT_EQ(types[3].substr(0, 9), "type=data");
+  std::remove(path.c_str());
+}
+
+TEST_F(DataPath, PathControlFramesAreNotChargedToTheRateLimitAndSwitchIsNeverLimited) {
+  ServerConfig config;
+  config.port = 0;
+  config.dev = true;
+  config.rate_limit_messages_per_second = 1;  // a burst of 4 messages
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+
+  Bytes batch;
+  for (std::uint32_t i = 0; i < 30; ++i) {
+    Bytes f = i % 2 == 0 ? path_control_frame(core::FrameType::Switch, Priority::Normal, 1, 2)
+                         : path_control_frame(core::FrameType::Resent, Priority::Normal, 1, 2,
+                                              resent_payload(i, client_frame(4, i, "r")));
+    batch.insert(batch.end(), f.begin(), f.end());
+  }
+  ASSERT_TRUE(alice.send(0, batch));
+  ASSERT_TRUE(run_until(io_, [&] { return frames_of(bob.received).size() == 30; }));
+  // The message allowance is still whole: 4 of 6 DATA messages pass.
+  batch.clear();
+  for (std::uint32_t seq = 1; seq <= 6; ++seq) {
+    Bytes f = client_frame(21, seq, "m");
+    batch.insert(batch.end(), f.begin(), f.end());
+  }
+  ASSERT_TRUE(alice.send(0, batch));
+  ASSERT_TRUE(run_until(io_, [&] { return alice.signal.take("error").has_value(); }));
+  settle();
+  EXPECT_EQ(frames_of(bob.received).size(), 34u);
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::TrafficLimited), 2u);
+  EXPECT_EQ(server_->metrics().dropped_for(DropReason::ResendLimited), 0u);
+}
+
+TEST_F(DataPath, ResentFloodPastTheResendAllowanceIsDroppedCountedAndRefused) {
+  ServerConfig config = flow_control_config(64u * 1024 * 1024);
+  config.rate_limit_bytes_per_second = 100'000;  // the allowance then refills slowly
+  ASSERT_TRUE(validate(config));
+  start(config);
+  DataClient& alice = add("alice");
+  DataClient& bob = add("bob");
+  settle();
+  std::uint32_t resents = 0;
+  std::size_t resent_bytes = 0;
+  bob.on_frame = [&](const core::DecodedFrame& f) {
+    if (f.header.type != core::FrameType::Resent) return;
+    ++resents;
+    resent_bytes += f.payload.size();
+  };
+
+  // 24 MiB of RESENT, 192 KiB a frame: past the 16 MiB allowance.
+  const Bytes payload = resent_payload(0, client_frame(4, 1, std::string(192 * 1024 - 32, 'r')));
+  const std::uint32_t total = 128;
+  std::uint32_t sent = 0;
+  std::optional<json> error;
+  const bool done = run_until(
+      io_,
+      [&] {
+        while (sent < total && alice.connection->buffered_amount() < 4u * 1024 * 1024) {
+          if (!alice.send(0, path_control_frame(core::FrameType::Resent, Priority::Normal, 1, 2,
+                                                payload))) {
+            break;
+          }
+          ++sent;
+        }
+        if (!error) error = alice.signal.take("error");
+        const auto dropped = server_->metrics().dropped_for(DropReason::ResendLimited);
+        return sent == total && resents + dropped == total;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(done) << "sent " << sent << ", bob got " << resents;
+  ASSERT_TRUE(run_until(io_, [&] { return error || (error = alice.signal.take("error")); }));
+  EXPECT_EQ((*error)["code"], "TRAFFIC_LIMITED");
+  EXPECT_EQ((*error)["channelId"], 0);
+  // 16 MiB pass at once, and what 100 kB/s adds while the rest arrives.
+  const std::size_t allowance = 16u * 1024 * 1024;
+  EXPECT_GE(resent_bytes, allowance - payload.size());
+  EXPECT_LT(resent_bytes, allowance + 8 * payload.size());
+  EXPECT_GE(server_->metrics().dropped_for(DropReason::ResendLimited), total - 90);
+  EXPECT_EQ(server_->metrics().relayed_messages, 0u);
+  EXPECT_NE(server_->metrics_text().find("reason=\"resend_limited\"}"), std::string::npos);
+  EXPECT_FALSE(bob.signal.take("disconnect").has_value());
+}
+
 }  // namespace
 }  // namespace switchboard::server::testing

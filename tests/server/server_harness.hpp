@@ -147,10 +147,23 @@ class SignalClient {
     return !m && error_ == websocket::error::closed;
   }
 
-  json join(const std::string& user, const std::string& call, const std::string& req = "j") {
-    send(json{{"type", "join"}, {"req", req}, {"token", dev_token(user, call)}, {"call", call}});
+  // `p2p`: the join's `p2p` field; absent when unset.
+  json join(const std::string& user, const std::string& call, const std::string& req = "j",
+            std::optional<bool> p2p = std::nullopt) {
+    json message{{"type", "join"}, {"req", req}, {"token", dev_token(user, call)}, {"call", call}};
+    if (p2p) message["p2p"] = *p2p;
+    send(message);
     auto reply = receive();
     return reply ? *reply : json();
+  }
+
+  // The type of the next message other than `pong`, after a round trip: "" when nothing but
+  // the pong came, so a test can tell that nothing was sent in between.
+  std::string next_type_before_pong() {
+    send(json{{"type", "ping"}, {"req", "next"}});
+    auto m = receive();
+    if (!m) return "(closed)";
+    return (*m)["type"] == "pong" ? "" : (*m)["type"].get<std::string>();
   }
 
   beast::error_code error() const { return error_; }

@@ -148,7 +148,7 @@ TEST(ServerSignaling, TwoParticipantsSeeRosterJoinsAndLeaves) {
   EXPECT_EQ(a["rateLimitMessagesPerSecond"], 50'000);
 
   SignalClient bob(server.port());
-  auto b = bob.join("bob", "c1");
+  auto b = bob.join("bob", "c1", "j", false);  // no p2p pairing (p2p_signaling_test.cpp)
   ASSERT_EQ(b["type"], "joined");
   EXPECT_EQ(b["participantId"], 2);
   ASSERT_EQ(b["participants"].size(), 1u);
@@ -210,7 +210,7 @@ TEST(ServerSignaling, TwoCallsDoNotSeeEachOther) {
 TEST(ServerSignaling, SameIdentityAgainReplacesTheOldConnection) {
   ServerThread server;
   SignalClient bob(server.port());
-  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  ASSERT_EQ(bob.join("bob", "c1", "j", false)["type"], "joined");  // p2p: p2p_signaling_test
   SignalClient alice(server.port());
   ASSERT_EQ(alice.join("alice", "c1")["participantId"], 2);
   ASSERT_TRUE(bob.receive("participant_joined"));

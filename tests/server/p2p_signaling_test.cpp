@@ -1,0 +1,218 @@
+// Pairing for direct connections: the server's `p2p` message in 1:1 calls, and the relay of
+// offers, answers and candidates between the two, over real sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include "server_harness.hpp"
+
+namespace switchboard::server::testing {
+namespace {
+
+// The next message is `p2p` naming `peer`, with `session` and `offer`.
+void expect_p2p(SignalClient& client, std::uint32_t peer, std::uint32_t session, bool offer) {
+  auto m = client.receive();
+  ASSERT_TRUE(m);
+  ASSERT_EQ((*m)["type"], "p2p") << m->dump();
+  EXPECT_EQ((*m)["peer"], peer);
+  EXPECT_EQ((*m)["session"], session);
+  EXPECT_EQ((*m)["offer"], offer);
+}
+
+void expect_next(SignalClient& client, const std::string& type, std::uint32_t participant) {
+  auto m = client.receive();
+  ASSERT_TRUE(m);
+  ASSERT_EQ((*m)["type"], type) << m->dump();
+  EXPECT_EQ((*m)["participantId"], participant);
+}
+
+TEST(ServerP2p, TwoParticipantsArePairedInOneSessionAndTheLowerIdOffers) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["participantId"], 1);
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1", "j", true)["participantId"], 2);
+  // The roster first, then the pairing.
+  expect_next(alice, "participant_joined", 2);
+  expect_p2p(alice, 2, 1, true);
+  expect_p2p(bob, 1, 1, false);
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+}
+
+TEST(ServerP2p, AThirdParticipantBringsNoP2pAndItsLeavingPairsTheTwoInANewSession) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  expect_next(alice, "participant_joined", 2);
+  expect_p2p(alice, 2, 1, true);
+  expect_p2p(bob, 1, 1, false);
+
+  SignalClient carol(server.port());
+  ASSERT_EQ(carol.join("carol", "c1")["participantId"], 3);
+  expect_next(alice, "participant_joined", 3);
+  expect_next(bob, "participant_joined", 3);
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+  EXPECT_EQ(carol.next_type_before_pong(), "");
+
+  carol.send(json{{"type", "leave"}});
+  EXPECT_TRUE(carol.closed_by_server());
+  expect_next(alice, "participant_left", 3);
+  expect_p2p(alice, 2, 2, true);
+  expect_next(bob, "participant_left", 3);
+  expect_p2p(bob, 1, 2, false);
+}
+
+TEST(ServerP2p, ADroppedConnectionAmongThreePairsTheOtherTwo) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  SignalClient carol(server.port());
+  {
+    SignalClient bob(server.port());
+    ASSERT_EQ(bob.join("bob", "c1")["participantId"], 2);
+    ASSERT_EQ(carol.join("carol", "c1")["participantId"], 3);
+    expect_next(alice, "participant_joined", 2);
+    expect_p2p(alice, 2, 1, true);
+    expect_next(alice, "participant_joined", 3);
+    EXPECT_EQ(carol.next_type_before_pong(), "");
+  }  // bob's socket closes without leave
+  expect_next(alice, "participant_left", 2);
+  expect_p2p(alice, 3, 2, true);
+  expect_next(carol, "participant_left", 2);
+  expect_p2p(carol, 1, 2, false);
+}
+
+TEST(ServerP2p, NoPairingWhenEitherJoinedWithP2pFalse) {
+  for (const bool first_refuses : {true, false}) {
+    SCOPED_TRACE(first_refuses ? "first refuses" : "second refuses");
+    ServerThread server;
+    SignalClient alice(server.port());
+    ASSERT_EQ(alice.join("alice", "c1", "j", first_refuses ? false : true)["type"], "joined");
+    SignalClient bob(server.port());
+    ASSERT_EQ(bob.join("bob", "c1", "j", first_refuses ? std::nullopt : std::optional(false))["type"],
+              "joined");
+    expect_next(alice, "participant_joined", 2);
+    EXPECT_EQ(alice.next_type_before_pong(), "");
+    EXPECT_EQ(bob.next_type_before_pong(), "");
+    // Nor when a third comes and goes.
+    SignalClient carol(server.port());
+    ASSERT_EQ(carol.join("carol", "c1")["type"], "joined");
+    carol.send(json{{"type", "leave"}});
+    EXPECT_TRUE(carol.closed_by_server());
+    expect_next(alice, "participant_joined", 3);
+    expect_next(alice, "participant_left", 3);
+    EXPECT_EQ(alice.next_type_before_pong(), "");
+    expect_next(bob, "participant_joined", 3);
+    expect_next(bob, "participant_left", 3);
+    EXPECT_EQ(bob.next_type_before_pong(), "");
+  }
+}
+
+TEST(ServerP2p, ARejoinThatReplacesAConnectionPairsTheNewOneInANewSession) {
+  ServerThread server;
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1")["participantId"], 1);
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["participantId"], 2);
+  expect_next(bob, "participant_joined", 2);
+  expect_p2p(bob, 2, 1, true);
+  expect_p2p(alice, 1, 1, false);
+
+  SignalClient alice2(server.port());
+  ASSERT_EQ(alice2.join("alice", "c1")["participantId"], 3);
+  expect_next(bob, "participant_left", 2);
+  expect_next(bob, "participant_joined", 3);
+  expect_p2p(bob, 3, 2, true);
+  expect_p2p(alice2, 1, 2, false);
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+}
+
+TEST(ServerP2p, ARejoinAmongThreeDoesNotPairTheOtherTwoInBetween) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  SignalClient carol(server.port());
+  ASSERT_EQ(carol.join("carol", "c1")["type"], "joined");
+  expect_next(alice, "participant_joined", 2);
+  expect_p2p(alice, 2, 1, true);
+  expect_next(alice, "participant_joined", 3);
+
+  SignalClient carol2(server.port());
+  ASSERT_EQ(carol2.join("carol", "c1")["participantId"], 4);
+  expect_next(alice, "participant_left", 3);
+  expect_next(alice, "participant_joined", 4);
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(carol2.next_type_before_pong(), "");
+  // When the new carol leaves, alice and bob are paired in the call's next session.
+  carol2.send(json{{"type", "leave"}});
+  EXPECT_TRUE(carol2.closed_by_server());
+  expect_next(alice, "participant_left", 4);
+  expect_p2p(alice, 2, 2, true);
+}
+
+TEST(ServerP2p, ARefusedThirdJoinDoesNotPairTheTwoAgain) {
+  auto config = test_config();
+  config.max_participants_per_call = 2;
+  ServerThread server(config);
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  expect_next(alice, "participant_joined", 2);
+  expect_p2p(alice, 2, 1, true);
+  SignalClient carol(server.port());
+  EXPECT_EQ(carol.join("carol", "c1")["code"], "CALL_FULL");
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+}
+
+TEST(ServerP2p, OfferAnswerAndCandidatesReachThePeerFromTheSenderWithTheirSession) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
+  SignalClient bob(server.port());
+  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  ASSERT_TRUE(alice.receive("p2p"));
+  ASSERT_TRUE(bob.receive("p2p"));
+
+  const std::string sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+  alice.send(json{{"type", "offer"}, {"sdp", sdp}, {"peer", 2}, {"session", 7}});
+  auto offer = bob.receive();
+  ASSERT_TRUE(offer);
+  EXPECT_EQ((*offer)["type"], "offer");
+  EXPECT_EQ((*offer)["peer"], 1);
+  EXPECT_EQ((*offer)["session"], 7);
+  EXPECT_EQ((*offer)["sdp"], sdp);
+
+  bob.send(json{{"type", "answer"}, {"sdp", sdp}, {"peer", 1}, {"session", 7}});
+  auto answer = alice.receive();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ((*answer)["type"], "answer");
+  EXPECT_EQ((*answer)["peer"], 2);
+  EXPECT_EQ((*answer)["session"], 7);
+
+  const std::string host = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
+  for (const std::string& c : {host, std::string()}) {  // a candidate, then end-of-candidates
+    bob.send(json{{"type", "candidate"}, {"candidate", c}, {"peer", 1}, {"session", 7}});
+    auto candidate = alice.receive();
+    ASSERT_TRUE(candidate);
+    EXPECT_EQ((*candidate)["type"], "candidate");
+    EXPECT_EQ((*candidate)["candidate"], c);
+    EXPECT_EQ((*candidate)["peer"], 2);
+    EXPECT_EQ((*candidate)["session"], 7);
+  }
+
+  // To someone not in the call: refused, nothing forwarded.
+  alice.send(json{{"type", "offer"}, {"req", "o9"}, {"sdp", sdp}, {"peer", 9}, {"session", 7}});
+  auto refused = alice.receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ((*refused)["type"], "error");
+  EXPECT_EQ((*refused)["req"], "o9");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+}
+
+}  // namespace
+}  // namespace switchboard::server::testing

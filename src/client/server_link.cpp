@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <openssl/rand.h>
 
+#include "client/data_connection.hpp"
 #include "client/websocket_client.hpp"
 #include "webrtc/certificate.hpp"
 #include "webrtc/ice_lite_client.hpp"
@@ -20,7 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 using webrtc::ChannelParams;
-using webrtc::SctpReliability;
 
 constexpr auto kConnectTimeout = std::chrono::seconds(10);  // WebSocket up
 constexpr auto kJoinTimeout = std::chrono::seconds(10);     // joined after the join
@@ -32,44 +30,6 @@ constexpr std::size_t kLowWaterMark = std::size_t{1} * 1024 * 1024;
 constexpr std::size_t kMinMaxMessageSize = 262144;
 constexpr std::size_t kMaxMessageHeadroom = 65536;  // frame headers on top of a message
 constexpr const char* kSignalPath = "/v1/signal";
-
-// One certificate per process serves every connection (its fingerprint goes in each
-// offer); generated when the first link needs it, dropped when the last one is gone.
-Result<std::shared_ptr<const webrtc::Certificate>> shared_certificate() {
-  static std::mutex mutex;
-  static std::weak_ptr<const webrtc::Certificate> cached;
-  std::lock_guard lock(mutex);
-  if (auto certificate = cached.lock()) return certificate;
-  auto generated = webrtc::Certificate::generate();
-  if (!generated) return generated.error();
-  cached = *generated;
-  return *generated;
-}
-
-// The four negotiated channels of every data connection (docs/protocol.md).
-std::array<ChannelParams, 4> negotiated_channels() {
-  auto channel = [](const char* label, std::uint16_t stream, bool lossy, std::uint16_t priority) {
-    ChannelParams p;
-    p.label = label;
-    p.ordered = !lossy;
-    p.reliability = lossy ? SctpReliability::MaxRetransmits : SctpReliability::Reliable;
-    p.reliability_value = 0;
-    p.priority = priority;
-    p.negotiated = true;
-    p.stream = stream;
-    return p;
-  };
-  return {channel("switchboard-durable", 0, false, 256),
-          channel("switchboard-durable-high", 1, false, 512),
-          channel("switchboard-lossy", 2, true, 256),
-          channel("switchboard-lossy-high", 3, true, 512)};
-}
-
-std::uint64_t random_session_id() {
-  std::uint64_t id = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof(id));
-  return id >> 2;  // SDP session ids stay well inside a signed 64-bit range
-}
 
 }  // namespace
 

@@ -19,8 +19,10 @@ target_include_directories(switchboard_sdk PUBLIC
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_compile_features(switchboard_sdk PUBLIC cxx_std_20)
 find_package(Threads REQUIRED)
+find_package(spdlog REQUIRED)
 target_link_libraries(switchboard_sdk PRIVATE
-  ${SWITCHBOARD_WEBRTC_LIBRARIES} ${SWITCHBOARD_SIGNALING_LIBRARIES} Threads::Threads)
+  ${SWITCHBOARD_WEBRTC_LIBRARIES} ${SWITCHBOARD_SIGNALING_LIBRARIES} spdlog::spdlog
+  Threads::Threads)
 set_target_properties(switchboard_sdk PROPERTIES
   OUTPUT_NAME switchboard
   EXPORT_NAME switchboard

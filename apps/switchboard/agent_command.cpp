@@ -108,6 +108,16 @@ class Agent {
       disconnected_ = true;
       wakeup.signal();
     });
+    call_->onTransportChanged([this](const TransportInfo& info) {
+      auto e = event("transport");
+      if (info.mode == TransportMode::PeerToPeer) {
+        e["mode"] = "p2p";
+        e["peer"] = info.peer.identity;
+      } else {
+        e["mode"] = "server";
+      }
+      out_.write(e);
+    });
     call_->dataChannel().onReceiverCreated(
         [this](const std::shared_ptr<DataChannelReceiver>& receiver) { on_receiver(receiver); });
   }

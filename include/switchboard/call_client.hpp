@@ -40,9 +40,22 @@ struct JoinOptions {
   std::string displayName;
   // How long join() waits for the server and the data connection.
   std::chrono::milliseconds timeout{15000};
-  // Peer-to-peer for 1:1 calls (the Peer-to-peer issue); false keeps every message on the
-  // server path.
+  // In a call of two, messages go straight to the other participant once a direct
+  // connection is up (and back through the server when a third joins or it fails); false
+  // keeps every message on the server path.
   bool p2p = true;
+};
+
+// How this participant's messages travel right now.
+enum class TransportMode : std::uint8_t {
+  Server,      // relayed by the server
+  PeerToPeer,  // straight to the call's only other participant
+};
+
+struct TransportInfo {
+  TransportMode mode = TransportMode::Server;
+  ParticipantInfo peer;  // PeerToPeer: the other participant
+  bool operator==(const TransportInfo&) const = default;
 };
 
 class Call {
@@ -69,6 +82,10 @@ class Call {
   // The call ended without leave(): the server cut us off (error.message says why, e.g.
   // "slow consumer") or the connection failed. Called once.
   void onDisconnected(std::function<void(const Error&)> callback);
+
+  // The path our messages take. A switch loses, duplicates and reorders nothing.
+  TransportInfo transport() const;
+  void onTransportChanged(std::function<void(const TransportInfo&)> callback);
 
   // Leaves the call: what the senders queued goes out first (for at most 2 s), the server
   // is told (the others' receivers from us close with ParticipantLeft), the connection

@@ -36,6 +36,12 @@ void Call::onParticipantLeft(std::function<void(const ParticipantInfo&)> callbac
 void Call::onDisconnected(std::function<void(const Error&)> callback) {
   impl_->set_on_disconnected(std::move(callback));
 }
+TransportInfo Call::transport() const {
+  return impl_->transport();
+}
+void Call::onTransportChanged(std::function<void(const TransportInfo&)> callback) {
+  impl_->set_on_transport_changed(std::move(callback));
+}
 void Call::leave() {
   impl_->leave();
 }

@@ -42,7 +42,7 @@ Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::str
   config.token = std::string(token);
   if (!options.displayName.empty()) config.display_name = options.displayName;
   config.p2p = options.p2p;
-  auto call = Call::Impl::join(*impl_->loop, client::server_link_transport(), std::move(config),
+  auto call = Call::Impl::join(*impl_->loop, client::call_transport(), std::move(config),
                                options.timeout);
   if (!call) return std::move(call).error();
   {

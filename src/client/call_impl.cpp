@@ -103,6 +103,12 @@ void Call::Impl::start(const client::TransportFactory& factory, client::ServerLi
   callbacks.data = [weak](ByteView data) {
     if (auto self = weak.lock()) self->on_data(data);
   };
+  callbacks.peer_data = [weak](core::ParticipantId peer, ByteView data) {
+    if (auto self = weak.lock()) self->on_peer_data(peer, data);
+  };
+  callbacks.path_changed = [weak](std::optional<core::ParticipantId> peer) {
+    if (auto self = weak.lock()) self->on_path_changed(peer);
+  };
   callbacks.error = [weak](const signaling::ErrorReply& e) {
     if (auto self = weak.lock()) self->on_server_error(e);
   };
@@ -227,6 +233,33 @@ void Call::Impl::set_on_disconnected(std::function<void(const Error&)> callback)
   on_disconnected_ = std::move(callback);
 }
 
+TransportInfo Call::Impl::transport() const {
+  std::lock_guard lock(mu_);
+  return transport_info_;
+}
+
+void Call::Impl::set_on_transport_changed(std::function<void(const TransportInfo&)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(on_transport_changed_, callback);
+}
+
+void Call::Impl::on_path_changed(std::optional<core::ParticipantId> peer) {
+  std::function<void(const TransportInfo&)> callback;
+  TransportInfo info;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    if (peer) {
+      info.mode = TransportMode::PeerToPeer;
+      if (const core::Participant* p = endpoint_->roster().find(*peer)) info.peer = public_info(*p);
+    }
+    if (info == transport_info_) return;
+    transport_info_ = info;
+    callback = on_transport_changed_;
+  }
+  if (callback && !quiet_) callback(info);
+}
+
 // ---- Senders ----
 
 Result<std::shared_ptr<DataChannelSender>> Call::Impl::create_sender(const SenderOptions& options) {
@@ -261,13 +294,15 @@ Result<std::uint32_t> Call::Impl::send(DataChannelSender::Impl& sender, ByteView
   // charged for a message that would otherwise be accepted.
   const bool checkable =
       !channel.closed() && !data.empty() && data.size() <= channel.max_message_size();
-  if (checkable && !rate_limit_.allows(data.size(), Clock::now())) {
+  // The limit is the server's: messages that go straight to the peer do not count.
+  const bool direct = transport_info_.mode == TransportMode::PeerToPeer;
+  if (checkable && !direct && !rate_limit_.allows(data.size(), Clock::now())) {
     return Error{ErrorCode::TrafficLimited,
                  "over the call's rate limit; the message was not sent, retry later"};
   }
   auto sequence = endpoint_->send(channel, data);
   if (sequence) {
-    rate_limit_.take(data.size());
+    if (!direct) rate_limit_.take(data.size());
     request_flush_locked();
   }
   return sequence;
@@ -533,6 +568,27 @@ void Call::Impl::on_data(ByteView data) {
       pause = true;
     }
   }
+  after_ingest(std::move(events), pause);
+}
+
+void Call::Impl::on_peer_data(core::ParticipantId peer, ByteView data) {
+  Events events;
+  bool pause = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ == State::Left) return;
+    // What a broken peer sends is dropped; the endpoint counts it.
+    (void)endpoint_->ingest_from(peer, data, Clock::now());
+    events = take_events_locked();
+    if (!receive_paused_ && endpoint_->durable_input_paused()) {
+      receive_paused_ = true;
+      pause = true;
+    }
+  }
+  after_ingest(std::move(events), pause);
+}
+
+void Call::Impl::after_ingest(Events events, bool pause) {
   if (pause && transport_) transport_->set_receive_paused(true);
   dispatch(events);
   arm_timer();
@@ -665,6 +721,7 @@ void Call::Impl::finish_leave() {
   std::function<void(const ParticipantInfo&)> joined_cb;
   std::function<void(const ParticipantInfo&)> left_cb;
   std::function<void(const Error&)> disconnected_cb;
+  std::function<void(const TransportInfo&)> transport_cb;
   std::function<void(const std::shared_ptr<DataChannelReceiver>&)> receiver_cb;
   std::vector<std::function<void(const Error&)>> sender_cbs;
   std::vector<std::function<void()>> ready_cbs;
@@ -686,6 +743,7 @@ void Call::Impl::finish_leave() {
     joined_cb = std::move(on_participant_joined_);
     left_cb = std::move(on_participant_left_);
     disconnected_cb = std::move(on_disconnected_);
+    transport_cb = std::move(on_transport_changed_);
     receiver_cb = std::move(on_receiver_created_);
     events = take_events_locked();
     closing_.clear();

@@ -93,6 +93,8 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void set_on_participant_joined(std::function<void(const ParticipantInfo&)> callback);
   void set_on_participant_left(std::function<void(const ParticipantInfo&)> callback);
   void set_on_disconnected(std::function<void(const Error&)> callback);
+  TransportInfo transport() const;
+  void set_on_transport_changed(std::function<void(const TransportInfo&)> callback);
   // Blocks until left (bounded), except on the event thread, where it only starts leaving.
   void leave();
 
@@ -138,6 +140,9 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void on_participant_joined(const signaling::ParticipantInfo& info);
   void on_participant_left(const signaling::ParticipantLeft& left);
   void on_data(ByteView data);
+  void on_peer_data(core::ParticipantId peer, ByteView data);
+  void on_path_changed(std::optional<core::ParticipantId> peer);
+  void after_ingest(Events events, bool pause);
   void on_server_error(const signaling::ErrorReply& error);
   void on_closed(const Error& error);
   void on_timer();
@@ -182,6 +187,8 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   std::function<void(const ParticipantInfo&)> on_participant_joined_;  // mu_
   std::function<void(const ParticipantInfo&)> on_participant_left_;    // mu_
   std::function<void(const Error&)> on_disconnected_;                  // mu_
+  std::function<void(const TransportInfo&)> on_transport_changed_;     // mu_
+  TransportInfo transport_info_;                                       // mu_
   std::function<void(const std::shared_ptr<DataChannelReceiver>&)> on_receiver_created_;  // mu_
   // Closed senders whose queued messages and close notice may not have gone out yet:
   // leave() lets them finish.

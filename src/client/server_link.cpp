@@ -131,7 +131,11 @@ class ServerLink::Impl {
   }
 
   void handle(signaling::Answer& answer) {
-    if (state_ != State::Negotiating || connection_ || answer.peer) return;
+    if (answer.peer) {
+      forward_peer_signal(answer);
+      return;
+    }
+    if (state_ != State::Negotiating || connection_) return;
     auto parsed = webrtc::parse_sdp(answer.sdp);
     if (!parsed) {
       fail({ErrorCode::NotConnected,
@@ -177,7 +181,31 @@ class ServerLink::Impl {
           "the server redirects this call to " + redirect.url + ", which is not supported"});
   }
 
-  // Pong, and what only clients send or peers relay: nothing to do.
+  void handle(signaling::Offer& offer) {
+    if (offer.peer) forward_peer_signal(offer);
+  }
+
+  void handle(signaling::Candidate& candidate) {
+    if (candidate.peer) forward_peer_signal(candidate);
+  }
+
+  void handle(signaling::P2p& p2p) {
+    if (joined() && callbacks_.p2p) callbacks_.p2p(p2p);
+  }
+
+  void forward_peer_signal(const signaling::Message& message) {
+    if (joined() && callbacks_.peer_signal) callbacks_.peer_signal(message);
+  }
+
+  bool joined() const { return state_ == State::Negotiating || state_ == State::Connected; }
+
+ public:
+  void signal(const signaling::Message& message) {
+    if (joined() && ws_) ws_->send(signaling::serialize(message));
+  }
+
+ private:
+  // Pong, and what only clients send: nothing to do.
   template <typename Other>
   void handle(Other&) {}
 
@@ -405,6 +433,10 @@ std::size_t ServerLink::buffered_amount() const {
 
 void ServerLink::set_receive_paused(bool paused) {
   impl_->set_receive_paused(paused);
+}
+
+void ServerLink::signal(const signaling::Message& message) {
+  impl_->signal(message);
 }
 
 void ServerLink::leave() {

@@ -52,6 +52,10 @@ class ServerLink {
     std::function<void(const signaling::ErrorReply&)> error;
     // buffered_amount() fell to the low-water mark: send more.
     std::function<void()> writable;
+    // The server asks for a direct connection to another participant (peer-to-peer).
+    std::function<void(const signaling::P2p&)> p2p;
+    // An offer, answer or candidate from that participant (`peer` names it).
+    std::function<void(const signaling::Message&)> peer_signal;
     // The link is over: the join was refused (error.code says why: UNAUTHORIZED,
     // CALL_FULL, INVALID_ARGUMENT, NOT_CONNECTED), the server disconnected us
     // (error.message is its reason, e.g. "slow consumer"), or the connection failed.
@@ -75,6 +79,10 @@ class ServerLink {
   // While paused, no more data is read from the server, so SCTP flow control pushes back
   // (a receiver over its unread bound).
   void set_receive_paused(bool paused);
+
+  // An offer, answer or candidate for a peer (with `peer` set), through the server.
+  // Dropped unless joined.
+  void signal(const signaling::Message& message);
 
   // Sends `leave` and closes both connections. No callback runs after it.
   void leave();

@@ -27,9 +27,6 @@
 namespace switchboard::integration {
 namespace {
 
-// Every agent keeps its data on the server path: these tests are about the server's
-// routing, and a 1:1 call would otherwise go peer to peer.
-constexpr std::array<const char*, 2> kAgentDefaultArgs = {"--p2p", "off"};
 
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -316,13 +313,13 @@ Server::Server(Options options) {
   const std::string log = fresh_log_path("server");
   process_ = std::make_unique<Process>(argv, log);
 
-  static const std::regex ready(
-      R"(switchboard-server listening on 127\.0\.0\.1:(\d+) \(tcp\+udp\))");
+  static const std::regex ready(R"(switchboard-server listening on ([^ ]+):(\d+) \(tcp\+udp\))");
   const auto deadline = Clock::now() + kWait;
   while (auto line = process_->read_line(deadline)) {
     std::smatch match;
     if (std::regex_search(line->text, match, ready)) {
-      port_ = static_cast<std::uint16_t>(std::stoul(match[1].str()));
+      host_ = match[1].str();
+      port_ = static_cast<std::uint16_t>(std::stoul(match[2].str()));
       break;
     }
   }
@@ -338,7 +335,7 @@ Server::Server(Options options) {
 }
 
 std::string Server::url() const {
-  return "ws://127.0.0.1:" + std::to_string(port_);
+  return "ws://" + host_ + ":" + std::to_string(port_);
 }
 
 // ---------------------------------------------------------------------------- Agent
@@ -347,15 +344,20 @@ Agent::Agent(const Server& server, const std::string& call, const std::string& u
     : Agent(server, Options{.call = call, .user = user}) {}
 
 Agent::Agent(const Server& server, Options options) : options_(std::move(options)) {
-  std::vector<std::string> argv = {cli_program(), "agent",       "--server", server.url(),
-                                   "--call",      options_.call, "--user",   options_.user};
+  std::vector<std::string> argv = options_.launcher;
+  for (std::string arg : {cli_program(), std::string("agent"), std::string("--server"),
+                          server.url(), std::string("--call"), options_.call,
+                          std::string("--user"), options_.user}) {
+    argv.push_back(std::move(arg));
+  }
   if (options_.token.empty()) {
     argv.emplace_back("--dev");
   } else {
     argv.emplace_back("--token");
     argv.push_back(options_.token);
   }
-  argv.insert(argv.end(), kAgentDefaultArgs.begin(), kAgentDefaultArgs.end());
+  argv.emplace_back("--p2p");
+  argv.emplace_back(options_.p2p ? "auto" : "off");
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   process_ = std::make_unique<Process>(argv, fresh_log_path("agent-" + options_.user));
 }
@@ -589,6 +591,13 @@ RunResult run_cli(const std::vector<std::string>& args, std::chrono::millisecond
 
 std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path,
                                      std::chrono::milliseconds timeout) {
+  return http_get("127.0.0.1", port, path, timeout);
+}
+
+std::optional<HttpResponse> http_get(const std::string& host, std::uint16_t port,
+                                     const std::string& path, std::chrono::milliseconds timeout) {
+  in_addr address{};
+  if (::inet_pton(AF_INET, host.c_str(), &address) != 1) return std::nullopt;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   timeval tv{};
@@ -599,11 +608,11 @@ std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr = address;
   std::string response;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
     const std::string request =
-        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       char buffer[4096];

@@ -123,12 +123,15 @@ class Server {
   explicit Server(Options options);
 
   std::uint16_t port() const { return port_; }
-  // ws://127.0.0.1:PORT
+  // The address it listens on, as it printed it (127.0.0.1 unless --bind said otherwise).
+  const std::string& host() const { return host_; }
+  // ws://HOST:PORT (ws://127.0.0.1:PORT by default)
   std::string url() const;
   Process& process() { return *process_; }
 
  private:
   std::unique_ptr<Process> process_;
+  std::string host_;
   std::uint16_t port_ = 0;
 };
 
@@ -141,6 +144,11 @@ class Agent {
     // Empty: --dev (a development token minted by the agent).
     std::string token;
     std::vector<std::string> extra_args;
+    // false: --p2p off (every message through the server, what the routing tests are
+    // about); true: --p2p auto.
+    bool p2p = false;
+    // Put before the program, e.g. {"ip", "netns", "exec", NAME} to run it in a namespace.
+    std::vector<std::string> launcher;
   };
   Agent(const Server& server, Options options);
   Agent(const Server& server, const std::string& call, const std::string& user);
@@ -222,6 +230,10 @@ struct HttpResponse {
   std::string body;
 };
 std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout = kWait);
+// The same to http://HOST:PORT/PATH (HOST an IPv4 address).
+std::optional<HttpResponse> http_get(const std::string& host, std::uint16_t port,
+                                     const std::string& path,
                                      std::chrono::milliseconds timeout = kWait);
 
 // Writes `contents` to a fresh file in the test's log directory; returns its path.

@@ -47,8 +47,8 @@ core::RateLimit resend_allowance(const ServerConfig& config, core::TimePoint now
   const std::uint64_t rate = config.rate_limit_bytes_per_second > 0
                                  ? config.rate_limit_bytes_per_second
                                  : kUnlimitedResendRate;
-  return core::RateLimit(rate, 0, static_cast<double>(kResendBurstBytes) / static_cast<double>(rate),
-                         now);
+  return core::RateLimit(rate, 0,
+                         static_cast<double>(kResendBurstBytes) / static_cast<double>(rate), now);
 }
 
 Relay::Relay(boost::asio::io_context& io, const ServerConfig& config, Metrics& metrics,

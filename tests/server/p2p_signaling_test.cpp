@@ -91,8 +91,9 @@ TEST(ServerP2p, NoPairingWhenEitherJoinedWithP2pFalse) {
     SignalClient alice(server.port());
     ASSERT_EQ(alice.join("alice", "c1", "j", first_refuses ? false : true)["type"], "joined");
     SignalClient bob(server.port());
-    ASSERT_EQ(bob.join("bob", "c1", "j", first_refuses ? std::nullopt : std::optional(false))["type"],
-              "joined");
+    ASSERT_EQ(
+        bob.join("bob", "c1", "j", first_refuses ? std::nullopt : std::optional(false))["type"],
+        "joined");
     expect_next(alice, "participant_joined", 2);
     EXPECT_EQ(alice.next_type_before_pong(), "");
     EXPECT_EQ(bob.next_type_before_pong(), "");

@@ -4,7 +4,7 @@
 // same run: 1200-byte datagrams, one sendmsg each, counted by the receiving process.
 // Figures, never pass/fail.
 //
-//   peer_link_bench [--seconds N] [--rounds N]
+//   peer_link_bench [--seconds N] [--rounds N] [--no-raw]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,6 +31,14 @@ namespace {
 constexpr std::size_t kBulkMessage = 64 * 1024;
 constexpr std::size_t kDatagram = 1200;
 constexpr std::uint16_t kBulkStream = 0;  // durable, ordered, reliable
+
+// CPU time this process has used, in seconds: on a shared machine the wall clock
+// varies with neighbours, CPU per megabyte much less.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -169,6 +177,7 @@ void receiver(int in, int out) {
   asio::io_context io;
   SignalPipe pipe(io, in, out);
   std::size_t bytes = 0;
+  double cpu_at = cpu_seconds();
   client::PeerLink* self = nullptr;
   client::PeerLink link(
       io, link_config(false),
@@ -184,6 +193,9 @@ void receiver(int in, int out) {
                 }
                 Bytes reply;
                 put_u32(reply, static_cast<std::uint32_t>(bytes >> 10));  // KiB
+                const double cpu = cpu_seconds();
+                put_u32(reply, static_cast<std::uint32_t>((cpu - cpu_at) * 1e6));  // µs
+                cpu_at = cpu;
                 bytes = 0;
                 (void)self->send(client::kPeerControlStream, reply);
               },
@@ -207,8 +219,9 @@ class Sender {
                   .connected = [this] { connected_ = true; },
                   .message =
                       [this](std::uint16_t stream, ByteView data) {
-                        if (stream == client::kPeerControlStream && data.size() == 4) {
+                        if (stream == client::kPeerControlStream && data.size() == 8) {
                           acked_kib_ = load_u32(data.data());
+                          receiver_cpu_ = load_u32(data.data() + 4) / 1e6;
                           replied_ = true;
                         }
                       },
@@ -225,8 +238,15 @@ class Sender {
 
   std::string pair() const { return link_.selected_pair().value_or("?"); }
 
-  // MB/s of 64 KiB durable messages for `seconds`, until the receiver has them all.
-  double round(double seconds) {
+  struct Round {
+    double mbps;
+    double sender_cpu_ms_per_100mb;
+    double receiver_cpu_ms_per_100mb;
+  };
+
+  // 64 KiB durable messages for `seconds`, until the receiver has them all.
+  Round round(double seconds) {
+    const double cpu_at = cpu_seconds();
     replied_ = false;
     finished_ = false;
     sent_ = 0;
@@ -239,7 +259,9 @@ class Sender {
       std::fprintf(stderr, "peer_link_bench: sent %zu KiB, the receiver counted %u KiB\n",
                    sent_ * kBulkMessage / 1024, acked_kib_);
     }
-    return static_cast<double>(sent_ * kBulkMessage) / elapsed / 1e6;
+    const double mb = static_cast<double>(sent_ * kBulkMessage) / 1e6;
+    return {mb / elapsed, (cpu_seconds() - cpu_at) * 1e3 * 100 / mb,
+            receiver_cpu_ * 1e3 * 100 / mb};
   }
 
  private:
@@ -277,6 +299,7 @@ class Sender {
   bool replied_ = false;
   bool finished_ = true;
   std::uint32_t acked_kib_ = 0;
+  double receiver_cpu_ = 0;
   std::size_t sent_ = 0;
   double seconds_ = 0;
   Clock::time_point start_;
@@ -292,7 +315,10 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   double seconds = 2;
   int rounds = 5;
-  for (int i = 1; i + 1 < argc; ++i) {
+  bool raw_baseline = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-raw") == 0) raw_baseline = false;
+    if (i + 1 == argc) break;
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::max(1, std::atoi(argv[i + 1]));
   }
@@ -303,25 +329,36 @@ int main(int argc, char** argv) {
   if (child == 0) {
     ::close(to_child[1]);
     ::close(to_parent[0]);
-    raw_receiver(to_child[0], to_parent[1]);
+    if (raw_baseline) raw_receiver(to_child[0], to_parent[1]);
     receiver(to_child[0], to_parent[1]);  // until the parent is gone
     ::_exit(0);
   }
   ::close(to_child[0]);
   ::close(to_parent[1]);
 
-  std::fprintf(stderr, "peer_link_bench: raw UDP...\n");
-  std::vector<double> raw;
-  raw.push_back(raw_sender(to_parent[0], to_child[1], std::min(seconds, 2.0)));
+  double raw = 0;
+  if (raw_baseline) {
+    std::fprintf(stderr, "peer_link_bench: raw UDP...\n");
+    raw = raw_sender(to_parent[0], to_child[1], std::min(seconds, 2.0));
+  }
 
   asio::io_context io;
   Sender sender(io, to_parent[0], to_child[1]);
   sender.wait_connected();
   std::fprintf(stderr, "peer_link_bench: connected on %s\n", sender.pair().c_str());
   std::vector<double> figures;
+  std::vector<double> sender_cpu;
+  std::vector<double> receiver_cpu;
   for (int r = 0; r < rounds; ++r) {
-    figures.push_back(sender.round(seconds));
-    std::fprintf(stderr, "peer_link_bench: round %d: %.1f MB/s\n", r + 1, figures.back());
+    const auto result = sender.round(seconds);
+    figures.push_back(result.mbps);
+    sender_cpu.push_back(result.sender_cpu_ms_per_100mb);
+    receiver_cpu.push_back(result.receiver_cpu_ms_per_100mb);
+    std::fprintf(stderr,
+                 "peer_link_bench: round %d: %.1f MB/s, CPU ms per 100 MB: sender %.0f, "
+                 "receiver %.0f\n",
+                 r + 1, result.mbps, result.sender_cpu_ms_per_100mb,
+                 result.receiver_cpu_ms_per_100mb);
   }
   ::close(to_child[1]);
   ::kill(child, SIGTERM);
@@ -330,10 +367,14 @@ int main(int argc, char** argv) {
   std::printf("Switchboard direct path (PeerLink), loopback, one process per peer\n");
   std::printf("selected pair: %s\n\n", sender.pair().c_str());
   std::printf("throughput                                          MB/s   vs raw UDP\n");
-  std::printf("  raw UDP one way, %zu-byte datagrams, 1 per send %8.1f   1.00\n", kDatagram,
-              raw[0]);
+  if (raw > 0) {
+    std::printf("  raw UDP one way, %zu-byte datagrams, 1 per send %8.1f   1.00\n", kDatagram,
+                raw);
+  }
   std::printf("  durable, 64 KiB messages (median of %d x %.0f s)    %8.1f   %.2f\n", rounds,
-              seconds, median(figures), median(figures) / raw[0]);
+              seconds, median(figures), raw > 0 ? median(figures) / raw : 0.0);
+  std::printf("  CPU ms per 100 MB (median): sender %.0f, receiver %.0f\n", median(sender_cpu),
+              median(receiver_cpu));
   std::printf("  rounds:");
   for (double f : figures) std::printf(" %.1f", f);
   std::printf("\n");

@@ -1,6 +1,7 @@
 #include "webrtc/ice_agent.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <utility>
 
@@ -10,8 +11,12 @@
 #include <glib-object.h>
 #include <glib.h>
 #include <nice/agent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "webrtc/glib_loop_bridge.hpp"
+#include "webrtc/socket_address.hpp"
+#include "webrtc/udp_batch.hpp"
 
 namespace switchboard::webrtc {
 
@@ -24,6 +29,10 @@ constexpr guint kComponent = 1;
 constexpr std::uint16_t kDefaultStunPort = 3478;
 // libnice's default too; bounds the pairs checked when both sides have many candidates.
 constexpr guint kMaxConnectivityChecks = 100;
+// Socket buffers of the selected pair's socket. The default (~208 KiB) overflows under a
+// burst of SCTP packets, and every loss halves SCTP's congestion window. The kernel caps
+// these at net.core.[rw]mem_max.
+constexpr int kSocketBufferBytes = 4 * 1024 * 1024;
 
 // Frees a g_malloc'd string on scope exit.
 struct GCharDeleter {
@@ -52,6 +61,27 @@ std::string address_string(const NiceAddress& address) {
   const std::string port = std::to_string(nice_address_get_port(&address));
   if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + port;
   return ip + ":" + port;
+}
+
+// The address of a candidate as a plain value; nullopt for IPv6 link-local (a scope id we
+// would lose) and anything that is not IP.
+std::optional<SocketAddress> socket_address_of(const NiceAddress& address) {
+  sockaddr_storage storage{};
+  nice_address_copy_to_sockaddr(&address, reinterpret_cast<sockaddr*>(&storage));
+  if (storage.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
+    std::array<std::uint8_t, 4> ip{};
+    std::memcpy(ip.data(), &sin->sin_addr, ip.size());
+    return SocketAddress::v4(ip, ntohs(sin->sin_port));
+  }
+  if (storage.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+    std::array<std::uint8_t, 16> ip{};
+    std::memcpy(ip.data(), &sin6->sin6_addr, ip.size());
+    if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) return std::nullopt;
+    return SocketAddress::v6(ip, ntohs(sin6->sin6_port));
+  }
+  return std::nullopt;
 }
 
 std::string_view trim(std::string_view s) {
@@ -270,6 +300,17 @@ class IceAgent::Impl {
                    failed_ ? "ICE failed; create a new connection"
                            : "ICE has not selected a candidate pair yet; wait for connected"};
     }
+    if (direct_to_) {
+      // Queued for one write at the end of this turn of the loop (see flush_direct).
+      batch_.add(*direct_to_, datagram);
+      if (!flush_posted_) {
+        flush_posted_ = true;
+        asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+          if (!alive.expired()) flush_direct();
+        });
+      }
+      return {};
+    }
     const ApiCall call(*this);
     GOutputVector buffer{datagram.data(), datagram.size()};
     NiceOutputMessage message{&buffer, 1};
@@ -359,6 +400,7 @@ class IceAgent::Impl {
     if (failed_) return;
     failed_ = true;
     connected_ = false;
+    direct_to_.reset();
     deliver([error = std::move(error)](const Callbacks& c) {
       if (c.failed) c.failed(error);
     });
@@ -407,6 +449,41 @@ class IceAgent::Impl {
     }
   }
 
+  // Datagrams to a directly reachable peer (our side of the pair is a host socket, not a
+  // TURN allocation) skip libnice: everything one turn of the loop produced goes out in as
+  // few writes as UDP GSO allows, on the selected pair's own socket, so the peer sees the
+  // same address as its checks. libnice sends one datagram per system call, which caps
+  // SCTP's throughput. A full socket buffer drops what did not fit, as the network would;
+  // DTLS and SCTP resend. Relayed pairs keep libnice's path (TURN framing).
+  void flush_direct() {
+    flush_posted_ = false;
+    if (batch_.empty()) return;
+    GSocket* socket = nice_agent_get_selected_socket(agent_, stream_id_, kComponent);
+    batch_.flush(socket != nullptr ? g_socket_get_fd(socket) : -1);
+    if (socket != nullptr) g_object_unref(socket);
+  }
+
+  // The selected pair (again): where the direct path sends, and its socket's buffers.
+  void use_selected_pair(const NiceCandidate* local, const NiceCandidate* remote) {
+    if (local == nullptr || remote == nullptr || local->type == NICE_CANDIDATE_TYPE_RELAYED ||
+        local->transport != NICE_CANDIDATE_TRANSPORT_UDP) {
+      direct_to_.reset();
+    } else {
+      direct_to_ = socket_address_of(remote->addr);
+    }
+    size_selected_socket();
+  }
+
+  void size_selected_socket() {
+    GSocket* socket = nice_agent_get_selected_socket(agent_, stream_id_, kComponent);
+    if (socket == nullptr) return;
+    const int fd = g_socket_get_fd(socket);
+    for (const int option : {SO_RCVBUF, SO_SNDBUF}) {
+      (void)::setsockopt(fd, SOL_SOCKET, option, &kSocketBufferBytes, sizeof(kSocketBufferBytes));
+    }
+    g_object_unref(socket);
+  }
+
   // libnice signal handlers. They run inside GLib dispatch, on the io_context's thread,
   // and touch nothing after delivering: the callback may have destroyed us.
 
@@ -428,8 +505,9 @@ class IceAgent::Impl {
   }
 
   static void on_selected_pair(NiceAgent* /*agent*/, guint /*stream_id*/, guint /*component*/,
-                               NiceCandidate* /*local*/, NiceCandidate* /*remote*/, gpointer data) {
+                               NiceCandidate* local, NiceCandidate* remote, gpointer data) {
     auto* self = static_cast<Impl*>(data);
+    if (!self->failed_) self->use_selected_pair(local, remote);
     if (self->connected_ || self->failed_) return;  // a later pair: same connection
     self->connected_ = true;
     self->deliver([](const Callbacks& c) {
@@ -481,6 +559,12 @@ class IceAgent::Impl {
 
   bool connected_ = false;
   bool failed_ = false;
+
+  // The direct path (flush_direct): set while the selected pair's local side is a host
+  // socket.
+  std::optional<SocketAddress> direct_to_;
+  DatagramBatch batch_;
+  bool flush_posted_ = false;
 
   int api_depth_ = 0;
   std::deque<Event> queued_;

@@ -85,8 +85,10 @@ class IceAgent {
   void gather();
 
   // Sends one datagram on the selected pair. NOT_CONNECTED before `connected` (or after
-  // `failed`); BUFFER_FULL when the socket's send buffer is full (the datagram is
-  // dropped; retry later).
+  // `failed`). When our side of the pair is a host socket, the datagram is queued and the
+  // datagrams of one loop turn leave together (UDP GSO) at the end of it; what a full
+  // socket buffer refuses then is dropped, as the network would. Through a TURN relay it
+  // goes at once, and BUFFER_FULL says the socket's buffer was full (dropped; retry later).
   Result<void> send(ByteView datagram);
 
   // "127.0.0.1:5000 -> 127.0.0.1:6000 (host)", for logs and tests; nullopt before a

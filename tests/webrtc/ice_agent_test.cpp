@@ -153,6 +153,28 @@ TEST(IceAgent, ConnectsOverLoopbackAndCarriesAThousandDatagramsEachWay) {
   EXPECT_FALSE(pair.controlled.failure);
 }
 
+TEST(IceAgent, ABurstSentInOneTurnArrivesAsSeparateDatagramsIntactAndInOrder) {
+  // A host pair's datagrams of one loop turn leave in few writes (UDP GSO runs of equal
+  // size): each must still arrive alone, with its own size, in order.
+  AgentPair pair;
+  ASSERT_TRUE(pair.connect());
+  constexpr std::uint32_t kCount = 300;
+  auto size_of = [](std::uint32_t n) -> std::size_t {
+    if (n % 50 == 49) return 300;   // ends a run
+    if (n % 77 == 0) return 1300;   // larger than the run it follows
+    return 1200;
+  };
+  std::vector<Bytes> got;
+  pair.controlled.on_datagram = [&](ByteView d) { got.emplace_back(d.begin(), d.end()); };
+  for (std::uint32_t n = 0; n < kCount; ++n) {
+    ASSERT_TRUE(pair.controlling.agent->send(numbered(n, size_of(n))).ok()) << n;
+  }
+  ASSERT_TRUE(run_until(pair.io, [&] { return got.size() == kCount; })) << got.size();
+  for (std::uint32_t n = 0; n < kCount; ++n) {
+    EXPECT_EQ(got[n], numbered(n, size_of(n))) << n;
+  }
+}
+
 TEST(IceAgent, SendBeforeConnectedFailsWithNotConnected) {
   AgentPair pair;
   const Bytes payload = numbered(1);

@@ -35,6 +35,10 @@ class Inbox {
         [this](const std::shared_ptr<DataChannelReceiver>& r) { on_created(r); });
     call.onParticipantJoined([this](const ParticipantInfo& p) { record("joined " + p.identity); });
     call.onParticipantLeft([this](const ParticipantInfo& p) { record("left " + p.identity); });
+    call.onTransportChanged([this](const TransportInfo& t) {
+      record(t.mode == TransportMode::PeerToPeer ? "transport p2p " + t.peer.identity
+                                                 : std::string("transport server"));
+    });
     call.onDisconnected([this](const Error& e) {
       record("disconnected " + std::string(to_string(e.code)) + " " + e.message);
     });
@@ -68,6 +72,10 @@ class Inbox {
     std::vector<std::uint32_t> out;
     for (const auto& m : messages) out.push_back(m.sequence);
     return out;
+  }
+  std::vector<Received> messages_copy() {
+    std::lock_guard lock(mu_);
+    return messages;
   }
   std::vector<std::string> log_copy() {
     std::lock_guard lock(mu_);

@@ -12,10 +12,8 @@
 
 #include <switchboard/switchboard.hpp>
 
-#include "client/event_loop.hpp"
 #include "inbox.hpp"
-#include "server/server.hpp"
-#include "signaling/token.hpp"
+#include "real_server.hpp"
 
 namespace switchboard {
 namespace {
@@ -23,77 +21,16 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Inbox;
 using testing::kWait;
-
-// usrsctp is process-wide and single-threaded: the server runs on the SDK's shared event
-// thread, beside the calls (client/event_loop.hpp).
-class RealServer : public ::testing::Test {
- protected:
-  RealServer() {
-    spdlog::set_level(spdlog::level::warn);
-    server::ServerConfig config;
-    config.port = 0;
-    config.dev = true;
-    EXPECT_TRUE(server::validate(config));
-    on_loop([&] {
-      server_ = std::make_unique<server::Server>(loop_->io(), config);
-      auto started = server_->start();
-      EXPECT_TRUE(started) << (started ? "" : started.error().message);
-      url_ = "ws://127.0.0.1:" + std::to_string(server_->port());
-    });
-  }
-  ~RealServer() override {
-    clients_.clear();  // leaves every call first
-    shutdown();
-    on_loop([&] { server_.reset(); });
-  }
-
-  template <typename Fn>
-  void on_loop(Fn fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
-  }
-
-  void shutdown() {
-    if (stopped_) return;
-    stopped_ = true;
-    auto done = std::make_shared<std::promise<void>>();
-    loop_->post(
-        [this, done] { server_->shutdown("server shutting down", [done] { done->set_value(); }); });
-    done->get_future().wait_for(10s);
-  }
-
-  static std::string token(const std::string& user, const std::string& call, int ttl = 3600) {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    return signaling::mint_token(
-        {.sub = user, .call = call, .name = user + " D", .exp = now + ttl, .iat = now},
-        signaling::kDevelopmentSecret);
-  }
-
-  CallClient& client() {
-    clients_.push_back(std::make_unique<CallClient>());
-    return *clients_.back();
-  }
-
-  std::shared_ptr<client::EventLoop> loop_ = client::EventLoop::shared();
-  std::unique_ptr<server::Server> server_;
-  std::string url_;
-  bool stopped_ = false;
-  std::vector<std::unique_ptr<CallClient>> clients_;
-};
+using testing::RealServer;
 
 TEST_F(RealServer, TwoParticipantsExchangeMessagesThroughTheServer) {
   auto& client_a = client();
   auto& client_b = client();
-  auto alice = client_a.join(url_, "c1", token("alice", "c1"));
+  // Both keep to the server path (a 1:1 call would otherwise go peer-to-peer).
+  auto alice = client_a.join(url_, "c1", token("alice", "c1"), {.p2p = false});
   ASSERT_TRUE(alice.ok()) << alice.error().message;
   Inbox alice_inbox(*alice);
-  auto bob = client_b.join(url_, "c1", token("bob", "c1"));
+  auto bob = client_b.join(url_, "c1", token("bob", "c1"), {.p2p = false});
   ASSERT_TRUE(bob.ok()) << bob.error().message;
   Inbox bob_inbox(*bob);
   EXPECT_EQ((*bob)->self().identity, "bob");

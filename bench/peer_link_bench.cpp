@@ -106,7 +106,8 @@ double raw_sender(int in, int out, double seconds) {
   std::vector<std::uint8_t> datagram(kDatagram, 7);
   const auto start = Clock::now();
   while (seconds_since(start) < seconds) {
-    for (int i = 0; i < 64; ++i) (void)::send(socket.native_handle(), datagram.data(), kDatagram, 0);
+    for (int i = 0; i < 64; ++i)
+      (void)::send(socket.native_handle(), datagram.data(), kDatagram, 0);
   }
   write_line(out, "done");
   return std::stod(read_line(in));
@@ -179,29 +180,33 @@ void receiver(int in, int out) {
   std::size_t bytes = 0;
   double cpu_at = cpu_seconds();
   client::PeerLink* self = nullptr;
-  client::PeerLink link(
-      io, link_config(false),
-      client::PeerLink::Callbacks{
-          .signal = [&](signaling::Message m) { pipe.send(m); },
-          .connected = {},
-          .message =
-              [&](std::uint16_t stream, ByteView data) {
-                if (stream != kBulkStream) return;
-                if (data.size() != 1) {
-                  bytes += data.size();
-                  return;
-                }
-                Bytes reply;
-                put_u32(reply, static_cast<std::uint32_t>(bytes >> 10));  // KiB
-                const double cpu = cpu_seconds();
-                put_u32(reply, static_cast<std::uint32_t>((cpu - cpu_at) * 1e6));  // µs
-                cpu_at = cpu;
-                bytes = 0;
-                (void)self->send(client::kPeerControlStream, reply);
-              },
-          .writable = {},
-          .failed = [&](const Error& e) { io.stop(); (void)e; },
-      });
+  client::PeerLink link(io, link_config(false),
+                        client::PeerLink::Callbacks{
+                            .signal = [&](signaling::Message m) { pipe.send(m); },
+                            .connected = {},
+                            .message =
+                                [&](std::uint16_t stream, ByteView data) {
+                                  if (stream != kBulkStream) return;
+                                  if (data.size() != 1) {
+                                    bytes += data.size();
+                                    return;
+                                  }
+                                  Bytes reply;
+                                  put_u32(reply, static_cast<std::uint32_t>(bytes >> 10));  // KiB
+                                  const double cpu = cpu_seconds();
+                                  put_u32(reply,
+                                          static_cast<std::uint32_t>((cpu - cpu_at) * 1e6));  // µs
+                                  cpu_at = cpu;
+                                  bytes = 0;
+                                  (void)self->send(client::kPeerControlStream, reply);
+                                },
+                            .writable = {},
+                            .failed =
+                                [&](const Error& e) {
+                                  io.stop();
+                                  (void)e;
+                                },
+                        });
   self = &link;
   pipe.start(link);
   link.start();
@@ -368,8 +373,7 @@ int main(int argc, char** argv) {
   std::printf("selected pair: %s\n\n", sender.pair().c_str());
   std::printf("throughput                                          MB/s   vs raw UDP\n");
   if (raw > 0) {
-    std::printf("  raw UDP one way, %zu-byte datagrams, 1 per send %8.1f   1.00\n", kDatagram,
-                raw);
+    std::printf("  raw UDP one way, %zu-byte datagrams, 1 per send %8.1f   1.00\n", kDatagram, raw);
   }
   std::printf("  durable, 64 KiB messages (median of %d x %.0f s)    %8.1f   %.2f\n", rounds,
               seconds, median(figures), raw > 0 ? median(figures) / raw : 0.0);

@@ -134,17 +134,16 @@ class PeerLink::Impl {
 
   Result<void> send(std::uint16_t stream, ByteView message) {
     if (stream >= kPeerStreamCount) {
-      return Error{ErrorCode::InvalidArgument,
-                   "the direct connection has streams 0.." + std::to_string(kPeerStreamCount - 1) +
-                       ", not " + std::to_string(stream)};
+      return Error{ErrorCode::InvalidArgument, "the direct connection has streams 0.." +
+                                                   std::to_string(kPeerStreamCount - 1) + ", not " +
+                                                   std::to_string(stream)};
     }
     if (state_ != State::Connected || !connection_) {
       return Error{ErrorCode::NotConnected,
-                   state_ == State::Over
-                       ? "the direct connection to participant " + std::to_string(config_.peer) +
-                             " is closed"
-                       : "the direct connection to participant " + std::to_string(config_.peer) +
-                             " is not up yet"};
+                   state_ == State::Over ? "the direct connection to participant " +
+                                               std::to_string(config_.peer) + " is closed"
+                                         : "the direct connection to participant " +
+                                               std::to_string(config_.peer) + " is not up yet"};
     }
     return connection_->send(stream, message);
   }
@@ -186,12 +185,11 @@ class PeerLink::Impl {
   }
 
   // The peer's description, or nullopt after failing the link (later: we are inside a call).
-  std::optional<webrtc::SessionDescription> parse_remote(const std::string& sdp,
-                                                         const char* what) {
+  std::optional<webrtc::SessionDescription> parse_remote(const std::string& sdp, const char* what) {
     auto parsed = webrtc::parse_sdp(sdp);
     if (!parsed) {
-      fail_later({ErrorCode::NotConnected, "participant " + std::to_string(config_.peer) +
-                                               "'s " + what +
+      fail_later({ErrorCode::NotConnected, "participant " + std::to_string(config_.peer) + "'s " +
+                                               what +
                                                " is not valid SDP: " + parsed.error().message});
       return std::nullopt;
     }
@@ -300,10 +298,9 @@ class PeerLink::Impl {
     deadline_.expires_after(config_.connect_timeout);
     deadline_.async_wait([this, alive = alive_](boost::system::error_code ec) {
       if (ec || !*alive || state_ != State::Negotiating) return;
-      fail({ErrorCode::NotConnected,
-            "the direct connection to participant " + std::to_string(config_.peer) +
-                " did not come up within " + std::to_string(config_.connect_timeout.count()) +
-                " ms"});
+      fail({ErrorCode::NotConnected, "the direct connection to participant " +
+                                         std::to_string(config_.peer) + " did not come up within " +
+                                         std::to_string(config_.connect_timeout.count()) + " ms"});
     });
   }
 

@@ -36,9 +36,9 @@ inline constexpr std::uint16_t kPeerControlStream = 4;
 inline constexpr std::uint16_t kPeerStreamCount = 5;
 
 struct PeerLinkConfig {
-  std::uint32_t peer = 0;     // the other participant's id
-  std::uint32_t session = 0;  // the direct session (signaling::P2p::session)
-  bool offerer = false;       // signaling::P2p::offer: we offer and control ICE
+  std::uint32_t peer = 0;       // the other participant's id
+  std::uint32_t session = 0;    // the direct session (signaling::P2p::session)
+  bool offerer = false;         // signaling::P2p::offer: we offer and control ICE
   webrtc::IceServerConfig ice;  // from joined.iceServers (to_ice_config)
   // IP literals to gather host candidates on; empty = every interface.
   std::vector<std::string> local_addresses;

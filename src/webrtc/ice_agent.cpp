@@ -10,8 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <glib-object.h>
 #include <glib.h>
-#include <nice/agent.h>
 #include <netinet/in.h>
+#include <nice/agent.h>
 #include <sys/socket.h>
 
 #include "webrtc/glib_loop_bridge.hpp"

@@ -1,6 +1,7 @@
 #include "client/peer_link.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +12,8 @@
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
 
+#include "../webrtc/coturn.hpp"
+#include "server/turn_credentials.hpp"
 #include "webrtc/sdp.hpp"
 
 namespace switchboard::client {
@@ -279,11 +282,12 @@ TEST(PeerLink, AThousandDurableMessagesEachWayAndControlMessagesArriveIntactAndI
   ASSERT_TRUE(send_all(pair, pair.alice(), kPeerControlStream, control));
   ASSERT_TRUE(send_all(pair, pair.bob(), 0, durable));
   ASSERT_TRUE(send_all(pair, pair.bob(), kPeerControlStream, control));
-  ASSERT_TRUE(run_until(pair.io(), [&] {
-    return pair.alice().received.size() == kCount + kControl &&
-           pair.bob().received.size() == kCount + kControl;
-  })) << "alice got "
-      << pair.alice().received.size() << ", bob " << pair.bob().received.size();
+  ASSERT_TRUE(run_until(pair.io(),
+                        [&] {
+                          return pair.alice().received.size() == kCount + kControl &&
+                                 pair.bob().received.size() == kCount + kControl;
+                        }))
+      << "alice got " << pair.alice().received.size() << ", bob " << pair.bob().received.size();
   for (Side* side : {&pair.alice(), &pair.bob()}) {
     EXPECT_EQ(on_stream(*side, 0), durable) << "participant " << side->id;
     EXPECT_EQ(on_stream(*side, kPeerControlStream), control) << "participant " << side->id;
@@ -356,7 +360,8 @@ TEST(PeerLink, TamperedFingerprintInTheAnswerFailsTheOfferer) {
   });
   pair.start();
   // Well before the connect timeout: DTLS refuses the certificate.
-  ASSERT_TRUE(run_until(pair.io(), [&] { return pair.alice().failed(); }, 8s));
+  ASSERT_TRUE(run_until(
+      pair.io(), [&] { return pair.alice().failed(); }, 8s));
   EXPECT_EQ(pair.alice().connected, 0);
   EXPECT_EQ(pair.bob().connected, 0);
   ASSERT_EQ(pair.alice().failures.size(), 1u);
@@ -376,7 +381,8 @@ TEST(PeerLink, OffererFailsWithinTheTimeoutWhenTheAnswererNeverAnswers) {
       1000ms);
   const auto started = std::chrono::steady_clock::now();
   pair.start();
-  ASSERT_TRUE(run_until(pair.io(), [&] { return pair.alice().failed(); }, 5s));
+  ASSERT_TRUE(run_until(
+      pair.io(), [&] { return pair.alice().failed(); }, 5s));
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_GE(took, 900ms);
   EXPECT_LT(took, 3s);
@@ -396,7 +402,8 @@ TEST(PeerLink, AnOfferThatIsNotSdpFailsTheAnswerer) {
     return true;
   });
   pair.start();
-  ASSERT_TRUE(run_until(pair.io(), [&] { return pair.bob().failed(); }, 5s));
+  ASSERT_TRUE(run_until(
+      pair.io(), [&] { return pair.bob().failed(); }, 5s));
   EXPECT_NE(pair.bob().failures[0]->message.find("not valid SDP"), std::string::npos)
       << pair.bob().failures[0]->message;
 }
@@ -440,6 +447,40 @@ TEST(PeerLink, DestroyingAConnectedLinkWhileTheLoopRunsIsSafe) {
   run_for(pair.io(), 300ms);
   pair.alice().link.reset();
   run_for(pair.io(), 100ms);
+}
+
+TEST(PeerLink, ForcedRelayLinksConnectThroughCoturnAndCarryMessages) {
+  webrtc::testing::Coturn coturn;
+  ASSERT_TRUE(coturn.start());
+  const auto credentials = server::mint_turn_credentials(webrtc::testing::kCoturnSecret, "pair",
+                                                         std::time(nullptr), 600);
+  webrtc::IceServerConfig relay_only;
+  relay_only.turn_servers.push_back({.host = "127.0.0.1",
+                                     .port = coturn.port(),
+                                     .username = credentials.username,
+                                     .password = credentials.credential});
+  relay_only.force_relay = true;
+  Pair pair({}, 10000ms, relay_only);
+  ASSERT_TRUE(pair.connect()) << coturn.log_text();
+  for (Side* side : {&pair.alice(), &pair.bob()}) {
+    const auto selected = side->link->selected_pair();
+    ASSERT_TRUE(selected.has_value());
+    EXPECT_TRUE(selected->ends_with("(relay)")) << *selected;
+    for (const auto& c : all_of<signaling::Candidate>(side->signalled)) {
+      if (!c.candidate.empty()) EXPECT_NE(c.candidate.find("typ relay"), std::string::npos);
+    }
+  }
+  std::vector<Bytes> messages;
+  for (std::uint32_t i = 0; i < 200; ++i) messages.push_back(numbered(i, 1 + (i * 331) % 3000));
+  messages[100] = numbered(100, 100 * 1024);
+  ASSERT_TRUE(send_all(pair, pair.alice(), 0, messages));
+  ASSERT_TRUE(send_all(pair, pair.bob(), 0, messages));
+  ASSERT_TRUE(run_until(pair.io(), [&] {
+    return pair.alice().received.size() == messages.size() &&
+           pair.bob().received.size() == messages.size();
+  }));
+  EXPECT_EQ(on_stream(pair.alice(), 0), messages);
+  EXPECT_EQ(on_stream(pair.bob(), 0), messages);
 }
 
 }  // namespace

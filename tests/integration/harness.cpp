@@ -1,7 +1,6 @@
 #include "harness.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -26,7 +25,6 @@
 
 namespace switchboard::integration {
 namespace {
-
 
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -345,11 +343,9 @@ Agent::Agent(const Server& server, const std::string& call, const std::string& u
 
 Agent::Agent(const Server& server, Options options) : options_(std::move(options)) {
   std::vector<std::string> argv = options_.launcher;
-  for (std::string arg : {cli_program(), std::string("agent"), std::string("--server"),
-                          server.url(), std::string("--call"), options_.call,
-                          std::string("--user"), options_.user}) {
-    argv.push_back(std::move(arg));
-  }
+  const std::vector<std::string> agent = {cli_program(), "agent",       "--server", server.url(),
+                                          "--call",      options_.call, "--user",   options_.user};
+  argv.insert(argv.end(), agent.begin(), agent.end());
   if (options_.token.empty()) {
     argv.emplace_back("--dev");
   } else {

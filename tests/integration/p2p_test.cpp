@@ -38,18 +38,17 @@ std::function<bool(const Json&)> is_transport(std::string mode) {
   };
 }
 
-// transport p2p with `peer`.
-Json expect_direct(Agent& agent, const std::string& peer,
+// Waits for transport p2p with `peer`.
+void expect_direct(Agent& agent, const std::string& peer,
                    std::chrono::milliseconds timeout = kDirectSetup) {
   const Json event = agent.expect("transport p2p", is_transport("p2p"), timeout);
   if (event.value("peer", "") != peer) {
     throw HarnessError(agent.user() + ": transport p2p names peer " + event.value("peer", "") +
                        ", not " + peer);
   }
-  return event;
 }
 
-// The value of the unlabelled sample `name` in Prometheus text.
+// switchboard_relayed_messages_total from the server's GET /metrics.
 double relayed_messages(const Server& server) {
   const auto response = http_get(server.host(), server.port(), "/metrics");
   if (!response || response->status != 200) throw HarnessError("GET /metrics failed");
@@ -58,25 +57,25 @@ double relayed_messages(const Server& server) {
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(name, 0) == 0) return std::stod(line.substr(name.size()));
   }
-  throw HarnessError("GET /metrics has no switchboard_relayed_messages_total:\n" +
-                     response->body);
+  throw HarnessError("GET /metrics has no switchboard_relayed_messages_total:\n" + response->body);
 }
 
 // The messages one sender sends on one channel: payload i starts with its channel and
 // index, random bytes after (so a message in the wrong place or cut short shows).
 struct Stream {
   std::uint16_t channel = 0;
-  std::vector<std::string> encoded;          // base64 of each payload
-  std::vector<std::uint32_t> sequence;       // as `sent` answered, filled while sending
+  std::vector<std::string> encoded;     // base64 of each payload
+  std::vector<std::uint32_t> sequence;  // as `sent` answered, filled while sending
 };
 
-Stream make_stream(std::uint16_t channel, std::size_t first, std::size_t count,
-                   std::size_t size) {
+Stream make_stream(std::uint16_t channel, std::size_t first, std::size_t count, std::size_t size) {
   Stream stream;
   stream.channel = channel;
   for (std::size_t i = first; i < first + count; ++i) {
     std::string payload = "ch" + std::to_string(channel) + "#" + std::to_string(i) + ":";
-    payload += random_bytes(size - payload.size(), static_cast<std::uint32_t>(channel * 1'000'003 + i));
+    payload +=
+        random_bytes(size - payload.size(), static_cast<std::uint32_t>(channel) * 1'000'003U +
+                                                static_cast<std::uint32_t>(i));
     stream.encoded.push_back(base64_encode(payload));
   }
   return stream;
@@ -84,7 +83,7 @@ Stream make_stream(std::uint16_t channel, std::size_t first, std::size_t count,
 
 // Sends the streams' messages interleaved (one of each in turn), each as soon as the SDK
 // accepts it. `after_each(n)` runs after the n-th message. An empty string, or why not.
-std::string send_interleaved(Agent& sender, std::vector<Stream*> streams,
+std::string send_interleaved(Agent& sender, const std::vector<Stream*>& streams,
                              const std::function<void(std::size_t)>& after_each = {}) {
   std::size_t n = 0;
   for (std::size_t i = 0;; ++i) {
@@ -132,17 +131,16 @@ std::string send_interleaved(Agent& sender, std::vector<Stream*> streams,
     }
     if (!m) {
       return ::testing::AssertionFailure()
-             << receiver.user() << ": nothing more from " << from << " within "
-             << quiet.count() << " ms;" << progress.str() << " " << receiver.describe_pending();
+             << receiver.user() << ": nothing more from " << from << " within " << quiet.count()
+             << " ms;" << progress.str() << " " << receiver.describe_pending();
     }
     const int channel = m->value("channelId", -1);
     const Stream& stream = *by_channel[channel];
     std::size_t& index = next[channel];
     const auto sequence = m->value("sequenceNumber", 0u);
     if (index >= stream.encoded.size()) {
-      return ::testing::AssertionFailure() << receiver.user() << ": an extra message #"
-                                           << sequence << " on channel " << channel << ";"
-                                           << progress.str();
+      return ::testing::AssertionFailure() << receiver.user() << ": an extra message #" << sequence
+                                           << " on channel " << channel << ";" << progress.str();
     }
     if (sequence != stream.sequence.at(index)) {
       return ::testing::AssertionFailure()
@@ -151,9 +149,9 @@ std::string send_interleaved(Agent& sender, std::vector<Stream*> streams,
              << " (lost, duplicated or reordered);" << progress.str();
     }
     if (m->value("base64", "") != stream.encoded[index]) {
-      return ::testing::AssertionFailure() << receiver.user() << ": message #" << sequence
-                                           << " on channel " << channel
-                                           << " arrived with other bytes";
+      return ::testing::AssertionFailure()
+             << receiver.user() << ": message #" << sequence << " on channel " << channel
+             << " arrived with other bytes";
     }
     ++index;
     --left;
@@ -174,9 +172,8 @@ void expect_fences(Agent& sender, Agent& receiver, const std::vector<std::uint16
 
 std::uint16_t durable_sender(Agent& agent, std::uint16_t channel,
                              const std::vector<std::string>& to = {}) {
-  return agent.create_sender({{"channelId", channel},
-                              {"reliability", "durable"},
-                              {"participants", to}});
+  return agent.create_sender(
+      {{"channelId", channel}, {"reliability", "durable"}, {"participants", to}});
 }
 
 // `count` messages each way at once (alice on channel 1, bob on channel 2), then each side
@@ -219,11 +216,11 @@ TEST_F(PeerToPeer, OneToOneGoesDirectAndTheServerRelaysNone) {
   EXPECT_TRUE(bob.take_received(is_transport("server")).empty());
 }
 
-// Phase of the mid-stream test: alice sends `per_channel` messages on each of `streams`,
+// Phase of the mid-stream test: alice sends the messages of `streams`,
 // interleaved; once `trigger_at` are accepted, `change` runs on the main thread and must
 // return once bob saw the path change. Messages after `hold_at` wait for that, so the
 // change always falls in the middle of the stream.
-void send_across_a_change(Agent& alice, std::vector<Stream*> streams, std::size_t trigger_at,
+void send_across_a_change(Agent& alice, const std::vector<Stream*>& streams, std::size_t trigger_at,
                           std::size_t hold_at, const std::function<void()>& change) {
   std::atomic<std::size_t> accepted{0};
   std::atomic<bool> changed{false};
@@ -240,6 +237,7 @@ void send_across_a_change(Agent& alice, std::vector<Stream*> streams, std::size_
   });
   const auto deadline = Clock::now() + 30s;
   while (accepted < trigger_at && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  const std::size_t at_start = accepted;
   try {
     change();
   } catch (...) {
@@ -247,9 +245,12 @@ void send_across_a_change(Agent& alice, std::vector<Stream*> streams, std::size_
     sending.join();
     throw;
   }
+  const std::size_t at_end = accepted;
   changed = true;
   sending.join();
   ASSERT_EQ(error, "");
+  std::printf("path change began after message %zu, bob saw it after message %zu\n", at_start,
+              at_end);
 }
 
 TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrReordering) {
@@ -272,8 +273,8 @@ TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrR
   Stream two = make_stream(2, 0, kPerChannel, kSize);
   std::unique_ptr<Agent> carol;
   send_across_a_change(alice, {&one, &two}, 3000, 7000, [&] {
-    carol = std::make_unique<Agent>(server, Agent::Options{.call = call, .user = "carol",
-                                                           .p2p = true});
+    carol =
+        std::make_unique<Agent>(server, Agent::Options{.call = call, .user = "carol", .p2p = true});
     carol->expect_joined();
     bob.expect("transport server after carol joined", is_transport("server"), kDirectSetup);
   });
@@ -357,6 +358,26 @@ std::string read_text(const std::string& path) {
   return out.str();
 }
 
+// The SDK's log line for a direct connection (stderr of the agent, "direct connection to
+// participant N is up: LOCAL -> REMOTE (local-type/remote-type)" or "... failed (why)"):
+// the first line of `user`'s agent log that holds `what`, waiting up to `timeout` for it.
+std::optional<std::string> direct_log_line(const std::string& user, const std::string& what,
+                                           std::chrono::milliseconds timeout) {
+  const std::string path = test_log_dir() + "/agent-" + user + ".log";
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::istringstream lines(read_text(path));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("direct connection to participant") != std::string::npos &&
+          line.find(what) != std::string::npos) {
+        return line;
+      }
+    }
+    if (Clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 // coturn on the service address with TURN REST auth (the server mints the credentials),
 // logging to the test's log directory.
 class Coturn {
@@ -369,22 +390,14 @@ class Coturn {
     const std::string dir = test_log_dir();
     log_ = dir + "/turnserver.log";
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{binary,
-                                 "-n",  // no configuration file
-                                 "--listening-ip=" + ip,
-                                 "--relay-ip=" + ip,
-                                 "--listening-port=" + std::to_string(kTurnPort),
-                                 "--use-auth-secret",
-                                 std::string("--static-auth-secret=") + kTurnSecret,
-                                 "--realm=switchboard",
-                                 "--no-tls",
-                                 "--no-dtls",
-                                 "--no-cli",
-                                 "--pidfile=" + dir + "/turnserver.pid",
-                                 "--db=" + dir + "/turndb",
-                                 "--log-file=" + log_,
-                                 "--simple-log",
-                                 "--verbose"},
+        std::vector<std::string>{
+            binary,
+            "-n",  // no configuration file
+            "--listening-ip=" + ip, "--relay-ip=" + ip,
+            "--listening-port=" + std::to_string(kTurnPort), "--use-auth-secret",
+            std::string("--static-auth-secret=") + kTurnSecret, "--realm=switchboard", "--no-tls",
+            "--no-dtls", "--no-cli", "--pidfile=" + dir + "/turnserver.pid",
+            "--db=" + dir + "/turndb", "--log-file=" + log_, "--simple-log", "--verbose"},
         dir + "/turnserver-output.log");
     process_->discard_output();
     const auto deadline = Clock::now() + kWait;
@@ -417,8 +430,7 @@ struct NetnsCall {
   NetnsCall(const Namespaces& ns, std::vector<std::string> extra_flags)
       : secret_file(write_test_file("secret", "switchboard-p2p-integration-secret")),
         server([&] {
-          Server::Options options{.flags = {"--bind", ns.service_ip, "--secret-file",
-                                            secret_file},
+          Server::Options options{.flags = {"--bind", ns.service_ip, "--secret-file", secret_file},
                                   .dev = false};
           options.flags.insert(options.flags.end(), extra_flags.begin(), extra_flags.end());
           return options;
@@ -427,8 +439,8 @@ struct NetnsCall {
 
   // An agent for `user` in namespace `ns`, with a token for this call.
   std::unique_ptr<Agent> join(const std::string& ns, const std::string& user) {
-    const RunResult token = run_cli({"token", "--user", user, "--call", call, "--secret-file",
-                                     secret_file});
+    const RunResult token =
+        run_cli({"token", "--user", user, "--call", call, "--secret-file", secret_file});
     if (token.status != 0) throw HarnessError("switchboard token failed: " + token.out);
     auto agent = std::make_unique<Agent>(
         server, Agent::Options{.call = call,
@@ -449,16 +461,23 @@ TEST_F(PeerToPeerNetns, ClientsThatOnlyReachTurnGoDirectThroughTheRelay) {
   const Namespaces& ns = ns_;
   Coturn coturn(ns.service_ip);
   NetnsCall netns(ns, {"--turn-url",
-                       "turn:" + ns.service_ip + ":" + std::to_string(kTurnPort) +
-                           "?transport=udp",
+                       "turn:" + ns.service_ip + ":" + std::to_string(kTurnPort) + "?transport=udp",
                        "--turn-secret-file", write_test_file("turn-secret", kTurnSecret)});
   auto alice = netns.join(ns.a, "alice");
   auto bob = netns.join(ns.b, "bob");
   expect_direct(*alice, "bob");
   expect_direct(*bob, "alice");
-  // Both allocated a relay with the credentials the server minted for them.
+  // Both allocated a relay with the credentials the server minted for them, and the pair
+  // libnice selected has a relay end on both sides' view (host/relay or relay/relay).
   EXPECT_TRUE(coturn.logged("ALLOCATE processed, success", ":alice>"));
   EXPECT_TRUE(coturn.logged("ALLOCATE processed, success", ":bob>"));
+  for (const std::string user : {"alice", "bob"}) {
+    const auto up = direct_log_line(user, "is up:", 2s);
+    ASSERT_TRUE(up.has_value()) << user << " logged no selected pair";
+    const auto open = up->rfind('(');
+    const std::string types = open == std::string::npos ? "" : up->substr(open);  // "(l/r)"
+    EXPECT_NE(types.find("relay"), std::string::npos) << user << ": " << *up;
+  }
   ASSERT_EQ(durable_sender(*alice, 1), 1);
   ASSERT_EQ(durable_sender(*bob, 2), 2);
 
@@ -486,9 +505,10 @@ TEST_F(PeerToPeerNetns, ClientsWithNoPathToEachOtherStayOnTheServer) {
   const double before = relayed_messages(netns.server);
   // While they try to connect directly...
   exchange_both_ways(*alice, *bob, 500, 1000);
-  // ...and once they had the time to give up (a transport event ends the wait early).
-  if (const auto transport = alice->next(is_event("transport"), 15s)) {
-    EXPECT_EQ(transport->value("mode", ""), "server") << "alice went direct";
+  // ...and once both tried and gave up (ICE runs out of pairs to check in about 8 s).
+  for (const std::string user : {"alice", "bob"}) {
+    const auto failed = direct_log_line(user, "failed", 20s);
+    EXPECT_TRUE(failed.has_value()) << user << " logged no failed direct connection";
   }
   exchange_both_ways(*alice, *bob, 500, 1000, 500);
   expect_fences(*alice, *bob, {1});

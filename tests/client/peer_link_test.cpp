@@ -70,7 +70,7 @@ class Pair {
   using Filter = std::function<bool(std::uint32_t from, signaling::Message&)>;
 
   explicit Pair(Filter filter = {}, std::chrono::milliseconds timeout = 10000ms,
-                webrtc::IceServerConfig ice = {})
+                const webrtc::IceServerConfig& ice = {})
       : filter_(std::move(filter)) {
     alice_.id = kAlice;
     bob_.id = kBob;
@@ -276,7 +276,7 @@ TEST(PeerLink, AThousandDurableMessagesEachWayAndControlMessagesArriveIntactAndI
   for (std::uint32_t i = 0; i < kCount; ++i) durable.push_back(numbered(i, 1 + (i * 97) % 4000));
   for (std::uint32_t i = 0; i < kControl; ++i) control.push_back(numbered(i, 13));
   // Large ones too: several times the DTLS record size, below the announced maximum.
-  durable[500] = numbered(500, 200 * 1024);
+  durable[500] = numbered(500, std::size_t{200} * 1024);
 
   ASSERT_TRUE(send_all(pair, pair.alice(), 0, durable));
   ASSERT_TRUE(send_all(pair, pair.alice(), kPeerControlStream, control));
@@ -327,7 +327,7 @@ TEST(PeerLink, SendBeforeConnectedIsNotConnected) {
 TEST(PeerLink, WritableFiresWhenAFullBufferDrains) {
   Pair pair;
   ASSERT_TRUE(pair.connect());
-  const Bytes big = numbered(1, 64 * 1024);
+  const Bytes big = numbered(1, std::size_t{64} * 1024);
   std::size_t sent = 0;
   while (pair.alice().link->send(0, big).ok()) ++sent;
   ASSERT_GT(pair.alice().link->buffered_amount(), std::size_t{1} << 20);
@@ -472,7 +472,7 @@ TEST(PeerLink, ForcedRelayLinksConnectThroughCoturnAndCarryMessages) {
   }
   std::vector<Bytes> messages;
   for (std::uint32_t i = 0; i < 200; ++i) messages.push_back(numbered(i, 1 + (i * 331) % 3000));
-  messages[100] = numbered(100, 100 * 1024);
+  messages[100] = numbered(100, std::size_t{100} * 1024);
   ASSERT_TRUE(send_all(pair, pair.alice(), 0, messages));
   ASSERT_TRUE(send_all(pair, pair.bob(), 0, messages));
   ASSERT_TRUE(run_until(pair.io(), [&] {

@@ -11,7 +11,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::size_t kMaxReceiveLogs = 8;
+// Sessions remembered per peer, for RESENT frames that trail their session.
+constexpr std::size_t kMaxSessionsPerPeer = 4;
 
 // Host candidates on loopback only when the server is on loopback: the two participants
 // are then on this machine, and every other interface is noise (and, in test sandboxes,
@@ -315,14 +316,13 @@ void CallTransport::close_direct() {
 core::DirectReceiveLog& CallTransport::receive_log(core::ParticipantId peer,
                                                    std::uint32_t session) {
   auto [it, inserted] = receive_logs_.try_emplace({peer, session}, session);
-  if (inserted && receive_logs_.size() > kMaxReceiveLogs) {
-    // The oldest session of any peer goes (never the one just made).
-    auto oldest = receive_logs_.begin();
-    for (auto i = receive_logs_.begin(); i != receive_logs_.end(); ++i) {
-      if (i != it && (oldest == it || i->first.second < oldest->first.second)) oldest = i;
-    }
-    receive_logs_.erase(oldest);
-  }
+  if (!inserted) return it->second;
+  // A few sessions per peer: its oldest goes first (never the one just made), so no
+  // participant can push out the logs of another.
+  auto first = receive_logs_.lower_bound({peer, 0});
+  std::size_t count = 0;
+  for (auto i = first; i != receive_logs_.end() && i->first.first == peer; ++i) ++count;
+  if (count > kMaxSessionsPerPeer) receive_logs_.erase(first != it ? first : std::next(first));
   return it->second;
 }
 

@@ -30,7 +30,11 @@ bool is_direct_stream(std::uint16_t stream) { return stream < kPeerControlStream
 }  // namespace
 
 CallTransport::CallTransport(asio::io_context& io, ServerLinkConfig config, Callbacks callbacks)
-    : io_(io), config_(std::move(config)), callbacks_(std::move(callbacks)), hold_timer_(io) {
+    : io_(io),
+      config_(std::move(config)),
+      callbacks_(std::move(callbacks)),
+      hold_timer_(io),
+      heartbeat_timer_(io) {
   ServerLink::Callbacks link;
   link.joined = [this](const signaling::Joined& j) { on_joined(j); };
   link.connected = [this] {
@@ -57,6 +61,7 @@ CallTransport::CallTransport(asio::io_context& io, ServerLinkConfig config, Call
 CallTransport::~CallTransport() {
   *alive_ = false;
   hold_timer_.cancel();
+  heartbeat_timer_.cancel();
   graveyard_.clear();
   direct_.reset();
   link_.reset();
@@ -116,6 +121,7 @@ void CallTransport::leave() {
   if (left_) return;
   left_ = true;
   hold_timer_.cancel();
+  heartbeat_timer_.cancel();
   close_direct();
   if (link_) link_->leave();
 }
@@ -246,6 +252,8 @@ void CallTransport::on_peer_signal(const signaling::Message& message) {
 void CallTransport::on_direct_up(std::uint32_t session) {
   if (!direct_ || direct_->session != session) return;
   direct_->up = true;
+  last_control_ = core::Clock::now();
+  arm_heartbeat();
   if (auto pair = direct_->link->selected_pair()) {
     log()->info("direct connection to participant {} is up: {}", direct_->peer, *pair);
   }
@@ -376,6 +384,7 @@ void CallTransport::on_direct_message(std::uint32_t session, std::uint16_t strea
   if (!direct_ || direct_->session != session || left_) return;
   const core::ParticipantId peer = direct_->peer;
   if (stream == kPeerControlStream) {
+    last_control_ = core::Clock::now();
     auto ack = core::decode_direct_ack(message);
     if (!ack) {
       log()->warn("participant {} sent a bad direct-path control message: {}", peer,
@@ -441,6 +450,7 @@ void CallTransport::send_ack() {
   if (it == receive_logs_.end()) return;
   auto ack = it->second.ack_due();
   if (!ack) return;
+  last_ack_sent_ = core::Clock::now();
   const Bytes bytes = core::encode_direct_ack(*ack);
   if (!direct_->link->send(kPeerControlStream, bytes)) {
     // A full buffer: the next message taken in acknowledges again, with the newer counts.
@@ -474,6 +484,36 @@ void CallTransport::on_hold_timer() {
   }
   post_ack();
   arm_hold_timer();
+}
+
+// Every kAckInterval while the direct connection is up: an acknowledgement if none went
+// out meanwhile (the peer's proof that this side and the path are alive), and, while our
+// frames go direct, the check that the peer's have come.
+void CallTransport::arm_heartbeat() {
+  heartbeat_timer_.expires_after(kAckInterval);
+  heartbeat_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (!ec && *alive) on_heartbeat();
+  });
+}
+
+void CallTransport::on_heartbeat() {
+  if (!direct_ || !direct_->up || left_) return;
+  const core::TimePoint now = core::Clock::now();
+  if (send_log_ && now - last_control_ > kDirectSilence) {
+    on_direct_failed(direct_->session,
+                     Error{ErrorCode::NotConnected, "no acknowledgement from the peer for " +
+                                                        std::to_string(kDirectSilence.count()) +
+                                                        " ms"});
+    return;
+  }
+  if (now - last_ack_sent_ >= kAckInterval) {
+    auto it = receive_logs_.find({direct_->peer, direct_->session});
+    if (it != receive_logs_.end()) {
+      (void)direct_->link->send(kPeerControlStream, core::encode_direct_ack(it->second.current_ack()));
+      last_ack_sent_ = now;
+    }
+  }
+  arm_heartbeat();
 }
 
 TransportFactory call_transport() {

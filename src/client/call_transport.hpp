@@ -16,6 +16,7 @@
 //
 // Threads: the Transport contract (io_context thread only).
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -43,6 +44,12 @@ class CallTransport final : public Transport {
   // Held direct messages of a peer's session, at most (the peer's own bound plus a
   // message); more is a broken peer, and its direct path is closed.
   static constexpr std::size_t kMaxHeld = std::size_t{16} * 1024 * 1024;
+  // While the direct connection is up, each side acknowledges at least this often, even
+  // with nothing new taken in; a sender that hears nothing on the control stream for
+  // kDirectSilence takes the direct path for dead (ICE consent alone takes 30 s) and
+  // goes back to the server.
+  static constexpr std::chrono::milliseconds kAckInterval{1000};
+  static constexpr std::chrono::milliseconds kDirectSilence{5000};
 
   CallTransport(boost::asio::io_context& io, ServerLinkConfig config, Callbacks callbacks);
   ~CallTransport() override;
@@ -90,6 +97,8 @@ class CallTransport final : public Transport {
   void send_ack();
   void arm_hold_timer();
   void on_hold_timer();
+  void arm_heartbeat();
+  void on_heartbeat();
   void post_writable();
 
   boost::asio::io_context& io_;
@@ -118,6 +127,9 @@ class CallTransport final : public Transport {
   bool ack_posted_ = false;
   bool writable_posted_ = false;
   boost::asio::steady_timer hold_timer_;
+  boost::asio::steady_timer heartbeat_timer_;
+  core::TimePoint last_control_{};   // when the peer's control stream last spoke
+  core::TimePoint last_ack_sent_{};  // when ours last did
   // Links closed inside their own callbacks, destroyed on the next turn.
   std::vector<std::unique_ptr<PeerLink>> graveyard_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

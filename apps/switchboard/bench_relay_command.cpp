@@ -15,31 +15,21 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <switchboard/switchboard.hpp>
 
 #include "agent_protocol.hpp"
+#include "bench_support.hpp"
 #include "commands.hpp"
 #include "credentials.hpp"
 #include "signaling/token.hpp"
@@ -47,7 +37,7 @@
 namespace switchboard::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = BenchClock;
 using namespace std::chrono_literals;
 
 struct BenchArgs {
@@ -65,158 +55,6 @@ constexpr std::size_t kHeaderSize = 9;
 constexpr std::size_t kMaxBuffered = std::size_t{1024} * 1024;
 
 enum Phase : std::uint8_t { kWarmup = 0, kSaturate = 1, kPaced = 2, kPhases = 3 };
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-bool pin_to_cpu(pid_t pid, int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(pid, sizeof set, &set) == 0;
-}
-
-// ------------------------------------------------------------------ the server process
-
-class ServerProcess {
- public:
-  ServerProcess() = default;
-  ~ServerProcess() { stop(); }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  // Starts `program` pinned to `cpu` (-1: not pinned) and waits for its
-  // `listening on HOST:PORT` line.
-  Result<std::string> start(const std::string& program, int cpu) {
-    int out[2];
-    if (::pipe(out) != 0) return Error{ErrorCode::Internal, "pipe failed"};
-    pid_ = ::fork();
-    if (pid_ < 0) return Error{ErrorCode::Internal, "fork failed"};
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (cpu >= 0) pin_to_cpu(0, cpu);
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      const char* argv[] = {program.c_str(),
-                            "--dev",
-                            "--port",
-                            "0",
-                            "--rate-limit-bytes",
-                            "0",
-                            "--rate-limit-messages",
-                            "0",
-                            "--log-level",
-                            "warn",
-                            nullptr};
-      ::execv(program.c_str(), const_cast<char* const*>(argv));
-      std::fprintf(stderr, "cannot run %s: %s\n", program.c_str(), std::strerror(errno));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    out_ = out[0];
-    // Read until the listening line (the server prints it once bound).
-    std::string text;
-    const auto deadline = Clock::now() + 15s;
-    while (Clock::now() < deadline) {
-      pollfd fd{out_, POLLIN, 0};
-      if (::poll(&fd, 1, 200) <= 0) continue;
-      char chunk[512];
-      const auto n = ::read(out_, chunk, sizeof chunk);
-      if (n <= 0) break;
-      text.append(chunk, static_cast<std::size_t>(n));
-      const auto at = text.find("listening on ");
-      if (at == std::string::npos) continue;
-      const auto begin = at + std::strlen("listening on ");
-      const auto end = text.find_first_of(" \n", begin);
-      if (end == std::string::npos) continue;
-      // Keep draining its stdout so it never blocks on a full pipe.
-      drain_ = std::thread([fd = out_] {
-        char sink[4096];
-        while (::read(fd, sink, sizeof sink) > 0) {
-        }
-      });
-      return "ws://" + text.substr(begin, end - begin);
-    }
-    return Error{ErrorCode::NotConnected,
-                 program + " did not print `listening on HOST:PORT` within 15 s"};
-  }
-
-  pid_t pid() const { return pid_; }
-
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-    if (drain_.joinable()) drain_.join();
-    if (out_ >= 0) ::close(out_);
-    out_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::thread drain_;
-};
-
-// utime + stime of `pid`, in seconds.
-std::optional<double> process_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return std::nullopt;
-  // The command name (field 2) may hold spaces: count fields after its closing ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double utime = 0;
-  double stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// process_cpu_seconds_total from the server's GET /metrics (for --server).
-std::optional<double> metrics_cpu_seconds(const std::string& url) {
-  auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  const auto colon = rest.rfind(':');
-  const std::string host = colon == std::string::npos ? rest : rest.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return std::nullopt;
-  const int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
-  const bool connected = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-  ::freeaddrinfo(found);
-  if (!connected) {
-    if (fd >= 0) ::close(fd);
-    return std::nullopt;
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: " + rest + "\r\n\r\n";
-  [[maybe_unused]] const auto w = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char chunk[4096];
-  for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
-    response.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  std::istringstream lines(response);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("process_cpu_seconds_total ")) {
-      return std::stod(line.substr(std::strlen("process_cpu_seconds_total ")));
-    }
-  }
-  return std::nullopt;
-}
 
 // ------------------------------------------------------------------ the participants
 
@@ -245,9 +83,7 @@ class Bench {
     const int cpus = static_cast<int>(std::thread::hardware_concurrency());
     const bool pin = cpus >= 2;
     if (args_.server.empty()) {
-      std::error_code ec;
-      const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-      const auto program = (self.parent_path() / "switchboard-server").string();
+      const auto program = sibling_program("switchboard-server");
       auto url = server_.start(program, pin ? 0 : -1);
       if (!url) return fail(url.error().message);
       url_ = *url;
@@ -347,7 +183,7 @@ class Bench {
     DataChannelReceiver* r = receiver.get();
     receivers_.push_back(receiver);  // event thread only
     auto read = [this, me, from, r] {
-      const auto now = now_ns();
+      const auto now = steady_now_ns();
       std::uint64_t count = 0;
       std::vector<std::uint32_t> latencies[kPhases];
       while (auto m = r->readMessage()) {
@@ -383,7 +219,7 @@ class Bench {
   }
 
   bool send_one(int s, Phase phase) {
-    const std::int64_t sent_at = now_ns();
+    const std::int64_t sent_at = steady_now_ns();
     std::memcpy(payload_.data(), &sent_at, sizeof sent_at);
     payload_[8] = phase;
     const auto seq = senders_[s]->sendMessage(std::span<const std::uint8_t>(payload_));
@@ -424,7 +260,7 @@ class Bench {
 
   std::optional<double> server_cpu_seconds() const {
     if (server_.pid() > 0) return process_cpu_seconds(server_.pid());
-    return metrics_cpu_seconds(url_);
+    return server_metric(url_, "process_cpu_seconds_total");
   }
 
   // rate 0 = saturate.
@@ -496,17 +332,10 @@ class Bench {
       const std::lock_guard lock(latency_mutex_);
       latencies.swap(latency_[phase]);
     }
-    result.samples = latencies.size();
-    if (!latencies.empty()) {
-      auto percentile = [&](double q) {
-        const auto at = static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1));
-        std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(at),
-                         latencies.end());
-        return static_cast<double>(latencies[at]) / 1e6;
-      };
-      result.p50_ms = percentile(0.50);
-      result.p99_ms = percentile(0.99);
-    }
+    const auto summary = summarize_latencies(std::move(latencies));
+    result.samples = summary.samples;
+    result.p50_ms = summary.p50_ms;
+    result.p99_ms = summary.p99_ms;
     return result;
   }
 
@@ -628,6 +457,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   relay->add_option("--rate", args->rate,
                     "Phase 2 send rate, messages/s over all senders (default: half of phase 1)");
   relay->callback([args, &exit_code] { exit_code = run_bench_relay(*args); });
+  add_bench_p2p_command(*bench, exit_code);
 }
 
 }  // namespace switchboard::cli

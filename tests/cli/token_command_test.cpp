@@ -1,40 +1,22 @@
 // `switchboard token` as a user runs it: the printed token verifies with the same secret
 // the server would use.
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include "credentials.hpp"
+#include "run_cli.hpp"
 #include "signaling/token.hpp"
 
 namespace switchboard::cli {
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-Run run(const std::string& args, const std::string& env = "") {
-  const std::string command = env + " " SWITCHBOARD_CLI_PATH " token " + args + " 2>/dev/null";
-  Run result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  while (!result.out.empty() && result.out.back() == '\n') result.out.pop_back();
-  return result;
+CliRun run(const std::string& args, const std::string& env = "") {
+  return run_cli("token " + args, env);
 }
 
 TEST(TokenCommand, DevTokenVerifiesWithTheDevelopmentSecret) {

@@ -48,6 +48,13 @@ void expect_direct(Agent& agent, const std::string& peer,
   }
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 // switchboard_relayed_messages_total from the server's GET /metrics.
 double relayed_messages(const Server& server) {
   const auto response = http_get(server.host(), server.port(), "/metrics");
@@ -256,7 +263,8 @@ void send_across_a_change(Agent& alice, const std::vector<Stream*>& streams, std
 TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrReordering) {
   constexpr std::size_t kPerChannel = 5000;  // 10,000 in flight over two channels
   constexpr std::size_t kSize = 200;
-  Server server;
+  const std::string trace = test_log_dir() + "/frames.trace";
+  Server server(Server::Options{.flags = {"--trace-frames", trace}});
   const std::string call = unique_call_id();
   Agent alice(server, {.call = call, .user = "alice", .p2p = true});
   Agent bob(server, {.call = call, .user = "bob", .p2p = true});
@@ -273,9 +281,15 @@ TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrR
   Stream two = make_stream(2, 0, kPerChannel, kSize);
   std::unique_ptr<Agent> carol;
   send_across_a_change(alice, {&one, &two}, 3000, 7000, [&] {
+    // bob stops taking messages in (his agent blocks on its full stdout), so alice's direct
+    // messages pile up unacknowledged, and carol joins while they do.
+    bob.process().pause_reading(true);
+    std::this_thread::sleep_for(1s);
     carol =
         std::make_unique<Agent>(server, Agent::Options{.call = call, .user = "carol", .p2p = true});
     carol->expect_joined();
+    std::this_thread::sleep_for(500ms);
+    bob.process().pause_reading(false);
     bob.expect("transport server after carol joined", is_transport("server"), kDirectSetup);
   });
   alice.expect("transport server after carol joined", is_transport("server"), kDirectSetup);
@@ -298,6 +312,18 @@ TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrR
   EXPECT_EQ(four.sequence.back(), 2 * kPerChannel);
   expect_fences(alice, bob, {1, 2});
   EXPECT_TRUE(carol->take_received(is_event("message")).empty()) << "carol was not a recipient";
+  std::istringstream frames(read_text(trace));
+  std::map<std::string, std::size_t> types;
+  for (std::string line; std::getline(frames, line);) {
+    const auto at = line.find(" type=");
+    if (at != std::string::npos) ++types[line.substr(at + 6, line.find(' ', at + 6) - at - 6)];
+  }
+  for (const auto& [type, count] : types) {
+    std::printf("server relayed %zu %s\n", count, type.c_str());
+  }
+  // The premise: direct messages bob had not acknowledged when carol joined went again
+  // through the server (RESENT frames in the server's frame trace).
+  EXPECT_GT(types["resent"], 0U) << "nothing was in flight on the direct path at the switch";
 }
 
 // ------------------------------------------------------------------ network namespaces
@@ -349,13 +375,6 @@ std::string find_turnserver() {
     if (::access(path, X_OK) == 0) return path;
   }
   return {};
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // The SDK's log line for a direct connection (stderr of the agent, "direct connection to

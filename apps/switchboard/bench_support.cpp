@@ -25,7 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t kRawDatagram = 1200;
-constexpr std::size_t kRawBurstBytes = 64 * 1024;
+constexpr std::size_t kRawBurstBytes = std::size_t{64} * 1024;
 
 // The whole response to `GET path` from host:port of `url`, or nullopt.
 std::optional<std::string> http_get(const std::string& url, const std::string& path) {

@@ -1,14 +1,16 @@
 // Peer-to-peer 1:1 calls, end to end: real agents with --p2p auto against a real server.
 //
 // - PeerToPeer.*: on 127.0.0.1 in the test's own network namespace.
-// - PeerToPeerNetns.*: two clients in namespaces that cannot reach each other, the server
-//   (and coturn) in a third one both reach. They need scripts/p2p-netns around the test
-//   binary (ctest runs them so) and skip without it.
+// - PeerToPeerNetns.*: two clients in namespaces that cannot reach each other (or, with
+//   `scripts/p2p-netns --forward`, reach each other only through the third one), the
+//   server (and coturn) in a third one both reach. They need scripts/p2p-netns around the
+//   test binary (ctest runs them so) and skip without it or with the other topology.
 //
 // "Through the server or not" is read off the server's switchboard_relayed_messages_total,
 // which counts every DATA message the server delivered (per recipient). SWITCH and RESENT
 // frames are not counted.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -332,6 +334,7 @@ struct Namespaces {
   std::string a;
   std::string b;
   std::string service_ip;
+  bool forward = false;  // S forwards between A and B (p2p-netns --forward)
 };
 
 // The namespaces scripts/p2p-netns made, from its environment.
@@ -340,7 +343,8 @@ std::optional<Namespaces> namespaces_from_environment() {
   const char* b = std::getenv("SWITCHBOARD_NETNS_B");
   const char* ip = std::getenv("SWITCHBOARD_NETNS_SERVICE_IP");
   if (a == nullptr || b == nullptr || ip == nullptr) return std::nullopt;
-  return Namespaces{a, b, ip};
+  const char* forward = std::getenv("SWITCHBOARD_NETNS_FORWARD");
+  return Namespaces{a, b, ip, forward != nullptr && std::string(forward) == "1"};
 }
 
 // Skips unless scripts/p2p-netns runs the test.
@@ -355,6 +359,15 @@ class PeerToPeerNetns : public IntegrationTest {
     }
     ns_ = *found;
   }
+
+  // Skips unless S forwards between A and B (`forward`) or does not.
+  bool wrong_topology(bool forward) {
+    if (ns_.forward == forward) return false;
+    std::printf("needs scripts/p2p-netns %s (ctest runs it so)\n",
+                forward ? "--forward" : "without --forward");
+    return true;
+  }
+
   Namespaces ns_;
 };
 
@@ -477,6 +490,7 @@ struct NetnsCall {
 };
 
 TEST_F(PeerToPeerNetns, ClientsThatOnlyReachTurnGoDirectThroughTheRelay) {
+  if (wrong_topology(false)) GTEST_SKIP();
   const Namespaces& ns = ns_;
   Coturn coturn(ns.service_ip);
   NetnsCall netns(ns, {"--turn-url",
@@ -512,6 +526,7 @@ TEST_F(PeerToPeerNetns, ClientsThatOnlyReachTurnGoDirectThroughTheRelay) {
 }
 
 TEST_F(PeerToPeerNetns, ClientsWithNoPathToEachOtherStayOnTheServer) {
+  if (wrong_topology(false)) GTEST_SKIP();
   const Namespaces& ns = ns_;
   NetnsCall netns(ns, {});  // no TURN: no candidate pair can work
   auto alice = netns.join(ns.a, "alice");
@@ -536,6 +551,129 @@ TEST_F(PeerToPeerNetns, ClientsWithNoPathToEachOtherStayOnTheServer) {
   EXPECT_EQ(relayed_messages(netns.server), before + 2 * 1000 + 2);
   EXPECT_TRUE(alice->take_received(is_transport("p2p")).empty());
   EXPECT_TRUE(bob->take_received(is_transport("p2p")).empty());
+}
+
+// Runs nft (in the test's namespace, S) on `ruleset`; throws unless it succeeds.
+void apply_nft(const std::string& name, const std::string& ruleset) {
+  std::string nft;
+  for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"}) {
+    if (::access(path, X_OK) == 0) nft = path;
+  }
+  if (nft.empty()) throw HarnessError("no nft command (nftables)");
+  const std::string file = write_test_file(name + ".nft", ruleset);
+  const std::string log = test_log_dir() + "/" + name + ".log";
+  Process process({nft, "-f", file}, log);
+  process.close_stdin();
+  const auto status = process.wait_exit(Clock::now() + kWait);
+  if (status != 0) throw HarnessError("nft -f " + file + " failed: " + read_text(log));
+}
+
+// Counts the server's --trace-frames lines by their type= field.
+std::map<std::string, std::size_t> traced_frame_types(const std::string& trace) {
+  std::istringstream frames(read_text(trace));
+  std::map<std::string, std::size_t> types;
+  for (std::string line; std::getline(frames, line);) {
+    const auto at = line.find(" type=");
+    if (at != std::string::npos) ++types[line.substr(at + 6, line.find(' ', at + 6) - at - 6)];
+  }
+  return types;
+}
+
+TEST_F(PeerToPeerNetns, WhenTheDirectPathDiesMidStreamTheCallMovesToTheServerLosingNothing) {
+  if (wrong_topology(true)) GTEST_SKIP();
+  constexpr std::size_t kPerChannel = 3000;
+  constexpr std::size_t kSize = 200;
+  // How soon after the cut both must have left the direct path: kDirectSilence (5 s)
+  // after the last ACK, checked every kAckInterval (1 s), plus slack. Not more: libnice
+  // itself gives the pair up about 10 s after it came up (its own checks go unanswered),
+  // and a test that waited for that would pass without the SDK's silence detection.
+  constexpr auto kNoticeDeath = 8s;
+  constexpr std::size_t kCutAt = 1000;   // messages accepted when S cuts the path
+  constexpr std::size_t kHoldAt = 4000;  // the rest waits until both left it
+  const Namespaces& ns = ns_;
+  const std::string trace = test_log_dir() + "/frames.trace";
+  NetnsCall netns(ns, {"--trace-frames", trace});
+  auto alice = netns.join(ns.a, "alice");
+  auto bob = netns.join(ns.b, "bob");
+  expect_direct(*alice, "bob");
+  expect_direct(*bob, "alice");
+  // No TURN here: the direct path is host to host ("(host)": both ends host), forwarded
+  // by S.
+  for (const std::string user : {"alice", "bob"}) {
+    const auto up = direct_log_line(user, "is up:", 2s);
+    ASSERT_TRUE(up.has_value()) << user << " logged no selected pair";
+    EXPECT_NE(up->find("(host)"), std::string::npos) << user << ": " << *up;
+  }
+  ASSERT_EQ(durable_sender(*alice, 1, {"bob"}), 1);
+  ASSERT_EQ(durable_sender(*alice, 2, {"bob"}), 2);
+  ASSERT_EQ(durable_sender(*bob, 3, {"alice"}), 3);
+
+  // Mid-stream, S starts dropping forwarded UDP between A and B: the direct path dies
+  // without a word (no ICE failure, no close), while A<->S and B<->S (S is their
+  // endpoint, nothing forwarded) keep working. alice's messages 1,000 to 4,000 go into
+  // the dead path; the last 2,000 wait until both sides left it (alice's log says so:
+  // her Agent is busy sending), so they go through the server as new messages, after
+  // the RESENT ones.
+  Stream one = make_stream(1, 0, kPerChannel, kSize);
+  Stream two = make_stream(2, 0, kPerChannel, kSize);
+  const double before = relayed_messages(netns.server);
+  Clock::time_point cut{};
+  const auto until_notice = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::max(Clock::duration{}, cut + kNoticeDeath - Clock::now())) +
+           1ms;
+  };
+  send_across_a_change(*alice, {&one, &two}, kCutAt, kHoldAt, [&] {
+    apply_nft("cut-direct-path",
+              "table inet switchboard_cut {\n"
+              "  chain forward {\n"
+              "    type filter hook forward priority 0;\n"
+              "    ip saddr 10.77.1.0/24 ip daddr 10.77.2.0/24 meta l4proto udp drop\n"
+              "    ip saddr 10.77.2.0/24 ip daddr 10.77.1.0/24 meta l4proto udp drop\n"
+              "  }\n"
+              "}\n");
+    cut = Clock::now();
+    bob->expect("transport server after the cut", is_transport("server"), until_notice());
+    if (!direct_log_line("alice", "failed", until_notice())) {
+      throw HarnessError("alice did not leave the dead direct path within 8 s");
+    }
+  });
+  const auto left_after = [&](const Json& event) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(received_at(event) - cut).count();
+  };
+  const Json alice_moved =
+      alice->expect("transport server after the cut", is_transport("server"), until_notice());
+  EXPECT_LE(left_after(alice_moved), std::chrono::milliseconds(kNoticeDeath).count())
+      << "alice took the dead direct path for dead too late";
+  std::printf("alice left the direct path %lld ms after the cut\n",
+              static_cast<long long>(left_after(alice_moved)));
+
+  // Every message once, in order per channel, intact: those acknowledged before the cut,
+  // those lost on the dead path (RESENT through the server) and those sent after.
+  EXPECT_TRUE(receive_in_order(*bob, "alice", {&one, &two}));
+  EXPECT_EQ(one.sequence.front(), 1u);
+  EXPECT_EQ(two.sequence.back(), kPerChannel);
+  expect_fences(*alice, *bob, {1, 2});
+
+  // bob -> alice after the cut goes through the server too.
+  Stream back = make_stream(3, 0, 500, kSize);
+  ASSERT_EQ(send_interleaved(*bob, {&back}), "");
+  EXPECT_TRUE(receive_in_order(*alice, "bob", {&back}));
+  expect_fences(*bob, *alice, {3});
+  // The server relayed alice's last 2,000, bob's 500 and the three fences as messages;
+  // the RESENT ones are not counted, and nothing went through it twice.
+  EXPECT_EQ(relayed_messages(netns.server), before + 2 * kPerChannel - kHoldAt + 500 + 3);
+  // Nobody went back to the dead path.
+  EXPECT_TRUE(alice->take_received(is_transport("p2p")).empty());
+  EXPECT_TRUE(bob->take_received(is_transport("p2p")).empty());
+
+  // The premise: direct messages lost with the path went again through the server.
+  const auto types = traced_frame_types(trace);
+  for (const auto& [type, count] : types) {
+    std::printf("server relayed %zu %s\n", count, type.c_str());
+  }
+  EXPECT_GT(types.count("resent") ? types.at("resent") : 0, 0U)
+      << "nothing lost on the dead path was resent";
 }
 
 }  // namespace

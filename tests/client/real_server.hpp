@@ -16,6 +16,7 @@
 
 #include "client/event_loop.hpp"
 #include "inbox.hpp"
+#include "run_on_loop.hpp"
 #include "server/server.hpp"
 #include "signaling/token.hpp"
 
@@ -51,12 +52,7 @@ class RealServer : public ::testing::Test {
 
   template <typename Fn>
   void on_loop(Fn fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+    run_on_loop(*loop_, std::move(fn));
   }
 
   void shutdown() {

@@ -15,6 +15,7 @@
 #include "client/call_impl.hpp"
 #include "fake_relay.hpp"
 #include "inbox.hpp"
+#include "run_on_loop.hpp"
 
 namespace switchboard {
 namespace {
@@ -24,6 +25,7 @@ using testing::FakeRelay;
 using testing::Inbox;
 using testing::kWait;
 using testing::RelayConfig;
+using testing::run_on_loop;
 
 struct Participant {
   std::shared_ptr<Call> call;
@@ -67,12 +69,7 @@ class Sdk : public ::testing::Test {
   // Runs `fn` on the event thread and waits for it.
   template <typename Fn>
   void on_loop(Fn fn) {
-    std::promise<void> done;
-    loop_->post([&] {
-      fn();
-      done.set_value();
-    });
-    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+    run_on_loop(*loop_, std::move(fn));
   }
 
   std::shared_ptr<DataChannelSender> sender(Participant& p, const SenderOptions& options = {}) {

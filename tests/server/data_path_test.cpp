@@ -33,6 +33,29 @@ class DataPath : public ::testing::Test {
     start(config);
   }
 
+  // Starts a server that writes its frame trace to a fresh temporary file, named after
+  // `name`; that file's path.
+  std::string start_tracing(const std::string& name) {
+    std::string path = ::testing::TempDir() + name + "-" + std::to_string(::getpid());
+    std::remove(path.c_str());
+    ServerConfig config;
+    config.port = 0;
+    config.dev = true;
+    config.trace_frames = path;
+    EXPECT_TRUE(validate(config));
+    start(config);
+    return path;
+  }
+
+  // The trace's lines so far; the file is removed.
+  static std::vector<std::string> take_trace(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::remove(path.c_str());
+    return lines;
+  }
+
   DataClient& add(const std::string& user, const std::string& call = "d") {
     clients_.push_back(std::make_unique<DataClient>(io_, server_->port(), user, call,
                                                     signaling::kDevelopmentSecret));
@@ -199,28 +222,19 @@ TEST_F(DataPath, TooLargeAndRateLimitedAreRefusedWithTheirCodes) {
 }
 
 TEST_F(DataPath, TraceFileGetsOneLinePerFramePerRecipient) {
-  const std::string path = ::testing::TempDir() + "sb-trace-" + std::to_string(::getpid());
-  std::remove(path.c_str());
-  ServerConfig config;
-  config.port = 0;
-  config.dev = true;
-  config.trace_frames = path;
-  ASSERT_TRUE(validate(config));
-  start(config);
+  const std::string path = start_tracing("sb-trace");
   DataClient& alice = add("alice", "tc");
   DataClient& bob = add("bob", "tc");
   DataClient& carol = add("carol", "tc");
   settle();
   ASSERT_TRUE(alice.send(0, client_frame(3, 8, "hi")));
   ASSERT_TRUE(run_until(io_, [&] { return !bob.received.empty() && !carol.received.empty(); }));
-  std::ifstream in(path);
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line.substr(line.find(' ') + 1));
+  for (const std::string& line : take_trace(path)) lines.push_back(line.substr(line.find(' ') + 1));
   std::sort(lines.begin(), lines.end());
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], "call=tc from=alice to=bob channel=3 seq=8 type=data payload=6869");
   EXPECT_EQ(lines[1], "call=tc from=alice to=carol channel=3 seq=8 type=data payload=6869");
-  std::remove(path.c_str());
 }
 
 TEST_F(DataPath, SlowConsumerIsDisconnectedWhileOthersKeepReceiving) {
@@ -699,14 +713,7 @@ Bytes resent_payload(std::uint32_t index, const Bytes& message) {
 }
 
 TEST_F(DataPath, SwitchAndResentReachOnlyTheNamedPeerRestampedOnTheDurableStreamOfTheirClass) {
-  const std::string path = ::testing::TempDir() + "sb-trace-p2p-" + std::to_string(::getpid());
-  std::remove(path.c_str());
-  ServerConfig config;
-  config.port = 0;
-  config.dev = true;
-  config.trace_frames = path;
-  ASSERT_TRUE(validate(config));
-  start(config);
+  const std::string path = start_tracing("sb-trace-p2p");
   DataClient& alice = add("alice");
   DataClient& bob = add("bob");
   DataClient& carol = add("carol");
@@ -756,9 +763,8 @@ TEST_F(DataPath, SwitchAndResentReachOnlyTheNamedPeerRestampedOnTheDurableStream
   EXPECT_EQ(server_->metrics().relayed_messages, 2u);
   EXPECT_EQ(server_->metrics().relayed_bytes, 12u);
 
-  std::ifstream in(path);
   std::vector<std::string> types;
-  for (std::string line; std::getline(in, line);) {
+  for (const std::string& line : take_trace(path)) {
     if (line.find("to=bob") == std::string::npos) continue;
     types.push_back(line.substr(line.find("type=")));
   }
@@ -767,7 +773,6 @@ TEST_F(DataPath, SwitchAndResentReachOnlyTheNamedPeerRestampedOnTheDurableStream
   EXPECT_EQ(types[1], "type=switch payload=");
   EXPECT_EQ(types[2].substr(0, 28), "type=resent payload=00000005");
   EXPECT_EQ(types[3].substr(0, 9), "type=data");
-  std::remove(path.c_str());
 }
 
 TEST_F(DataPath, PathControlFramesAreNotChargedToTheRateLimitAndSwitchIsNeverLimited) {

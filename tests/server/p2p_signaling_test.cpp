@@ -17,11 +17,20 @@ void expect_p2p(SignalClient& client, std::uint32_t peer, std::uint32_t session,
   EXPECT_EQ((*m)["offer"], offer);
 }
 
-void expect_next(SignalClient& client, const std::string& type, std::uint32_t participant) {
-  auto m = client.receive();
-  ASSERT_TRUE(m);
-  ASSERT_EQ((*m)["type"], type) << m->dump();
-  EXPECT_EQ((*m)["participantId"], participant);
+// The next message of each is `p2p` naming the other, in the same session; the lower id
+// offers.
+void expect_paired(SignalClient& lower, std::uint32_t lower_id, SignalClient& higher,
+                   std::uint32_t higher_id, std::uint32_t session) {
+  expect_p2p(lower, higher_id, session, true);
+  expect_p2p(higher, lower_id, session, false);
+}
+
+// alice and bob join c1 (as participants 1 and 2) and are paired in its first session.
+void join_paired(SignalClient& alice, SignalClient& bob) {
+  ASSERT_EQ(alice.join("alice", "c1")["participantId"], 1);
+  ASSERT_EQ(bob.join("bob", "c1")["participantId"], 2);
+  expect_next(alice, "participant_joined", 2);
+  expect_paired(alice, 1, bob, 2, 1);
 }
 
 TEST(ServerP2p, TwoParticipantsArePairedInOneSessionAndTheLowerIdOffers) {
@@ -32,8 +41,7 @@ TEST(ServerP2p, TwoParticipantsArePairedInOneSessionAndTheLowerIdOffers) {
   ASSERT_EQ(bob.join("bob", "c1", "j", true)["participantId"], 2);
   // The roster first, then the pairing.
   expect_next(alice, "participant_joined", 2);
-  expect_p2p(alice, 2, 1, true);
-  expect_p2p(bob, 1, 1, false);
+  expect_paired(alice, 1, bob, 2, 1);
   EXPECT_EQ(alice.next_type_before_pong(), "");
   EXPECT_EQ(bob.next_type_before_pong(), "");
 }
@@ -41,12 +49,8 @@ TEST(ServerP2p, TwoParticipantsArePairedInOneSessionAndTheLowerIdOffers) {
 TEST(ServerP2p, AThirdParticipantBringsNoP2pAndItsLeavingPairsTheTwoInANewSession) {
   ServerThread server;
   SignalClient alice(server.port());
-  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
   SignalClient bob(server.port());
-  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
-  expect_next(alice, "participant_joined", 2);
-  expect_p2p(alice, 2, 1, true);
-  expect_p2p(bob, 1, 1, false);
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
 
   SignalClient carol(server.port());
   ASSERT_EQ(carol.join("carol", "c1")["participantId"], 3);
@@ -56,12 +60,10 @@ TEST(ServerP2p, AThirdParticipantBringsNoP2pAndItsLeavingPairsTheTwoInANewSessio
   EXPECT_EQ(bob.next_type_before_pong(), "");
   EXPECT_EQ(carol.next_type_before_pong(), "");
 
-  carol.send(json{{"type", "leave"}});
-  EXPECT_TRUE(carol.closed_by_server());
+  EXPECT_TRUE(carol.leave());
   expect_next(alice, "participant_left", 3);
-  expect_p2p(alice, 2, 2, true);
   expect_next(bob, "participant_left", 3);
-  expect_p2p(bob, 1, 2, false);
+  expect_paired(alice, 1, bob, 2, 2);
 }
 
 TEST(ServerP2p, ADroppedConnectionAmongThreePairsTheOtherTwo) {
@@ -79,9 +81,8 @@ TEST(ServerP2p, ADroppedConnectionAmongThreePairsTheOtherTwo) {
     EXPECT_EQ(carol.next_type_before_pong(), "");
   }  // bob's socket closes without leave
   expect_next(alice, "participant_left", 2);
-  expect_p2p(alice, 3, 2, true);
   expect_next(carol, "participant_left", 2);
-  expect_p2p(carol, 1, 2, false);
+  expect_paired(alice, 1, carol, 3, 2);
 }
 
 TEST(ServerP2p, NoPairingWhenEitherJoinedWithP2pFalse) {
@@ -100,8 +101,7 @@ TEST(ServerP2p, NoPairingWhenEitherJoinedWithP2pFalse) {
     // Nor when a third comes and goes.
     SignalClient carol(server.port());
     ASSERT_EQ(carol.join("carol", "c1")["type"], "joined");
-    carol.send(json{{"type", "leave"}});
-    EXPECT_TRUE(carol.closed_by_server());
+    EXPECT_TRUE(carol.leave());
     expect_next(alice, "participant_joined", 3);
     expect_next(alice, "participant_left", 3);
     EXPECT_EQ(alice.next_type_before_pong(), "");
@@ -118,28 +118,23 @@ TEST(ServerP2p, ARejoinThatReplacesAConnectionPairsTheNewOneInANewSession) {
   SignalClient alice(server.port());
   ASSERT_EQ(alice.join("alice", "c1")["participantId"], 2);
   expect_next(bob, "participant_joined", 2);
-  expect_p2p(bob, 2, 1, true);
-  expect_p2p(alice, 1, 1, false);
+  expect_paired(bob, 1, alice, 2, 1);
 
   SignalClient alice2(server.port());
   ASSERT_EQ(alice2.join("alice", "c1")["participantId"], 3);
   expect_next(bob, "participant_left", 2);
   expect_next(bob, "participant_joined", 3);
-  expect_p2p(bob, 3, 2, true);
-  expect_p2p(alice2, 1, 2, false);
+  expect_paired(bob, 1, alice2, 3, 2);
   EXPECT_EQ(bob.next_type_before_pong(), "");
 }
 
 TEST(ServerP2p, ARejoinAmongThreeDoesNotPairTheOtherTwoInBetween) {
   ServerThread server;
   SignalClient alice(server.port());
-  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
   SignalClient bob(server.port());
-  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
   SignalClient carol(server.port());
-  ASSERT_EQ(carol.join("carol", "c1")["type"], "joined");
-  expect_next(alice, "participant_joined", 2);
-  expect_p2p(alice, 2, 1, true);
+  ASSERT_EQ(carol.join("carol", "c1")["participantId"], 3);
   expect_next(alice, "participant_joined", 3);
 
   SignalClient carol2(server.port());
@@ -149,8 +144,7 @@ TEST(ServerP2p, ARejoinAmongThreeDoesNotPairTheOtherTwoInBetween) {
   EXPECT_EQ(alice.next_type_before_pong(), "");
   EXPECT_EQ(carol2.next_type_before_pong(), "");
   // When the new carol leaves, alice and bob are paired in the call's next session.
-  carol2.send(json{{"type", "leave"}});
-  EXPECT_TRUE(carol2.closed_by_server());
+  EXPECT_TRUE(carol2.leave());
   expect_next(alice, "participant_left", 4);
   expect_p2p(alice, 2, 2, true);
 }
@@ -160,11 +154,8 @@ TEST(ServerP2p, ARefusedThirdJoinDoesNotPairTheTwoAgain) {
   config.max_participants_per_call = 2;
   ServerThread server(config);
   SignalClient alice(server.port());
-  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
   SignalClient bob(server.port());
-  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
-  expect_next(alice, "participant_joined", 2);
-  expect_p2p(alice, 2, 1, true);
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
   SignalClient carol(server.port());
   EXPECT_EQ(carol.join("carol", "c1")["code"], "CALL_FULL");
   EXPECT_EQ(alice.next_type_before_pong(), "");
@@ -173,11 +164,8 @@ TEST(ServerP2p, ARefusedThirdJoinDoesNotPairTheTwoAgain) {
 TEST(ServerP2p, OfferAnswerAndCandidatesReachThePeerFromTheSenderWithTheirSession) {
   ServerThread server;
   SignalClient alice(server.port());
-  ASSERT_EQ(alice.join("alice", "c1")["type"], "joined");
   SignalClient bob(server.port());
-  ASSERT_EQ(bob.join("bob", "c1")["type"], "joined");
-  ASSERT_TRUE(alice.receive("p2p"));
-  ASSERT_TRUE(bob.receive("p2p"));
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
 
   const std::string sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
   alice.send(json{{"type", "offer"}, {"sdp", sdp}, {"peer", 2}, {"session", 7}});

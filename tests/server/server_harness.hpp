@@ -147,6 +147,12 @@ class SignalClient {
     return !m && error_ == websocket::error::closed;
   }
 
+  // Sends `leave`; true when the server then closed the connection.
+  bool leave() {
+    send(json{{"type", "leave"}});
+    return closed_by_server();
+  }
+
   // `p2p`: the join's `p2p` field; absent when unset.
   json join(const std::string& user, const std::string& call, const std::string& req = "j",
             std::optional<bool> p2p = std::nullopt) {
@@ -173,5 +179,13 @@ class SignalClient {
   websocket::stream<asio::ip::tcp::socket> ws_;
   beast::error_code error_;
 };
+
+// The next message is `type` (participant_joined, participant_left) naming `participant`.
+inline void expect_next(SignalClient& client, const std::string& type, std::uint32_t participant) {
+  auto m = client.receive();
+  ASSERT_TRUE(m);
+  ASSERT_EQ((*m)["type"], type) << m->dump();
+  EXPECT_EQ((*m)["participantId"], participant);
+}
 
 }  // namespace switchboard::server::testing

@@ -163,8 +163,7 @@ TEST(ServerSignaling, TwoParticipantsSeeRosterJoinsAndLeaves) {
   EXPECT_EQ(metric(server.port(), "switchboard_participants"), 2u);
   EXPECT_EQ(metric(server.port(), "switchboard_calls"), 1u);
 
-  bob.send(json{{"type", "leave"}});
-  EXPECT_TRUE(bob.closed_by_server());
+  EXPECT_TRUE(bob.leave());
   auto left = alice.receive();
   ASSERT_TRUE(left);
   EXPECT_EQ((*left)["type"], "participant_left");
@@ -227,14 +226,8 @@ TEST(ServerSignaling, SameIdentityAgainReplacesTheOldConnection) {
   EXPECT_EQ((*bye)["reason"], "joined from another connection");
   EXPECT_TRUE(alice.closed_by_server());
 
-  auto left = bob.receive();
-  ASSERT_TRUE(left);
-  EXPECT_EQ((*left)["type"], "participant_left");
-  EXPECT_EQ((*left)["participantId"], 2);
-  auto joined = bob.receive();
-  ASSERT_TRUE(joined);
-  EXPECT_EQ((*joined)["type"], "participant_joined");
-  EXPECT_EQ((*joined)["participantId"], 3);
+  expect_next(bob, "participant_left", 2);
+  expect_next(bob, "participant_joined", 3);
 }
 
 TEST(ServerSignaling, SoleParticipantJoiningAgainGetsANewId) {

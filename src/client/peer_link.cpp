@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "client/data_connection.hpp"
+#include "client/graveyard.hpp"
 #include "webrtc/certificate.hpp"
 #include "webrtc/sdp.hpp"
 #include "webrtc/webrtc_connection.hpp"
@@ -37,7 +38,11 @@ ChannelParams control_channel() {
 class PeerLink::Impl {
  public:
   Impl(asio::io_context& io, PeerLinkConfig config, Callbacks callbacks)
-      : io_(io), config_(std::move(config)), callbacks_(std::move(callbacks)), deadline_(io) {}
+      : io_(io),
+        config_(std::move(config)),
+        callbacks_(std::move(callbacks)),
+        graveyard_(io),
+        deadline_(io) {}
 
   // Not inside any callback of ours (see the header): the connection goes before the ICE
   // agent that carries its last datagrams.
@@ -323,18 +328,9 @@ class PeerLink::Impl {
 
   void close_parts() {
     deadline_.cancel();
-    if (!connection_ && !ice_) return;
-    graveyard_.push_back(std::make_shared<Parts>(Parts{std::move(ice_), std::move(connection_)}));
-    asio::post(io_, [this, alive = alive_] {
-      if (*alive) graveyard_.clear();
-    });
+    // Bottom up: the connection first, its last datagrams go through ICE.
+    graveyard_.bury(std::move(connection_), std::move(ice_));
   }
-
-  // Destroyed bottom up: the connection first, its last datagrams go through ICE.
-  struct Parts {
-    std::unique_ptr<webrtc::IceAgent> ice;
-    std::unique_ptr<webrtc::WebRtcConnection> connection;
-  };
 
   asio::io_context& io_;
   PeerLinkConfig config_;
@@ -343,7 +339,7 @@ class PeerLink::Impl {
   std::unique_ptr<webrtc::IceAgent> ice_;
   std::unique_ptr<webrtc::WebRtcConnection> connection_;
   std::shared_ptr<const webrtc::Certificate> certificate_;
-  std::vector<std::shared_ptr<Parts>> graveyard_;
+  Graveyard graveyard_;
   asio::steady_timer deadline_;
   bool ice_connected_ = false;
   bool receive_paused_ = false;

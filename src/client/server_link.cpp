@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "client/data_connection.hpp"
+#include "client/graveyard.hpp"
 #include "client/websocket_client.hpp"
 #include "webrtc/certificate.hpp"
 #include "webrtc/ice_lite_client.hpp"
@@ -39,6 +40,7 @@ class ServerLink::Impl {
       : io_(io),
         config_(std::move(config)),
         callbacks_(std::move(callbacks)),
+        graveyard_(io),
         ping_timer_(io),
         deadline_(io) {}
 
@@ -383,20 +385,9 @@ class ServerLink::Impl {
     deadline_.cancel();
     if (ws_) ws_->close();
     if (ice_) ice_->close();
-    if (!connection_ && !ice_ && !ws_) return;
-    graveyard_.push_back(
-        std::make_shared<Parts>(Parts{std::move(ws_), std::move(ice_), std::move(connection_)}));
-    asio::post(io_, [this, alive = alive_] {
-      if (*alive) graveyard_.clear();
-    });
+    // Bottom up: the connection first, its last datagrams go through the ICE client.
+    graveyard_.bury(std::move(connection_), std::move(ice_), std::move(ws_));
   }
-
-  // Destroyed bottom up: the connection first, its last datagrams go through the ICE client.
-  struct Parts {
-    std::unique_ptr<WebSocketClient> ws;
-    std::unique_ptr<webrtc::IceLiteClient> ice;
-    std::unique_ptr<webrtc::WebRtcConnection> connection;
-  };
 
   asio::io_context& io_;
   ServerLinkConfig config_;
@@ -406,7 +397,7 @@ class ServerLink::Impl {
   std::unique_ptr<webrtc::IceLiteClient> ice_;
   std::unique_ptr<webrtc::WebRtcConnection> connection_;
   std::shared_ptr<const webrtc::Certificate> certificate_;
-  std::vector<std::shared_ptr<Parts>> graveyard_;
+  Graveyard graveyard_;
   asio::steady_timer ping_timer_;
   asio::steady_timer deadline_;
   std::size_t local_max_message_size_ = kMinMaxMessageSize;

@@ -15,10 +15,6 @@ namespace {
 namespace asio = boost::asio;
 using webrtc::ChannelParams;
 
-// writable fires when buffered_amount() falls to this.
-constexpr std::size_t kLowWaterMark = std::size_t{1} * 1024 * 1024;
-constexpr const char* kMid = "0";
-
 // Stream 4: the receiver's acknowledgements of durable direct messages. Reliable and
 // ordered, and scheduled ahead of the bulk streams so they do not wait behind them.
 ChannelParams control_channel() {
@@ -62,8 +58,7 @@ class PeerLink::Impl {
     arm_deadline();
     auto certificate = shared_certificate();
     if (!certificate) {
-      fail_later({ErrorCode::Internal,
-                  "cannot create a DTLS certificate: " + certificate.error().message});
+      fail_later(std::move(certificate).error());
       return;
     }
     certificate_ = *certificate;
@@ -175,17 +170,9 @@ class PeerLink::Impl {
   enum class State : std::uint8_t { Idle, Negotiating, Connected, Over };
 
   webrtc::SessionDescription local_description(webrtc::DtlsSetup setup) const {
-    webrtc::SessionDescription d;
-    d.ice_ufrag = ice_->local_ufrag();
-    d.ice_pwd = ice_->local_pwd();
+    webrtc::SessionDescription d = client::local_description(
+        {ice_->local_ufrag(), ice_->local_pwd()}, *certificate_, setup, config_.max_message_size);
     d.trickle = true;
-    d.fingerprint = certificate_->fingerprint();
-    d.setup = setup;
-    d.mid = kMid;
-    d.sctp_port = webrtc::kSdpDefaultSctpPort;
-    d.max_message_size = config_.max_message_size;
-    d.session_id = random_session_id();
-    d.session_version = 1;
     return d;
   }
 
@@ -204,17 +191,12 @@ class PeerLink::Impl {
   // ICE learns the peer's credentials and candidates; the data connection is built with
   // its five channels. False after failing the link.
   bool start_connection(const webrtc::SessionDescription& remote, webrtc::DtlsRole role) {
-    connection_ = std::make_unique<webrtc::WebRtcConnection>(
-        io_,
-        webrtc::WebRtcConnection::Config{
-            .certificate = certificate_,
-            .dtls_role = role,
-            .remote_fingerprint = remote.fingerprint,
-            .local_sctp_port = webrtc::kSdpDefaultSctpPort,
-            .remote_sctp_port = remote.sctp_port,
-            .remote_max_message_size = remote.max_message_size,
-            .local_max_message_size = config_.max_message_size,
-        },
+    connection_ = make_data_connection(
+        io_, remote,
+        {.certificate = certificate_,
+         .role = role,
+         .local_max_message_size = config_.max_message_size,
+         .receive_paused = receive_paused_},
         webrtc::WebRtcConnection::Callbacks{
             .send_datagram =
                 [ice = ice_.get()](ByteView d) {
@@ -241,20 +223,11 @@ class PeerLink::Impl {
                                                      std::to_string(config_.peer) +
                                                      " failed: " + e.message});
                 }});
-    // Opened before the association is up, so nothing of the peer's arrives on a stream
-    // we do not know yet.
-    const auto classes = negotiated_channels();
-    std::vector<ChannelParams> channels(classes.begin(), classes.end());
-    channels.push_back(control_channel());
-    for (const ChannelParams& params : channels) {
-      if (auto opened = connection_->open_channel(params); !opened) {
-        fail_later({ErrorCode::Internal,
-                    "cannot open channel " + params.label + ": " + opened.error().message});
-        return false;
-      }
+    const ChannelParams control = control_channel();
+    if (auto opened = open_negotiated_channels(*connection_, {&control, 1}); !opened) {
+      fail_later(std::move(opened).error());
+      return false;
     }
-    connection_->set_buffered_amount_low_threshold(kLowWaterMark);
-    if (receive_paused_) connection_->set_receive_paused(true);
 
     ice_->set_remote_credentials(remote.ice_ufrag, remote.ice_pwd);
     for (const webrtc::IceCandidate& c : remote.candidates) {

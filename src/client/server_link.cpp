@@ -1,7 +1,6 @@
 #include "client/server_link.hpp"
 
 #include <algorithm>
-#include <array>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,15 +18,12 @@ namespace switchboard::client {
 namespace {
 
 namespace asio = boost::asio;
-using webrtc::ChannelParams;
 
 constexpr auto kConnectTimeout = std::chrono::seconds(10);  // WebSocket up
 constexpr auto kJoinTimeout = std::chrono::seconds(10);     // joined after the join
 // From the answer to SCTP up: ICE gives up after 10 s by itself; this bounds DTLS and SCTP.
 constexpr auto kDataConnectTimeout = std::chrono::seconds(30);
 constexpr auto kPingInterval = std::chrono::seconds(15);
-// writable fires when buffered_amount() falls to this.
-constexpr std::size_t kLowWaterMark = std::size_t{1} * 1024 * 1024;
 constexpr std::size_t kMinMaxMessageSize = 262144;
 constexpr std::size_t kMaxMessageHeadroom = 65536;  // frame headers on top of a message
 constexpr const char* kSignalPath = "/v1/signal";
@@ -214,8 +210,7 @@ class ServerLink::Impl {
   void send_offer(const signaling::Joined& joined) {
     auto certificate = shared_certificate();
     if (!certificate) {
-      fail({ErrorCode::Internal,
-            "cannot create a DTLS certificate: " + certificate.error().message});
+      fail(certificate.error());
       return;
     }
     certificate_ = *certificate;
@@ -232,19 +227,11 @@ class ServerLink::Impl {
     local_max_message_size_ = std::max<std::size_t>(
         std::size_t{joined.max_message_size} + kMaxMessageHeadroom, kMinMaxMessageSize);
 
-    webrtc::SessionDescription offer;
-    offer.ice_ufrag = ice_->local_credentials().ufrag;
-    offer.ice_pwd = ice_->local_credentials().pwd;
-    offer.fingerprint = certificate_->fingerprint();
-    offer.setup = webrtc::DtlsSetup::ActPass;
-    offer.mid = "0";
-    offer.sctp_port = webrtc::kSdpDefaultSctpPort;
-    offer.max_message_size = local_max_message_size_;
-    offer.session_id = random_session_id();
-    offer.session_version = 1;
     signaling::Offer message;
     message.req = "o";
-    message.sdp = webrtc::write_sdp(offer);
+    message.sdp =
+        webrtc::write_sdp(local_description(ice_->local_credentials(), *certificate_,
+                                            webrtc::DtlsSetup::ActPass, local_max_message_size_));
     ws_->send(signaling::serialize(message));
     arm_deadline(kDataConnectTimeout, "the data connection to the server did not come up in 30 s");
   }
@@ -256,17 +243,12 @@ class ServerLink::Impl {
                                       ? webrtc::DtlsRole::Server
                                       : webrtc::DtlsRole::Client;
     webrtc::IceLiteClient* ice = ice_.get();
-    connection_ = std::make_unique<webrtc::WebRtcConnection>(
-        io_,
-        webrtc::WebRtcConnection::Config{
-            .certificate = certificate_,
-            .dtls_role = role,
-            .remote_fingerprint = answer.fingerprint,
-            .local_sctp_port = webrtc::kSdpDefaultSctpPort,
-            .remote_sctp_port = answer.sctp_port,
-            .remote_max_message_size = answer.max_message_size,
-            .local_max_message_size = local_max_message_size_,
-        },
+    connection_ = make_data_connection(
+        io_, answer,
+        {.certificate = certificate_,
+         .role = role,
+         .local_max_message_size = local_max_message_size_,
+         .receive_paused = receive_paused_},
         webrtc::WebRtcConnection::Callbacks{
             .send_datagram = [ice](ByteView d) { ice->send(d); },
             .connected = [this] { on_data_connected(); },
@@ -286,17 +268,10 @@ class ServerLink::Impl {
                 [this](const Error& e) {
                   fail({ErrorCode::NotConnected, "the data connection failed: " + e.message});
                 }});
-    // Opened before the association is up, so no message of the server's can arrive on a
-    // stream we do not know yet.
-    for (const ChannelParams& params : negotiated_channels()) {
-      if (auto opened = connection_->open_channel(params); !opened) {
-        fail({ErrorCode::Internal,
-              "cannot open channel " + params.label + ": " + opened.error().message});
-        return;
-      }
+    if (auto opened = open_negotiated_channels(*connection_); !opened) {
+      fail(opened.error());
+      return;
     }
-    connection_->set_buffered_amount_low_threshold(kLowWaterMark);
-    if (receive_paused_) connection_->set_receive_paused(true);
     if (auto started = ice_->start({answer.ice_ufrag, answer.ice_pwd}, candidates); !started) {
       fail_later({ErrorCode::NotConnected,
                   "cannot reach the server's data port: " + started.error().message});

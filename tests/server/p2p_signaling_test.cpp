@@ -25,6 +25,16 @@ void expect_paired(SignalClient& lower, std::uint32_t lower_id, SignalClient& hi
   expect_p2p(higher, lower_id, session, false);
 }
 
+// `from` (participant `from_id`) sends `message` to its peer, who gets it unchanged but
+// for `peer`, which names `from_id`.
+void expect_relayed(SignalClient& from, std::uint32_t from_id, SignalClient& to, json message) {
+  from.send(message);
+  auto got = to.receive();
+  ASSERT_TRUE(got);
+  message["peer"] = from_id;
+  EXPECT_EQ(*got, message);
+}
+
 // alice and bob join c1 (as participants 1 and 2) and are paired in its first session.
 void join_paired(SignalClient& alice, SignalClient& bob) {
   ASSERT_EQ(alice.join("alice", "c1")["participantId"], 1);
@@ -168,30 +178,13 @@ TEST(ServerP2p, OfferAnswerAndCandidatesReachThePeerFromTheSenderWithTheirSessio
   ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
 
   const std::string sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
-  alice.send(json{{"type", "offer"}, {"sdp", sdp}, {"peer", 2}, {"session", 7}});
-  auto offer = bob.receive();
-  ASSERT_TRUE(offer);
-  EXPECT_EQ((*offer)["type"], "offer");
-  EXPECT_EQ((*offer)["peer"], 1);
-  EXPECT_EQ((*offer)["session"], 7);
-  EXPECT_EQ((*offer)["sdp"], sdp);
-
-  bob.send(json{{"type", "answer"}, {"sdp", sdp}, {"peer", 1}, {"session", 7}});
-  auto answer = alice.receive();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ((*answer)["type"], "answer");
-  EXPECT_EQ((*answer)["peer"], 2);
-  EXPECT_EQ((*answer)["session"], 7);
-
+  expect_relayed(alice, 1, bob, json{{"type", "offer"}, {"sdp", sdp}, {"peer", 2}, {"session", 7}});
+  expect_relayed(bob, 2, alice,
+                 json{{"type", "answer"}, {"sdp", sdp}, {"peer", 1}, {"session", 7}});
   const std::string host = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
   for (const std::string& c : {host, std::string()}) {  // a candidate, then end-of-candidates
-    bob.send(json{{"type", "candidate"}, {"candidate", c}, {"peer", 1}, {"session", 7}});
-    auto candidate = alice.receive();
-    ASSERT_TRUE(candidate);
-    EXPECT_EQ((*candidate)["type"], "candidate");
-    EXPECT_EQ((*candidate)["candidate"], c);
-    EXPECT_EQ((*candidate)["peer"], 2);
-    EXPECT_EQ((*candidate)["session"], 7);
+    expect_relayed(bob, 2, alice,
+                   json{{"type", "candidate"}, {"candidate", c}, {"peer", 1}, {"session", 7}});
   }
 
   // To someone not in the call: refused, nothing forwarded.

@@ -33,6 +33,8 @@ constexpr guint kMaxConnectivityChecks = 100;
 // burst of SCTP packets, and every loss halves SCTP's congestion window. The kernel caps
 // these at net.core.[rw]mem_max.
 constexpr int kSocketBufferBytes = 4 * 1024 * 1024;
+// Queued direct datagrams that are written at once rather than at the end of the turn.
+constexpr std::size_t kFlushEarly = 32;
 
 // Frees a g_malloc'd string on scope exit.
 struct GCharDeleter {
@@ -301,8 +303,15 @@ class IceAgent::Impl {
                            : "ICE has not selected a candidate pair yet; wait for connected"};
     }
     if (direct_to_) {
-      // Queued for one write at the end of this turn of the loop (see flush_direct).
+      // Queued for one write at the end of this turn of the loop (see flush_direct), or
+      // sooner when a GSO write's worth is waiting: a turn that takes in a long backlog
+      // would otherwise hold its acknowledgements (SCTP SACKs) until the backlog is done,
+      // and the peer's window would stall meanwhile.
       batch_.add(*direct_to_, datagram);
+      if (batch_.size() >= kFlushEarly) {
+        flush_direct();
+        return {};
+      }
       if (!flush_posted_) {
         flush_posted_ = true;
         asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {

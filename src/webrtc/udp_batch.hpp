@@ -20,6 +20,7 @@ class DatagramBatch {
  public:
   void add(const SocketAddress& to, ByteView datagram);
   bool empty() const { return items_.empty(); }
+  std::size_t size() const { return items_.size(); }
   // Writes everything queued to `fd`; returns the number of datagrams the kernel refused.
   std::size_t flush(int fd);
 

@@ -33,8 +33,6 @@ constexpr guint kMaxConnectivityChecks = 100;
 // burst of SCTP packets, and every loss halves SCTP's congestion window. The kernel caps
 // these at net.core.[rw]mem_max.
 constexpr int kSocketBufferBytes = 4 * 1024 * 1024;
-// Queued direct datagrams that are written at once rather than at the end of the turn.
-constexpr std::size_t kFlushEarly = 32;
 
 // Frees a g_malloc'd string on scope exit.
 struct GCharDeleter {

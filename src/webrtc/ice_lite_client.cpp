@@ -109,6 +109,12 @@ void IceLiteClient::send(ByteView datagram) {
   if (done_ || !started_) return;
   outgoing_.add(candidates_[selected_.value_or(0)], datagram);
   ++stats_.datagrams_out;
+  // A GSO write's worth goes at once: held to the end of a long turn, SCTP's SACKs in
+  // the queue would stall the peers' windows.
+  if (outgoing_.size() >= kFlushEarly) {
+    flush();
+    return;
+  }
   if (flush_posted_) return;
   flush_posted_ = true;
   asio::post(io_, [this, alive = alive_] {

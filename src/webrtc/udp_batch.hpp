@@ -15,7 +15,11 @@
 
 namespace switchboard::webrtc {
 
-// Outgoing datagrams queued during one turn of the loop, then written together.
+// Outgoing datagrams queued during one turn of the loop, then written together; or as
+// soon as this many wait, so that a turn spent on a long receive backlog does not hold
+// back the SCTP acknowledgements it produced (the peer's window would stall meanwhile).
+inline constexpr std::size_t kFlushEarly = 32;
+
 class DatagramBatch {
  public:
   void add(const SocketAddress& to, ByteView datagram);

@@ -109,6 +109,12 @@ bool WebRtcServer::send(SessionId id, ByteView datagram) {
 void WebRtcServer::queue(const SocketAddress& to, ByteView datagram) {
   outgoing_.add(to, datagram);
   ++stats_.datagrams_out;
+  // A GSO write's worth goes at once: held to the end of a long turn, SCTP's SACKs in
+  // the queue would stall the peers' windows.
+  if (outgoing_.size() >= kFlushEarly) {
+    flush();
+    return;
+  }
   if (flush_posted_) return;
   flush_posted_ = true;
   asio::post(socket_.get_executor(), [this, alive = alive_] {

@@ -1,0 +1,359 @@
+// One participant's DataChannel state, with no I/O: the senders it created, the receivers
+// it got, and the frames in between. The transport feeds it bytes (ingest) and drains its
+// frames (poll); the SDK calls the rest. Single-threaded; times are milliseconds.
+
+import { ByteWriter } from './bytes.js';
+import { ChannelIdAllocator } from './channelIdAllocator.js';
+import { SwitchboardError } from './errors.js';
+import { decodeFrame, encodedFrameSize, FrameType, isPathControl, type DecodedFrame } from './frame.js';
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  LARGEST_MAX_MESSAGE_SIZE,
+  validateSenderOptions,
+  type Identity,
+  type ParticipantId,
+  type ReceiverCloseReason,
+  type SenderOptions,
+} from './options.js';
+import { Reassembler } from './reassembler.js';
+import { ReceiverChannel } from './receiverChannel.js';
+import { Roster, type Participant } from './roster.js';
+import { restampFrame } from './routing.js';
+import { FrameScheduler } from './scheduler.js';
+import { SenderChannel } from './senderChannel.js';
+import { sameClass, type TrafficClass } from './trafficClass.js';
+
+export interface EndpointConfig {
+  maxMessageSize: number; // up to 16 MiB
+  sendBufferLimit: number; // per sender
+  receiveBufferLimit: number; // unread bytes per receiver
+  fragmentSize: number;
+  receiverIdleTimeoutMs: number;
+  seed: number; // for channel id allocation; 0 = random
+}
+
+export const DEFAULT_ENDPOINT_CONFIG: Readonly<EndpointConfig> = {
+  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
+  sendBufferLimit: 4 * 1024 * 1024,
+  receiveBufferLimit: 8 * 1024 * 1024,
+  fragmentSize: 16 * 1024,
+  receiverIdleTimeoutMs: 120_000,
+  seed: 0,
+};
+
+// Throws SwitchboardError (INVALID_ARGUMENT).
+export function validateEndpointConfig(c: EndpointConfig): void {
+  const bad = (what: string): never => {
+    throw new SwitchboardError('INVALID_ARGUMENT', what);
+  };
+  if (!Number.isInteger(c.maxMessageSize) || c.maxMessageSize < 1 || c.maxMessageSize > LARGEST_MAX_MESSAGE_SIZE) {
+    bad('maxMessageSize must be 1..16777216 bytes');
+  }
+  if (!Number.isInteger(c.fragmentSize) || c.fragmentSize < 1024 || c.fragmentSize > 64 * 1024) {
+    bad('fragment size must be 1 KiB..64 KiB');
+  }
+  if (!(c.sendBufferLimit > 0) || !(c.receiveBufferLimit > 0)) bad('buffer limits must be positive');
+  if (!(c.receiverIdleTimeoutMs > 0)) bad('receiver idle timeout must be positive');
+}
+
+export interface EndpointStats {
+  messagesAccepted: number;
+  messagesDelivered: number;
+  lossyDroppedOnSend: number; // sender queue full
+  lossyDroppedOnReceive: number; // receiver over its unread bound
+  malformedFrames: number;
+}
+
+// Called synchronously from ingest, participantJoined (held frames), participantLeft and
+// onTimer.
+export interface EndpointEvents {
+  receiverCreated?: (receiver: ReceiverChannel) => void; // before its first message
+  messageReady?: (receiver: ReceiverChannel) => void;
+  receiverClosed?: (receiver: ReceiverChannel) => void;
+}
+
+// What poll hands the transport: frames of one class, back to back.
+export interface TransportMessage {
+  cls: TrafficClass;
+  bytes: Uint8Array;
+}
+
+// Frames from a participant signaling has not announced yet wait, up to this many bytes.
+const MAX_HELD_BYTES = 1024 * 1024;
+
+function receiverKey(from: ParticipantId, channelId: number): number {
+  return from * 65536 + channelId;
+}
+
+export class DataChannelEndpoint {
+  readonly self: ParticipantId;
+  readonly config: Readonly<EndpointConfig>;
+  readonly roster = new Roster();
+  readonly stats: EndpointStats = {
+    messagesAccepted: 0,
+    messagesDelivered: 0,
+    lossyDroppedOnSend: 0,
+    lossyDroppedOnReceive: 0,
+    malformedFrames: 0,
+  };
+  private events: EndpointEvents = {};
+  private readonly channelIds: ChannelIdAllocator;
+  private readonly senders = new Map<number, SenderChannel>();
+  private readonly scheduler: FrameScheduler;
+  private carry: TransportMessage | undefined; // polled but not yet taken
+  private readonly reassembler = new Reassembler();
+  private readonly receivers = new Map<number, ReceiverChannel>();
+  private readonly held = new Map<ParticipantId, Uint8Array[]>();
+  private heldBytes = 0;
+  private readonly departed = new Set<ParticipantId>(); // ids are never reused in a call
+
+  // Throws SwitchboardError for a bad config.
+  constructor(self: ParticipantId, config: Partial<EndpointConfig> = {}) {
+    const full = { ...DEFAULT_ENDPOINT_CONFIG, ...config };
+    validateEndpointConfig(full);
+    this.self = self;
+    this.config = full;
+    this.channelIds = new ChannelIdAllocator(full.seed);
+    this.scheduler = new FrameScheduler(full.fragmentSize);
+  }
+
+  setEvents(events: EndpointEvents): void {
+    this.events = events;
+  }
+
+  // ---- The call's participants, as signaling reports them.
+
+  participantJoined(participant: Participant, now: number): void {
+    this.roster.add(participant);
+    const frames = this.held.get(participant.id);
+    if (!frames) return;
+    this.held.delete(participant.id);
+    for (const raw of frames) {
+      this.heldBytes -= raw.length;
+      this.ingest(raw, now);
+    }
+  }
+
+  participantLeft(id: ParticipantId): void {
+    this.roster.remove(id);
+    this.departed.add(id);
+    this.reassembler.drop(id);
+    const frames = this.held.get(id);
+    if (frames) {
+      for (const raw of frames) this.heldBytes -= raw.length;
+      this.held.delete(id);
+    }
+    for (const receiver of [...this.receivers.values()]) {
+      if (receiver.sender === id) this.closeReceiver(receiver, 'participant_left');
+    }
+  }
+
+  // ---- Senders. Each method throws SwitchboardError.
+
+  // Creating a sender on the channel id of an open sender closes that one first.
+  createSender(options: SenderOptions | undefined, now: number): SenderChannel {
+    const resolved = validateSenderOptions(options);
+    const id = this.channelIds.acquire(resolved.channelId);
+    const sender = new SenderChannel(
+      id,
+      resolved,
+      {
+        maxMessageSize: this.config.maxMessageSize,
+        bufferLimit: this.config.sendBufferLimit,
+        fragmentSize: this.config.fragmentSize,
+      },
+      this.self,
+      now,
+    );
+    const old = this.senders.get(id);
+    if (old) {
+      old.close();
+      sender.setPredecessor(old);
+    }
+    this.senders.set(id, sender);
+    this.scheduler.add(sender);
+    return sender;
+  }
+
+  // Returns the message's sequence number.
+  send(sender: SenderChannel, data: Uint8Array): number {
+    const droppedBefore = sender.droppedMessages;
+    const sequence = sender.accept(data, this.roster);
+    this.stats.messagesAccepted++;
+    this.stats.lossyDroppedOnSend += sender.droppedMessages - droppedBefore;
+    return sequence;
+  }
+
+  setParticipants(sender: SenderChannel, participants: readonly Identity[]): void {
+    sender.setParticipants(participants);
+  }
+
+  close(sender: SenderChannel): void {
+    if (sender.closed) return;
+    sender.close();
+    if (this.senders.get(sender.channelId) === sender) {
+      this.senders.delete(sender.channelId);
+      this.channelIds.release(sender.channelId);
+    }
+  }
+
+  openSender(channelId: number): SenderChannel | undefined {
+    return this.senders.get(channelId);
+  }
+
+  // ---- Transport side.
+
+  // Frames of one traffic class, at most `maxBytes` unless the first frame alone is
+  // larger; undefined when nothing may go now (see nextWakeup).
+  poll(now: number, maxBytes: number): TransportMessage | undefined {
+    const out = new ByteWriter(Math.min(maxBytes, 64 * 1024) + 64);
+    let cls: TrafficClass | undefined;
+    if (this.carry) {
+      cls = this.carry.cls;
+      out.bytes(this.carry.bytes);
+      this.carry = undefined;
+    }
+    // Frames are written straight into `out`; the rare one that belongs to the next batch
+    // (another class, or past maxBytes) is moved aside for the next poll.
+    for (;;) {
+      const start = out.length;
+      const next = this.scheduler.next(now, out);
+      if (!next) break;
+      if (cls && (!sameClass(next, cls) || out.length > maxBytes)) {
+        this.carry = { cls: next, bytes: out.copy(start) };
+        out.truncate(start);
+        break;
+      }
+      cls = next;
+      if (out.length >= maxBytes) break;
+    }
+    return cls ? { cls, bytes: out.copy() } : undefined;
+  }
+
+  // One transport message from the server: one or more frames, each stamped with its
+  // sender. Returns the error that rejected the rest of the message, if any.
+  ingest(data: Uint8Array, now: number): SwitchboardError | undefined {
+    return this.ingestFrames(data, undefined, now);
+  }
+
+  // The same from a direct (peer-to-peer) connection: every frame comes from `peer`, and
+  // a frame naming another sender is refused.
+  ingestFrom(peer: ParticipantId, data: Uint8Array, now: number): SwitchboardError | undefined {
+    return this.ingestFrames(data, peer, now);
+  }
+
+  private ingestFrames(data: Uint8Array, peer: ParticipantId | undefined, now: number): SwitchboardError | undefined {
+    let offset = 0;
+    while (offset < data.length) {
+      const decoded = decodeFrame(data, offset);
+      if (!decoded.ok) {
+        this.stats.malformedFrames++;
+        return decoded.error;
+      }
+      const { frame, next } = decoded.value;
+      offset = next;
+      if (peer !== undefined) {
+        if (frame.header.from !== undefined && frame.header.from !== peer) {
+          this.stats.malformedFrames++;
+          return new SwitchboardError('INVALID_ARGUMENT', 'frame from a direct peer names another sender');
+        }
+        frame.header.from = peer;
+      }
+      const error = this.ingestFrame(frame, now);
+      if (error) {
+        this.stats.malformedFrames++;
+        return error;
+      }
+    }
+    return undefined;
+  }
+
+  private ingestFrame(frame: DecodedFrame, now: number): SwitchboardError | undefined {
+    const h = frame.header;
+    // Path control belongs to the transport, which takes it out before the frames get
+    // here; one that slips through changes nothing.
+    if (isPathControl(h.type)) return undefined;
+    if (h.from === undefined) return new SwitchboardError('INVALID_ARGUMENT', 'frame without a sender');
+    const from = h.from;
+    if (from === this.self) return undefined;
+    if (!this.roster.contains(from)) {
+      if (this.departed.has(from)) return undefined; // in flight when it left
+      const size = encodedFrameSize(h, 0, frame.payload.length);
+      if (this.heldBytes + size <= MAX_HELD_BYTES) {
+        const stamped = new ByteWriter(size);
+        restampFrame(frame, from, stamped); // replayed later through ingest(), sender included
+        this.heldBytes += size;
+        let list = this.held.get(from);
+        if (!list) this.held.set(from, (list = []));
+        list.push(stamped.copy());
+      }
+      return undefined;
+    }
+    if (h.type === FrameType.Close) {
+      this.reassembler.drop(from, h.channelId);
+      const receiver = this.receivers.get(receiverKey(from, h.channelId));
+      if (receiver) this.closeReceiver(receiver, 'sender_closed');
+      return undefined;
+    }
+    const whole = this.reassembler.add(from, frame, now);
+    if (whole) this.deliver(from, frame, whole, now);
+    return undefined;
+  }
+
+  private deliver(from: ParticipantId, frame: DecodedFrame, data: Uint8Array, now: number): void {
+    const h = frame.header;
+    const key = receiverKey(from, h.channelId);
+    let receiver = this.receivers.get(key);
+    if (!receiver) {
+      const identity = this.roster.find(from)?.identity ?? '';
+      receiver = new ReceiverChannel(from, identity, h.channelId, this.config.receiveBufferLimit, now);
+      this.receivers.set(key, receiver);
+      this.events.receiverCreated?.(receiver);
+    }
+    // The callback may have closed it; the message still goes to the object it saw.
+    if (receiver.push({ sequenceNumber: h.sequence, data }, h.reliability, now)) {
+      this.stats.messagesDelivered++;
+      this.events.messageReady?.(receiver);
+    } else {
+      this.stats.lossyDroppedOnReceive++;
+    }
+  }
+
+  private closeReceiver(receiver: ReceiverChannel, reason: ReceiverCloseReason): void {
+    this.receivers.delete(receiverKey(receiver.sender, receiver.channelId));
+    receiver.close(reason);
+    this.events.receiverClosed?.(receiver);
+  }
+
+  // A receiver holds more unread durable data than allowed: stop reading durable input so
+  // that transport flow control pushes back on the sender.
+  get durableInputPaused(): boolean {
+    for (const receiver of this.receivers.values()) if (receiver.holdsBackDurable) return true;
+    return false;
+  }
+
+  onTimer(now: number): void {
+    this.reassembler.expire(now);
+    for (const receiver of [...this.receivers.values()]) {
+      if (now - receiver.lastActivity >= this.config.receiverIdleTimeoutMs) this.closeReceiver(receiver, 'idle');
+    }
+  }
+
+  // When onTimer or poll next has something to do, if ever.
+  nextWakeup(now: number): number | undefined {
+    let earliest = this.scheduler.nextWakeup(now);
+    const consider = (at: number | undefined): void => {
+      if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
+    };
+    consider(this.reassembler.nextExpiry());
+    for (const receiver of this.receivers.values()) {
+      consider(receiver.lastActivity + this.config.receiverIdleTimeoutMs);
+    }
+    return earliest;
+  }
+
+  // Nothing waits to be polled.
+  get idle(): boolean {
+    return this.carry === undefined && this.scheduler.idle;
+  }
+}

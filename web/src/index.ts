@@ -3,3 +3,17 @@ export { ERROR_CODES, SwitchboardError, type ErrorCode } from './core/errors.js'
 export type { Priority, ReceiverCloseReason, Reliability } from './core/options.js';
 // The DataChannel rules without I/O, for tools and tests that speak the frame format.
 export * as core from './core/index.js';
+// The client: joining calls, senders and receivers.
+export { CallClient, type JoinOptions } from './client/callClient.js';
+export { Call } from './client/call.js';
+export type { CallEvents, ParticipantInfo, TransportInfo } from './client/callEngine.js';
+export {
+  DataChannelFeature,
+  DataChannelReceiver,
+  DataChannelSender,
+  type DataChannelFeatureEvents,
+  type DataChannelMessage,
+  type DataChannelReceiverEvents,
+  type DataChannelSenderEvents,
+} from './client/dataChannel.js';
+export type { SenderOptions, Identity } from './core/options.js';

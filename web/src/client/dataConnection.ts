@@ -34,11 +34,6 @@ const CHANNELS: readonly ChannelSpec[] = [
   { label: 'switchboard-control', lossy: false, high: true },
 ];
 
-// The stream of a traffic class (the same on every data connection).
-export function streamOf(lossy: boolean, high: boolean): number {
-  return (lossy ? 2 : 0) + (high ? 1 : 0);
-}
-
 export interface DataConnectionHandlers {
   // Every channel is open: send() works from now on. Called once.
   connected(): void;

@@ -1,0 +1,48 @@
+// A call the participant has joined (ACS: Call): who is in it, which path our messages
+// take, and call.dataChannel for senders and receivers. A face over the CallEngine.
+
+import type { CallEngine, CallEvents, ParticipantInfo, TransportInfo } from './callEngine.js';
+import type { DataChannelFeature } from './dataChannel.js';
+
+export class Call {
+  /** @internal */
+  constructor(private readonly engine: CallEngine) {}
+
+  // The call id.
+  get id(): string {
+    return this.engine.callId;
+  }
+  // This participant, as the server admitted it.
+  get self(): ParticipantInfo {
+    return { ...this.engine.self };
+  }
+  // The others in the call now.
+  get participants(): ParticipantInfo[] {
+    return this.engine.participants;
+  }
+  // The path of our own messages: through the server, or direct to the one peer (1:1
+  // calls joined with p2p).
+  get transport(): TransportInfo {
+    return { ...this.engine.transportInfo };
+  }
+  // False once left or disconnected.
+  get connected(): boolean {
+    return this.engine.connected;
+  }
+  get dataChannel(): DataChannelFeature {
+    return this.engine.feature;
+  }
+
+  on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): void {
+    this.engine.events.on(event, listener);
+  }
+  off<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): void {
+    this.engine.events.off(event, listener);
+  }
+
+  // Lets queued messages go out (at most 2 s), then leaves the call. No listener of this
+  // call, its senders or receivers runs afterwards. Idempotent.
+  leave(): Promise<void> {
+    return this.engine.leave();
+  }
+}

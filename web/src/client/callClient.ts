@@ -1,0 +1,41 @@
+// Where calls start (ACS: CallClient): join a call on a Switchboard server.
+
+import { SwitchboardError } from '../core/errors.js';
+import { Call } from './call.js';
+import { CallEngine } from './callEngine.js';
+
+export interface JoinOptions {
+  // The server's base URL: "ws://127.0.0.1:8480", "wss://switchboard.example.org".
+  server: string;
+  callId: string;
+  // An access token for this call (docs/protocol.md, "Access tokens").
+  token: string;
+  // Overrides the token's display name.
+  displayName?: string;
+  // Allow a direct connection when the call holds only two participants (default true).
+  p2p?: boolean;
+}
+
+export class CallClient {
+  // Joins, and resolves once the data connection to the server is up. Rejects with a
+  // SwitchboardError: UNAUTHORIZED (a bad or expired token), CALL_FULL,
+  // INVALID_ARGUMENT (bad options), NOT_CONNECTED (the server is unreachable, or the data
+  // connection did not come up).
+  async join(options: JoinOptions): Promise<Call> {
+    const { server, callId, token, displayName, p2p = true } = options ?? ({} as JoinOptions);
+    const bad = (what: string): never => {
+      throw new SwitchboardError('INVALID_ARGUMENT', what);
+    };
+    if (typeof server !== 'string' || server === '') bad('join needs `server`, e.g. ws://127.0.0.1:8480');
+    if (typeof callId !== 'string' || callId === '') bad('join needs a non-empty `callId`');
+    if (typeof token !== 'string' || token === '') bad('join needs an access `token`');
+    if (displayName !== undefined && typeof displayName !== 'string') bad('`displayName` must be a string');
+    if (typeof p2p !== 'boolean') bad('`p2p` must be true or false');
+    if (typeof RTCPeerConnection === 'undefined' || typeof WebSocket === 'undefined') {
+      throw new SwitchboardError('INTERNAL', 'this environment has no WebRTC (RTCPeerConnection) or WebSocket');
+    }
+    const engine = new CallEngine({ server, callId, token, displayName, p2p });
+    await engine.join();
+    return new Call(engine);
+  }
+}

@@ -1,0 +1,514 @@
+// The machinery behind a Call (the twin of src/client/call_impl.cpp): it drives one
+// participant's core DataChannelEndpoint over a CallTransport.
+//
+//   - a flush loop polls the endpoint into transport messages (at most 64 KiB each) while
+//     the transport takes them; one it refuses waits, and `writable` resumes the loop;
+//   - a timer follows the endpoint's nextWakeup (pacing, reassembly and idle expiry);
+//   - senders' waiting sendMessage calls are admitted, in order, as their queues drain;
+//   - the client-side rate limit holds sends on the server path to the server's limit;
+//   - leave() lets queued data go for up to 2 s, then sends `leave`.
+//
+// Everything runs on the page's event loop; listeners are called after the endpoint's
+// state is settled, never from inside the endpoint.
+
+import { DataChannelEndpoint } from '../core/endpoint.js';
+import { SwitchboardError } from '../core/errors.js';
+import { LARGEST_MAX_MESSAGE_SIZE, type Identity, type ParticipantId, type SenderOptions } from '../core/options.js';
+import { RateLimit } from '../core/rateLimit.js';
+import type { ReceiverChannel } from '../core/receiverChannel.js';
+import type { SenderChannel } from '../core/senderChannel.js';
+import type { TrafficClass } from '../core/trafficClass.js';
+import { CallTransport } from './callTransport.js';
+import {
+  DataChannelFeature,
+  DataChannelReceiver,
+  DataChannelSender,
+  type DataChannelHost,
+} from './dataChannel.js';
+import { Emitter } from './emitter.js';
+import type { ServerLinkConfig } from './serverLink.js';
+import type { ErrorMessage, JoinedMessage, ParticipantEntry, ParticipantLeftMessage } from './signaling.js';
+
+const MAX_TRANSPORT_MESSAGE = 64 * 1024;
+// How long leave() lets queued messages and close notices drain before it hangs up.
+const LEAVE_DRAIN_MS = 2000;
+const DRAIN_CHECK_MS = 5;
+
+export interface ParticipantInfo {
+  identity: Identity;
+  displayName: string;
+}
+
+export interface TransportInfo {
+  mode: 'server' | 'p2p';
+  peer?: ParticipantInfo;  // p2p: the other participant
+}
+
+export type CallEvents = {
+  participantJoined: [participant: ParticipantInfo];
+  participantLeft: [participant: ParticipantInfo];
+  // Our own messages changed path: direct to the peer, or through the server.
+  transportChanged: [transport: TransportInfo];
+  // The call is over without leave(): the server disconnected us or a connection failed.
+  disconnected: [error: SwitchboardError];
+};
+
+type State = 'joining' | 'connected' | 'disconnected' | 'leaving' | 'left';
+
+// A sendMessage waiting for room in its sender's queue.
+interface Waiter {
+  data: Uint8Array;
+  resolve: (sequence: number) => void;
+  reject: (error: SwitchboardError) => void;
+}
+
+const now = (): number => performance.now();
+
+function notConnected(): SwitchboardError {
+  return new SwitchboardError('NOT_CONNECTED', 'the call is over: it was left or disconnected');
+}
+
+export class CallEngine implements DataChannelHost {
+  readonly events = new Emitter<CallEvents>();
+  readonly feature: DataChannelFeature;
+  callId: string;
+  self: ParticipantInfo = { identity: '', displayName: '' };
+  transportInfo: TransportInfo = { mode: 'server' };
+
+  private state: State = 'joining';
+  private readonly transport: CallTransport;
+  private transportUp = false;
+  private endpoint: DataChannelEndpoint | undefined;
+  private rateLimit = new RateLimit();
+  private readonly senders = new Map<number, DataChannelSender>();  // open ones, by channel
+  private readonly waiters = new Map<DataChannelSender, Waiter[]>();
+  private readonly receivers = new Map<ReceiverChannel, DataChannelReceiver>();
+  // Closed senders whose queue and close notice may not have gone out yet.
+  private closing: SenderChannel[] = [];
+  // What the endpoint reported during a call into it, for the listeners after it.
+  private pendingEvents: Array<() => void> = [];
+  private blocked: { cls: TrafficClass; bytes: Uint8Array } | undefined;  // refused by the transport
+  private flushQueued = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt: number | undefined;
+  private drainDeadline = 0;
+  private joinSettled: { resolve: () => void; reject: (e: SwitchboardError) => void } | undefined;
+  private leftPromise: Promise<void> | undefined;
+  private resolveLeft: (() => void) | undefined;
+
+  constructor(config: ServerLinkConfig) {
+    this.callId = config.callId;
+    this.feature = new DataChannelFeature(this);
+    this.transport = new CallTransport(config, {
+      joined: (j) => this.onJoined(j),
+      connected: () => this.onConnected(),
+      participantJoined: (p) => this.onParticipantJoined(p),
+      participantLeft: (l) => this.onParticipantLeft(l),
+      data: (d) => this.onData(undefined, d),
+      peerData: (peer, d) => this.onData(peer, d),
+      error: (e) => this.onServerError(e),
+      writable: () => this.flush(),
+      closed: (e) => this.onClosed(e),
+      pathChanged: (peer) => this.onPathChanged(peer),
+    });
+  }
+
+  // Resolves once the data connection is up; rejects with why the join failed.
+  join(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.joinSettled = { resolve, reject };
+      this.transport.start();
+    });
+  }
+
+  get participants(): ParticipantInfo[] {
+    if (!this.endpoint) return [];
+    const self = this.endpoint.self;
+    return this.endpoint.roster
+      .participants()
+      .filter((p) => p.id !== self)
+      .map((p) => ({ identity: p.identity, displayName: p.displayName }));
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  // ---- Joining ----
+
+  private onJoined(joined: JoinedMessage): void {
+    if (this.state !== 'joining' || this.endpoint) return;
+    const t = now();
+    const maxMessageSize = joined.maxMessageSize > 0 ? Math.min(joined.maxMessageSize, LARGEST_MAX_MESSAGE_SIZE) : undefined;
+    this.endpoint = new DataChannelEndpoint(joined.participantId, maxMessageSize ? { maxMessageSize } : {});
+    this.endpoint.setEvents({
+      receiverCreated: (r) => this.onReceiverCreated(r),
+      messageReady: (r) => this.onMessageReady(r),
+      receiverClosed: (r) => this.onReceiverClosed(r),
+    });
+    this.callId = joined.call;
+    this.self = { identity: joined.identity, displayName: joined.displayName };
+    this.endpoint.participantJoined(
+      { id: joined.participantId, identity: joined.identity, displayName: joined.displayName },
+      t,
+    );
+    for (const p of joined.participants) {
+      this.endpoint.participantJoined({ id: p.participantId, identity: p.identity, displayName: p.displayName }, t);
+    }
+    this.rateLimit = new RateLimit(joined.rateLimitBytesPerSecond ?? 0, joined.rateLimitMessagesPerSecond ?? 0, 1, t);
+  }
+
+  private onConnected(): void {
+    if (this.state !== 'joining') return;
+    if (!this.endpoint) {
+      this.onClosed(new SwitchboardError('INTERNAL', 'data connection up before the server admitted us'));
+      return;
+    }
+    this.state = 'connected';
+    this.transportUp = true;
+    this.joinSettled?.resolve();
+    this.joinSettled = undefined;
+    this.flush();
+  }
+
+  // ---- Roster ----
+
+  private onParticipantJoined(info: ParticipantEntry): void {
+    if (!this.endpoint || this.state === 'left') return;
+    this.endpoint.participantJoined(
+      { id: info.participantId, identity: info.identity, displayName: info.displayName },
+      now(),
+    );
+    const events = this.takeEvents();  // frames that overtook the announcement
+    if (this.state === 'connected') {
+      this.events.emit('participantJoined', { identity: info.identity, displayName: info.displayName });
+    }
+    this.dispatch(events);
+    this.armTimer();
+  }
+
+  private onParticipantLeft(left: ParticipantLeftMessage): void {
+    if (!this.endpoint || this.state === 'left') return;
+    const p = this.endpoint.roster.find(left.participantId);
+    this.endpoint.participantLeft(left.participantId);
+    this.dispatch(this.takeEvents());  // its receivers close first
+    if (this.state === 'connected' && p) {
+      this.events.emit('participantLeft', { identity: p.identity, displayName: p.displayName });
+    }
+  }
+
+  private onPathChanged(peer: ParticipantId | undefined): void {
+    if (!this.endpoint || this.state === 'left') return;
+    const info: TransportInfo = { mode: 'server' };
+    if (peer !== undefined) {
+      info.mode = 'p2p';
+      const p = this.endpoint.roster.find(peer);
+      if (p) info.peer = { identity: p.identity, displayName: p.displayName };
+    }
+    if (info.mode === this.transportInfo.mode && info.peer?.identity === this.transportInfo.peer?.identity) return;
+    this.transportInfo = info;
+    if (this.state === 'connected' || this.state === 'leaving') this.events.emit('transportChanged', info);
+  }
+
+  // ---- Senders (DataChannelHost) ----
+
+  createSender(options: SenderOptions | undefined): DataChannelSender {
+    if (this.state !== 'connected' || !this.endpoint) throw notConnected();
+    const core = this.endpoint.createSender(options, now());
+    const sender = new DataChannelSender(this, core);
+    const replaced = this.senders.get(core.channelId);
+    if (replaced) this.retire(replaced, 'its channel id was taken by a new sender');
+    this.senders.set(core.channelId, sender);
+    this.requestFlush();
+    return sender;
+  }
+
+  sendMessage(sender: DataChannelSender, data: Uint8Array): Promise<number> {
+    if (!(data instanceof Uint8Array)) {
+      return Promise.reject(new SwitchboardError('INVALID_ARGUMENT', 'sendMessage takes a Uint8Array'));
+    }
+    const queue = this.waiters.get(sender);
+    if (queue && queue.length > 0) {
+      // Behind earlier waiting messages, so the order holds.
+      return new Promise((resolve, reject) => queue.push({ data, resolve, reject }));
+    }
+    try {
+      return Promise.resolve(this.trySend(sender, data));
+    } catch (e) {
+      if (!(e instanceof SwitchboardError) || e.code !== 'BUFFER_FULL') return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      let list = this.waiters.get(sender);
+      if (!list) this.waiters.set(sender, (list = []));
+      list.push({ data, resolve, reject });
+    });
+  }
+
+  // One message into the sender's queue, or a SwitchboardError (BUFFER_FULL: no room yet).
+  private trySend(sender: DataChannelSender, data: Uint8Array): number {
+    if (this.state !== 'connected' || !this.endpoint) throw notConnected();
+    const core = sender.core;
+    // The sender's own checks come first (closed, empty, too large); the rate limit is
+    // only charged for a message that would otherwise be accepted.
+    // A full queue is not charged either: durable waits for room, lossy drops the message.
+    const queues =
+      !core.closed && data.length > 0 && data.length <= core.maxMessageSize && core.hasRoomFor(data.length);
+    // The limit is the server's: messages that go straight to the peer do not count.
+    const charged = queues && this.transportInfo.mode !== 'p2p';
+    if (charged && !this.rateLimit.allows(data.length, now())) {
+      throw new SwitchboardError('TRAFFIC_LIMITED', "over the call's rate limit; the message was not sent, retry later");
+    }
+    const sequence = this.endpoint.send(core, data);
+    if (charged) this.rateLimit.take(data.length);
+    this.requestFlush();
+    return sequence;
+  }
+
+  // Waiting messages go in, in order, as far as their senders' queues have room.
+  private admitWaiters(): void {
+    for (const [sender, queue] of this.waiters) {
+      while (queue.length > 0) {
+        const waiter = queue[0]!;
+        try {
+          const sequence = this.trySend(sender, waiter.data);
+          queue.shift();
+          waiter.resolve(sequence);
+        } catch (e) {
+          if (e instanceof SwitchboardError && e.code === 'BUFFER_FULL') break;
+          queue.shift();
+          waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', String(e)));
+        }
+      }
+      if (queue.length === 0) this.waiters.delete(sender);
+    }
+  }
+
+  private rejectWaiters(sender: DataChannelSender, error: SwitchboardError): void {
+    const queue = this.waiters.get(sender);
+    this.waiters.delete(sender);
+    for (const waiter of queue ?? []) waiter.reject(error);
+  }
+
+  setParticipants(sender: DataChannelSender, participants: readonly Identity[]): void {
+    if (!this.endpoint) throw notConnected();
+    this.endpoint.setParticipants(sender.core, participants);
+  }
+
+  closeSender(sender: DataChannelSender): void {
+    if (sender.core.closed || !this.endpoint) return;
+    this.retire(sender, `the sender on channel ${sender.channelId} is closed`);
+    this.endpoint.close(sender.core);
+    if (this.senders.get(sender.channelId) === sender) this.senders.delete(sender.channelId);
+    if (this.state === 'connected' || this.state === 'leaving') this.requestFlush();
+  }
+
+  // A sender closed (or replaced): what still waits in sendMessage is refused; its queue
+  // drains before leave() hangs up.
+  private retire(sender: DataChannelSender, why: string): void {
+    this.rejectWaiters(sender, new SwitchboardError('SENDER_CLOSED', why));
+    this.closing = this.closing.filter((c) => !c.finished);
+    this.closing.push(sender.core);
+  }
+
+  senderBufferedAmount(sender: DataChannelSender): number {
+    let total = sender.core.bufferedAmount;
+    for (const waiter of this.waiters.get(sender) ?? []) total += waiter.data.length;
+    return total;
+  }
+
+  private onServerError(error: ErrorMessage): void {
+    if (error.channelId === undefined || this.state !== 'connected') return;
+    this.senders.get(error.channelId)?.events.emit('error', new SwitchboardError(error.code, error.message));
+  }
+
+  // ---- Receivers ----
+
+  private onReceiverCreated(core: ReceiverChannel): void {
+    const name = this.endpoint?.roster.find(core.sender)?.displayName ?? '';
+    const receiver = new DataChannelReceiver(core, name);
+    this.receivers.set(core, receiver);
+    this.pendingEvents.push(() => this.feature.events.emit('dataChannelReceiverCreated', receiver));
+  }
+
+  private onMessageReady(core: ReceiverChannel): void {
+    const receiver = this.receivers.get(core);
+    if (receiver) this.pendingEvents.push(() => receiver.events.emit('messageReady'));
+  }
+
+  private onReceiverClosed(core: ReceiverChannel): void {
+    const receiver = this.receivers.get(core);
+    if (!receiver) return;
+    this.receivers.delete(core);
+    this.pendingEvents.push(() => receiver.events.emit('close', core.closeReason ?? 'sender_closed'));
+  }
+
+  private takeEvents(): Array<() => void> {
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    return events;
+  }
+
+  private dispatch(events: Array<() => void>): void {
+    for (const event of events) {
+      if (this.state === 'left') return;
+      event();
+    }
+  }
+
+  private onData(peer: ParticipantId | undefined, data: Uint8Array): void {
+    if (!this.endpoint || this.state === 'left') return;
+    // A malformed batch is the server's (or a broken peer's) bug; the endpoint counts it.
+    if (peer === undefined) this.endpoint.ingest(data, now());
+    else this.endpoint.ingestFrom(peer, data, now());
+    this.dispatch(this.takeEvents());
+    this.armTimer();
+  }
+
+  // ---- The data path ----
+
+  private requestFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (!this.transportUp || !this.endpoint) return;
+    for (;;) {
+      if (this.blocked) {
+        let taken: boolean;
+        try {
+          taken = this.transport.send(this.blocked.cls, this.blocked.bytes);
+        } catch {
+          this.blocked = undefined;  // the link is going down; `closed` follows
+          break;
+        }
+        if (!taken) break;  // `writable` resumes
+        this.blocked = undefined;
+      }
+      const message = this.endpoint.poll(now(), MAX_TRANSPORT_MESSAGE);
+      if (!message) break;
+      this.blocked = message;
+    }
+    this.admitWaiters();
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (!this.endpoint || this.state === 'left' || this.state === 'disconnected') return;
+    const t = now();
+    let next = this.endpoint.nextWakeup(t);
+    if (next === undefined) {
+      this.cancelTimer();
+      return;
+    }
+    // A sender ready now means the transport refused more: `writable` wakes us, so the
+    // timer need not spin.
+    next = Math.max(next, t + (this.blocked ? 100 : 1));
+    if (this.timerAt !== undefined && this.timerAt <= next && this.timerAt > t) return;  // an earlier wake is set
+    this.cancelTimer();
+    this.timerAt = next;
+    this.timer = setTimeout(() => this.onTimer(), next - t);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = undefined;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = undefined;
+    if (!this.endpoint || this.state === 'left') return;
+    this.endpoint.onTimer(now());
+    this.dispatch(this.takeEvents());
+    this.flush();  // paced senders may go now; re-arms the timer
+  }
+
+  // ---- Disconnection and leaving ----
+
+  private onClosed(error: SwitchboardError): void {
+    const was = this.state;
+    if (was === 'disconnected' || was === 'left') return;
+    this.transportUp = false;
+    this.blocked = undefined;
+    this.cancelTimer();
+    if (was === 'leaving') {
+      this.drainDeadline = now();  // nothing more will drain
+      return;
+    }
+    this.state = 'disconnected';
+    this.transport.leave();  // silences it; nothing is sent on a closed link
+    for (const sender of [...this.waiters.keys()]) {
+      this.rejectWaiters(sender, new SwitchboardError('NOT_CONNECTED', `the call was disconnected: ${error.message}`));
+    }
+    if (was === 'joining') {
+      this.joinSettled?.reject(error);
+      this.joinSettled = undefined;
+      return;
+    }
+    const notice = new SwitchboardError('NOT_CONNECTED', `the call was disconnected: ${error.message}`);
+    for (const sender of this.senders.values()) sender.events.emit('error', notice);
+    this.events.emit('disconnected', error);
+  }
+
+  // Lets what the senders queued go out (up to 2 s), then leaves. Sends no close notices:
+  // the server's participant_left closes the others' receivers.
+  leave(): Promise<void> {
+    if (this.leftPromise) return this.leftPromise;
+    this.leftPromise = new Promise((resolve) => (this.resolveLeft = resolve));
+    if (this.state === 'connected' && this.transportUp) {
+      this.state = 'leaving';
+      this.drainDeadline = now() + LEAVE_DRAIN_MS;
+      this.flush();
+      this.checkDrained();
+    } else {
+      if (this.state === 'joining') {
+        this.joinSettled?.reject(new SwitchboardError('NOT_CONNECTED', 'the call was left before it was joined'));
+        this.joinSettled = undefined;
+      }
+      this.finishLeave();
+    }
+    return this.leftPromise;
+  }
+
+  private checkDrained(): void {
+    if (this.state !== 'leaving') return;
+    let drained = !this.blocked && this.transport.bufferedAmount === 0;
+    for (const sender of this.senders.values()) {
+      if (sender.core.bufferedAmount > 0 || this.waiters.has(sender)) drained = false;
+    }
+    this.closing = this.closing.filter((c) => !c.finished);
+    if (this.closing.length > 0) drained = false;
+    if (!this.transportUp) drained = true;  // nothing more can go out
+    if (drained || now() >= this.drainDeadline) {
+      this.finishLeave();
+      return;
+    }
+    setTimeout(() => {
+      this.flush();
+      this.checkDrained();
+    }, DRAIN_CHECK_MS);
+  }
+
+  private finishLeave(): void {
+    if (this.state === 'left') return;
+    this.state = 'left';
+    this.transportUp = false;
+    this.cancelTimer();
+    this.transport.leave();
+    const error = notConnected();
+    for (const sender of [...this.waiters.keys()]) this.rejectWaiters(sender, error);
+    if (this.endpoint) {
+      for (const sender of this.senders.values()) this.endpoint.close(sender.core);
+    }
+    this.senders.clear();
+    this.receivers.clear();
+    this.pendingEvents = [];
+    this.events.removeAllListeners();
+    this.feature.events.removeAllListeners();
+    this.resolveLeft?.();
+  }
+}

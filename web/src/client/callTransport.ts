@@ -115,7 +115,10 @@ export class CallTransport {
     this.handlers = handlers;
     this.link = new ServerLink(config, {
       joined: (j) => this.onJoined(j),
-      connected: () => this.handlers.connected(),
+      connected: () => {
+        this.flushPending();  // a direct path that came up first queued its SWITCH frames
+        this.handlers.connected();
+      },
       participantJoined: (p) => this.onParticipantJoined(p),
       participantLeft: (l) => this.onParticipantLeft(l),
       data: (d) => this.onServerData(d),
@@ -185,6 +188,8 @@ export class CallTransport {
   }
 
   private flushPending(): void {
+    // The direct path may come up before the server's: its frames wait for `connected`.
+    if (!this.link.connected) return;
     while (this.pending.length > 0) {
       const [cls, bytes] = this.pending[0]!;
       try {

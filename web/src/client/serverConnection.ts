@@ -4,6 +4,7 @@
 // candidate inside the answer, so nothing is trickled either way; the browser, the
 // controlling agent, checks that candidate and runs DTLS as the client.
 
+import { withSignalingHost } from './answerCandidates.js';
 import { DataConnection, TRAFFIC_STREAMS, type DataConnectionHandlers } from './dataConnection.js';
 
 export class ServerConnection extends DataConnection {
@@ -26,26 +27,4 @@ export class ServerConnection extends DataConnection {
   async applyAnswer(sdp: string, signalingHost: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: withSignalingHost(sdp, signalingHost) });
   }
-}
-
-// Adds a host candidate at `host` on the port of the answer's first UDP candidate, unless
-// one is there already. Exported for tests.
-export function withSignalingHost(sdp: string, host: string): string {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  if (bare === '' || bare === 'localhost') return sdp;
-  const lines = sdp.split(/\r?\n/);
-  let port: string | undefined;
-  let last = -1;
-  for (let i = 0; i < lines.length; i++) {
-    const fields = lines[i]!.split(' ');
-    if (!lines[i]!.startsWith('a=candidate:') || fields.length < 8) continue;
-    if (fields[2]!.toLowerCase() !== 'udp') continue;
-    if (fields[4] === bare) return sdp;
-    port ??= fields[5];
-    last = i;
-  }
-  if (port === undefined) return sdp;
-  // Foundation and priority below the server's own candidate, so that one is preferred.
-  lines.splice(last + 1, 0, `a=candidate:2 1 udp 2130706175 ${bare} ${port} typ host`);
-  return lines.join('\r\n');
 }

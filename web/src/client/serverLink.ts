@@ -96,6 +96,11 @@ export class ServerLink {
     return this.connection?.bufferedAmount ?? 0;
   }
 
+  // send() works.
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
   // An offer, answer or candidate for a peer, through the server. Dropped unless joined.
   signal(message: PeerSignal): void {
     if (this.joined()) this.ws?.send(message);

@@ -98,14 +98,9 @@ export function validateSenderOptions(options: SenderOptions = {}): ResolvedSend
       `bitrateInKbps ${String(bitrateInKbps)} must be a whole number from 0 to ${MAX_BITRATE_KBPS} (10 Gbit/s)`,
     );
   }
+  const participants = validateParticipants(options.participants);
   if (typeof channelId !== 'number' || !Number.isInteger(channelId) || channelId < 0) {
     throw new SwitchboardError('INVALID_CHANNEL_ID', `channel id ${String(channelId)} is outside 1..65535`);
   }
-  return {
-    channelId,
-    reliability: r,
-    priority: p,
-    bitrateInKbps,
-    participants: validateParticipants(options.participants),
-  };
+  return { channelId, reliability: r, priority: p, bitrateInKbps, participants };
 }

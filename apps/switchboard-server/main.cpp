@@ -2,6 +2,7 @@
 // src/server/config.hpp for every setting and its default.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ int run(int argc, char** argv) {
   using switchboard::server::ConfigOverrides;
   CLI::App app{"switchboard-server: relays DataChannel messages between the participants of calls"};
   ConfigOverrides o;
-  std::string config_file, bind, public_ip, secret_file, trace_frames, log_level;
+  std::string config_file, bind, public_ip, secret_file, trace_frames, log_level, web_root;
   std::uint16_t port = 0;
   std::size_t max_message_size = 0, durable_queue_bytes = 0, max_participants = 0;
   std::uint64_t rate_bytes = 0, rate_messages = 0;
@@ -79,6 +80,10 @@ int run(int argc, char** argv) {
                                          "file holding the TURN server's static-auth-secret");
   auto* turn_ttl_opt = app.add_option("--turn-credential-ttl", turn_ttl,
                                       "seconds a minted TURN credential is valid (default 3600)");
+  auto* web_root_opt = app.add_option(
+      "--web-root", web_root,
+      "directory of the Web SDK bundle and demo, served at /sdk/ and / (default: the build's "
+      "web/dist)");
   auto* ll_opt = app.add_option("--log-level", log_level,
                                 "trace, debug, info, warn, error, critical, off (default info)");
   try {
@@ -104,6 +109,7 @@ int run(int argc, char** argv) {
   if (*turn_secret_opt) o.turn_secret_file = turn_secret_file;
   if (*turn_ttl_opt) o.turn_credential_ttl_s = turn_ttl;
   if (*ll_opt) o.log_level = log_level;
+  if (*web_root_opt) o.web_root = web_root;
 
   std::optional<std::string> env_secret;
   if (const char* s = std::getenv("SWITCHBOARD_SECRET")) env_secret = s;
@@ -118,6 +124,14 @@ int run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   if (config->dev) {
     spdlog::warn("--dev: tokens signed with the public development secret are accepted");
+  }
+
+  if (std::error_code ec;
+      !config->web_root.empty() && !std::filesystem::is_directory(config->web_root, ec)) {
+    spdlog::warn(
+        "web root {} not found: / and /sdk/switchboard.js answer 404 (build it with `npm "
+        "--prefix web run build` or pass --web-root DIR)",
+        config->web_root);
   }
 
   boost::asio::io_context io(1);
@@ -140,6 +154,12 @@ int run(int argc, char** argv) {
   std::printf("switchboard-server listening on %s:%u (tcp+udp)\n", config->bind.c_str(),
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
+  if (std::error_code ec;
+      !config->web_root.empty() && std::filesystem::is_directory(config->web_root, ec)) {
+    const bool v6 = config->bind.find(':') != std::string::npos;
+    spdlog::info("demo app at http://{}{}{}:{}/ (web root {})", v6 ? "[" : "", config->bind,
+                 v6 ? "]" : "", server.port(), config->web_root);
+  }
 
   io.run();
   return 0;

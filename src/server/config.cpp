@@ -193,6 +193,8 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       r = set_string(c.trace_frames);
     } else if (key == "log_level") {
       r = set_string(c.log_level);
+    } else if (key == "web_root") {
+      r = set_string(c.web_root);
     } else {
       return invalid("unknown config key '" + key + "'");
     }
@@ -202,6 +204,14 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
 }
 
 }  // namespace
+
+std::string default_web_root() {
+#ifdef SWITCHBOARD_WEB_ROOT
+  return SWITCHBOARD_WEB_ROOT;
+#else
+  return {};
+#endif
+}
 
 bool is_loopback_address(std::string_view ip) {
   boost::system::error_code ec;
@@ -282,6 +292,7 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   }
   if (o.turn_credential_ttl_s) c.turn_credential_ttl_s = *o.turn_credential_ttl_s;
   if (o.log_level) c.log_level = *o.log_level;
+  if (o.web_root) c.web_root = *o.web_root;
   if (c.secret.empty() && env_secret && !env_secret->empty()) c.secret = std::move(*env_secret);
   auto r = validate(c);
   if (!r) return r.error();

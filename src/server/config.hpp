@@ -14,6 +14,10 @@
 
 namespace switchboard::server {
 
+// Where the build put the Web SDK bundle and the demo (SWITCHBOARD_WEB_ROOT at compile
+// time: the source tree's web/dist unless configured otherwise).
+std::string default_web_root();
+
 struct ServerConfig {
   std::string bind = "127.0.0.1";
   // 0 = any port that is free for both TCP and UDP.
@@ -38,6 +42,9 @@ struct ServerConfig {
   std::uint32_t turn_credential_ttl_s = 3600;
   std::string trace_frames;  // path; empty = off
   std::string log_level = "info";
+  // Served at /sdk/ and / (static_files.hpp); empty = none. A missing directory is no
+  // error: those routes answer 404 saying so.
+  std::string web_root = default_web_root();
 };
 
 // What the command line (or a test) sets; unset fields keep the file's or default value.
@@ -60,6 +67,7 @@ struct ConfigOverrides {
   std::optional<std::string> turn_secret_file;
   std::optional<std::uint32_t> turn_credential_ttl_s;
   std::optional<std::string> log_level;
+  std::optional<std::string> web_root;
 };
 
 enum class ConfigFormat : std::uint8_t { Toml, Json };

@@ -1,7 +1,9 @@
 #pragma once
 
 // One TCP connection to the server's port before it becomes a WebSocket: GET /healthz,
-// GET /metrics, the upgrade at /v1/signal, 404 for anything else. Keep-alive is honoured.
+// GET /metrics, the upgrade at /v1/signal, GET /v1/dev-token (--dev only), the Web SDK at
+// /sdk/ and the demo app at / (static_files.hpp), 404 for anything else. Keep-alive is
+// honoured. Routes: apps/switchboard-server/README.md ("HTTP").
 
 #include <memory>
 #include <optional>
@@ -25,6 +27,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void read();
   void on_read(boost::beast::error_code ec);
+  void write(
+      std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -258,7 +258,22 @@ export class CallTransport {
       this.closeDirect();
     }
     const session = p2p.session;
-    const link = new PeerConnection(
+    let link: PeerConnection;
+    try {
+      link = this.newPeerConnection(p2p);
+    } catch (e) {
+      // The browser refused the configuration (an ICE server it cannot use): stay on the server.
+      console.warn(`switchboard: no direct connection to participant ${p2p.peer}: ${String(e)}`);
+      return;
+    }
+    this.direct = { peer: p2p.peer, session, link, up: false };
+    this.receiveLog(p2p.peer, session);  // so that its SWITCH finds it
+    link.start();
+  }
+
+  private newPeerConnection(p2p: P2pMessage): PeerConnection {
+    const session = p2p.session;
+    return new PeerConnection(
       { peer: p2p.peer, session, offerer: p2p.offer, iceServers: this.iceServers },
       {
         signal: (m) => this.link.signal(m),
@@ -270,9 +285,6 @@ export class CallTransport {
         failed: (e) => this.onDirectFailed(session, e.message),
       },
     );
-    this.direct = { peer: p2p.peer, session, link, up: false };
-    this.receiveLog(p2p.peer, session);  // so that its SWITCH finds it
-    link.start();
   }
 
   private onPeerSignal(message: PeerSignal): void {

@@ -108,18 +108,27 @@ class Agent {
       disconnected_ = true;
       wakeup.signal();
     });
-    call_->onTransportChanged([this](const TransportInfo& info) {
-      auto e = event("transport");
-      if (info.mode == TransportMode::PeerToPeer) {
-        e["mode"] = "p2p";
-        e["peer"] = info.peer.identity;
-      } else {
-        e["mode"] = "server";
-      }
-      out_.write(e);
-    });
+    call_->onTransportChanged([this](const TransportInfo& info) { print_transport(info); });
     call_->dataChannel().onReceiverCreated(
         [this](const std::shared_ptr<DataChannelReceiver>& receiver) { on_receiver(receiver); });
+    // The path may have changed between join() and the registration above.
+    print_transport(call_->transport());
+  }
+
+  // Prints a transport event when the path differs from the last one printed (the call
+  // starts on the server). The callback and watch() may race; the lock orders them.
+  void print_transport(const TransportInfo& info) {
+    std::lock_guard lock(transport_mu_);
+    if (info == printed_transport_) return;
+    printed_transport_ = info;
+    auto e = event("transport");
+    if (info.mode == TransportMode::PeerToPeer) {
+      e["mode"] = "p2p";
+      e["peer"] = info.peer.identity;
+    } else {
+      e["mode"] = "server";
+    }
+    out_.write(e);
   }
 
   void print_joined() {
@@ -283,6 +292,8 @@ class Agent {
   EventWriter& out_;
   std::shared_ptr<Call> call_;
   std::atomic<bool> disconnected_{false};
+  std::mutex transport_mu_;
+  TransportInfo printed_transport_;  // transport_mu_; what the last transport event said
   std::map<std::uint16_t, std::shared_ptr<DataChannelSender>> senders_;  // main thread
   std::optional<Json> leave_req_;                                        // main thread
   std::mutex receivers_mutex_;

@@ -38,6 +38,8 @@ CallTransport::CallTransport(asio::io_context& io, ServerLinkConfig config, Call
   ServerLink::Callbacks link;
   link.joined = [this](const signaling::Joined& j) { on_joined(j); };
   link.connected = [this] {
+    server_connected_ = true;
+    flush_pending();  // SWITCH frames queued while the direct path came up first
     if (callbacks_.connected) callbacks_.connected();
   };
   link.participant_joined = [this](const signaling::ParticipantInfo& p) {
@@ -127,6 +129,7 @@ void CallTransport::leave() {
 }
 
 void CallTransport::flush_pending() {
+  if (!server_connected_) return;  // `connected` flushes
   while (!pending_.empty()) {
     auto& [cls, bytes] = pending_.front();
     auto sent = link_->send(cls, bytes);

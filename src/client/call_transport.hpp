@@ -107,6 +107,7 @@ class CallTransport final : public Transport {
   std::unique_ptr<ServerLink> link_;
   bool left_ = false;
   bool joined_ = false;
+  bool server_connected_ = false;  // the server link's data connection is up
   core::ParticipantId self_ = core::kNoParticipant;
   std::set<core::ParticipantId> others_;
   webrtc::IceServerConfig ice_;

@@ -28,6 +28,7 @@ run: build
 	@echo "Switchboard server starting. Join it from other terminals, one per participant:"
 	@echo "  $(BUILD_DIR)/bin/switchboard chat --server ws://127.0.0.1:8480 --call demo --user alice --dev"
 	@echo "  $(BUILD_DIR)/bin/switchboard chat --server ws://127.0.0.1:8480 --call demo --user bob --dev"
+	@echo "or open http://127.0.0.1:8480/ in a browser (the Web demo: chat and files), a tab per participant."
 	$(BUILD_DIR)/bin/switchboard-server --dev --bind 127.0.0.1 --port 8480
 
 # The DataChannel rules in one process, no network.

@@ -308,8 +308,8 @@ export class IncomingFile {
   private receivedBytes = 0;
   private reported = 0;
   private hash = new Sha256();
-  private parts: BlobPart[] = [];
-  private pending: Uint8Array[] = [];
+  private parts: Blob[] = [];
+  private pending: Uint8Array<ArrayBuffer>[] = [];
   private pendingBytes = 0;
   private fileValue: Blob | undefined;
   errorValue: FileTransferError | undefined;
@@ -393,13 +393,18 @@ export class IncomingFile {
     }
     switch (message.kind) {
       case 'chunk': {
-        if (message.offset !== this.receivedBytes || this.receivedBytes + message.data.length > this.size) {
+        const end = message.offset + message.data.length;
+        if (message.offset > this.receivedBytes || end > this.size) {
           this.abort('CANCELLED', `a chunk at byte ${message.offset} of ${message.data.length} bytes, expected byte ${this.receivedBytes} of ${this.size}`);
           return;
         }
-        this.hash.update(message.data);
-        this.keep(message.data);
-        this.receivedBytes += message.data.length;
+        // Bytes we hold already: a chunk the sender queued before an interruption that
+        // still arrived, ahead of the resumed stream. The same file's bytes, so skipped.
+        if (end <= this.receivedBytes) return;
+        const fresh = message.data.subarray(this.receivedBytes - message.offset);
+        this.hash.update(fresh);
+        this.keep(fresh);
+        this.receivedBytes += fresh.length;
         this.events.emit('progress', this.receivedBytes);
         if (this.receivedBytes - this.reported >= PROGRESS_INTERVAL && this.receivedBytes < this.size) {
           this.reported = this.receivedBytes;
@@ -446,7 +451,7 @@ export class IncomingFile {
   }
   private flush(): void {
     if (this.pending.length === 0) return;
-    this.parts.push(new Blob(this.pending as BlobPart[]));
+    this.parts.push(new Blob(this.pending));
     this.pending = [];
     this.pendingBytes = 0;
   }

@@ -148,10 +148,10 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   response->prepare_payload();
   if (request.method() == http::verb::head) response->body().clear();
-  write(std::move(response));
+  write(response);
 }
 
-void HttpSession::write(std::shared_ptr<Response> response) {
+void HttpSession::write(const std::shared_ptr<Response>& response) {
   http::async_write(stream_, *response,
                     [self = shared_from_this(), response](beast::error_code write_ec, std::size_t) {
                       if (write_ec || !response->keep_alive()) {

@@ -27,8 +27,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void read();
   void on_read(boost::beast::error_code ec);
-  void write(
-      std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
+  void write(const std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>>&
+                 response);
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -17,3 +17,17 @@ export {
   type DataChannelSenderEvents,
 } from './client/dataChannel.js';
 export type { SenderOptions, Identity } from './core/options.js';
+// File transfer and chat conventions (docs/protocol.md, "Applications on DataChannels").
+export {
+  CHAT_CHANNEL,
+  FILE_CHANNEL,
+  FileTransfer,
+  FileTransferError,
+  IncomingFile,
+  OutgoingFile,
+  type FileOffer,
+  type FileTransferEvents,
+  type IncomingFileEvents,
+  type OutgoingFileEvents,
+  type SendFileOptions,
+} from './files/fileTransfer.js';

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   switchboard::cli::add_token_command(app, exit_code);
   switchboard::cli::add_agent_command(app, exit_code);
   switchboard::cli::add_chat_command(app, exit_code);
+  switchboard::cli::add_send_command(app, exit_code);
+  switchboard::cli::add_receive_command(app, exit_code);
   switchboard::cli::add_bench_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -5,5 +5,6 @@
 #include "switchboard/call_client.hpp"
 #include "switchboard/data_channel.hpp"
 #include "switchboard/error.hpp"
+#include "switchboard/file_transfer.hpp"
 #include "switchboard/options.hpp"
 #include "switchboard/result.hpp"

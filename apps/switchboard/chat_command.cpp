@@ -1,6 +1,9 @@
 // `switchboard chat`: a line-based chat over one durable channel. Lines typed go to the
-// current recipients; received messages print as `[alice #12] hi`.
+// current recipients; received messages print as `[Alice #12] hi` (the sender's display
+// name). `/send PATH` shares a file with the current recipients through FileTransfer;
+// files offered to us are saved under --dir.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -14,11 +17,16 @@
 #include "credentials.hpp"
 #include "participant_args.hpp"
 #include "stdin_lines.hpp"
+#include "transfer_display.hpp"
 
 namespace switchboard::cli {
 namespace {
 
-constexpr std::uint16_t kChatChannel = 10000;
+struct ChatArgs {
+  ParticipantArgs participant;
+  std::string dir = "switchboard-downloads";
+  bool no_files = false;
+};
 
 // stdout is shared by the stdin thread and the SDK's event thread.
 class Console {
@@ -56,9 +64,21 @@ std::vector<Identity> split_identities(std::string_view text) {
   return out;
 }
 
+// "Alice" for a display name, else the identity.
+std::string who(const std::string& identity, const std::string& display_name) {
+  return display_name.empty() ? identity : display_name;
+}
+
+// "Alice (alice)", or "alice" when both are the same.
+std::string who_in_full(const ParticipantInfo& p) {
+  if (p.displayName.empty() || p.displayName == p.identity) return p.identity;
+  return p.displayName + " (" + p.identity + ")";
+}
+
 void print_messages(Console& console, DataChannelReceiver& receiver) {
   while (auto m = receiver.readMessage()) {
-    std::string text = "[" + receiver.senderIdentity() + " #" + std::to_string(m->sequenceNumber);
+    std::string text = "[" + who(receiver.senderIdentity(), receiver.senderDisplayName()) + " #" +
+                       std::to_string(m->sequenceNumber);
     if (receiver.channelId() != kChatChannel) {
       text += " on channel " + std::to_string(receiver.channelId());
     }
@@ -72,7 +92,39 @@ void print_messages(Console& console, DataChannelReceiver& receiver) {
   }
 }
 
-int run_chat(const ParticipantArgs& args) {
+// What chat says about a file transfer: state changes only (no bars among chat lines).
+void print_transfer(Console& console, const TransferStatus& s) {
+  const bool out = s.direction == TransferDirection::Outgoing;
+  const std::string file = s.name + (out ? " to " : " from ") + s.peer;
+  switch (s.state) {
+    case TransferState::Offered:
+      if (out) console.line("* offered " + file + " (" + human_bytes(s.size) + ")");
+      return;
+    case TransferState::Done:
+      if (out) {
+        console.line("* delivered " + file);
+      } else {
+        console.line("* saved " + file + " as " + s.path.string() + " (" + human_bytes(s.size) +
+                     ", SHA-256 checked)");
+      }
+      return;
+    case TransferState::Declined:
+      console.line("* " + file + " declined" + (s.error ? ": " + s.error->message : ""));
+      return;
+    case TransferState::Failed:
+      console.line("* " + file + " failed" +
+                   (s.error ? ": " + s.error->code + ": " + s.error->message : ""));
+      return;
+    case TransferState::Waiting:
+      console.line("* " + file + ": waiting for " + s.peer + " to be in the call");
+      return;
+    default:
+      return;
+  }
+}
+
+int run_chat(const ChatArgs& chat_args) {
+  const ParticipantArgs& args = chat_args.participant;
   std::signal(SIGPIPE, SIG_IGN);
   const auto token = join_token(args.token, args.dev, args.user, args.call, args.display_name);
   if (!token) {
@@ -94,16 +146,42 @@ int run_chat(const ParticipantArgs& args) {
   }
   auto call = *joined;
 
-  call->onParticipantJoined(
-      [&console](const ParticipantInfo& p) { console.line("* " + p.identity + " joined"); });
-  call->onParticipantLeft(
-      [&console](const ParticipantInfo& p) { console.line("* " + p.identity + " left"); });
+  // Files: offers are saved under --dir (names sanitised, nothing overwritten) unless
+  // --no-files.
+  FileTransferOptions file_options;
+  file_options.onOffer = [&](const IncomingOffer& offer) {
+    const std::string what = offer.name + " (" + human_bytes(offer.size) + ") from " +
+                             who(offer.from, offer.fromDisplayName);
+    if (chat_args.no_files) {
+      console.line("* declined " + what + " (--no-files)");
+      return OfferDecision::decline();
+    }
+    console.line("* receiving " + what + " into " + chat_args.dir);
+    return OfferDecision::acceptInto(chat_args.dir);
+  };
+  file_options.onProgress = [&console](const TransferStatus& s) { print_transfer(console, s); };
+  auto created = FileTransfer::create(call, std::move(file_options));
+  if (!created) {
+    std::cerr << "switchboard chat: " << created.error().message << "\n";
+    return 1;
+  }
+  FileTransfer& files = **created;
+
+  call->onParticipantJoined([&](const ParticipantInfo& p) {
+    files.handleParticipantJoined(p);
+    console.line("* " + who_in_full(p) + " joined");
+  });
+  call->onParticipantLeft([&](const ParticipantInfo& p) {
+    files.handleParticipantLeft(p);
+    console.line("* " + who_in_full(p) + " left");
+  });
   call->onDisconnected([&](const Error& error) {
     console.line("* disconnected: " + error.message);
     wakeup.signal();
   });
   call->dataChannel().onReceiverCreated(
-      [&console](const std::shared_ptr<DataChannelReceiver>& receiver) {
+      [&console, &files](const std::shared_ptr<DataChannelReceiver>& receiver) {
+        if (files.handleReceiver(receiver)) return;
         DataChannelReceiver* r = receiver.get();
         receiver->onMessageReady([&console, r] { print_messages(console, *r); });
         print_messages(console, *receiver);
@@ -117,9 +195,9 @@ int run_chat(const ParticipantArgs& args) {
   (*sender)->onError([&console](const Error& error) {
     console.line("* not delivered: " + std::string(to_string(error.code)) + ": " + error.message);
   });
-  console.line("* joined " + call->id() + " as " + call->self().identity +
+  console.line("* joined " + call->id() + " as " + who_in_full(call->self()) +
                "; here: " + names(call->participants()));
-  console.line("* type to send; /to bob,carol  /all  /who  /quit");
+  console.line("* type to send; /to bob,carol  /all  /who  /send PATH  /quit");
 
   const bool ended = read_lines(wakeup, [&](std::string_view line) {
     if (line == "/quit") return false;
@@ -141,8 +219,20 @@ int run_chat(const ParticipantArgs& args) {
         for (const auto& id : to) list += (list.empty() ? "" : ", ") + id;
         console.line("* sending to " + list);
       }
+    } else if (line.starts_with("/send ") || line == "/send") {
+      const auto path = line.substr(std::min<std::size_t>(line.size(), 6));
+      if (path.find_first_not_of(" \t") == std::string_view::npos) {
+        console.line("* /send needs a file: /send report.pdf");
+        return true;
+      }
+      // The chat's recipients: everyone (empty) or the /to list.
+      auto id = files.sendFile(std::filesystem::path(std::string(path)), (*sender)->participants());
+      if (!id) {
+        console.line("* cannot send " + std::string(path) + ": " +
+                     std::string(to_string(id.error().code)) + ": " + id.error().message);
+      }
     } else if (line.starts_with("/")) {
-      console.line("* commands: /to bob,carol  /all  /who  /quit");
+      console.line("* commands: /to bob,carol  /all  /who  /send PATH  /quit");
     } else {
       auto seq = (*sender)->sendMessage(line);
       if (!seq) {
@@ -152,6 +242,7 @@ int run_chat(const ParticipantArgs& args) {
     }
     return true;
   });
+  created->reset();
   if (ended) {
     call->leave();
     console.line("* left " + call->id());
@@ -163,9 +254,12 @@ int run_chat(const ParticipantArgs& args) {
 }  // namespace
 
 void add_chat_command(CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<ParticipantArgs>();
+  auto args = std::make_shared<ChatArgs>();
   auto* cmd = app.add_subcommand("chat", "Chat in a call: type lines, see everyone's");
-  add_participant_options(*cmd, *args);
+  add_participant_options(*cmd, args->participant);
+  cmd->add_option("--dir", args->dir,
+                  "Where files offered to us are saved (default ./switchboard-downloads)");
+  cmd->add_flag("--no-files", args->no_files, "Decline files offered to us");
   cmd->callback([args, &exit_code] { exit_code = run_chat(*args); });
 }
 

@@ -17,6 +17,8 @@ namespace switchboard::client::files {
 namespace {
 
 using Json = nlohmann::json;
+// Written with the keys in the Web SDK's order, so both produce the same bytes.
+using OrderedJson = nlohmann::ordered_json;
 
 Error invalid(std::string message) {
   return Error{ErrorCode::InvalidArgument, std::move(message)};
@@ -68,8 +70,8 @@ std::optional<std::uint64_t> offset_of(const Json& value) {
   return std::nullopt;
 }
 
-std::vector<std::uint8_t> with_kind(Kind kind, const Json& json) {
-  const std::string body = json.dump(-1, ' ', false, Json::error_handler_t::replace);
+std::vector<std::uint8_t> with_kind(Kind kind, const OrderedJson& json) {
+  const std::string body = json.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
   std::vector<std::uint8_t> out;
   out.reserve(1 + body.size());
   out.push_back(static_cast<std::uint8_t>(kind));
@@ -114,7 +116,7 @@ std::vector<std::uint8_t> encode(const Message& message) {
       [](const auto& m) -> std::vector<std::uint8_t> {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Offer>) {
-          Json j = {{"id", m.id}, {"name", m.name}, {"size", m.size}, {"sha256", m.sha256}};
+          OrderedJson j = {{"id", m.id}, {"name", m.name}, {"size", m.size}, {"sha256", m.sha256}};
           if (!m.mime.empty()) j["mime"] = m.mime;
           return with_kind(Kind::Offer, j);
         } else if constexpr (std::is_same_v<T, Accept>) {

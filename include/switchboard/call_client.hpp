@@ -19,11 +19,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "switchboard/data_channel.hpp"
+#include "switchboard/e2ee.hpp"
 #include "switchboard/options.hpp"
 #include "switchboard/result.hpp"
 
@@ -44,6 +46,11 @@ struct JoinOptions {
   // connection is up (and back through the server when a third joins or it fails); false
   // keeps every message on the server path.
   bool p2p = true;
+  // End-to-end encryption (switchboard/e2ee.hpp): every message this participant sends is
+  // sealed with these keys, and every message it receives must open with them (else the
+  // receiver's onError gets DECRYPTION_FAILED and the message is dropped). Each sender's
+  // maxMessageSizeInBytes() is kE2eeOverhead smaller. Absent: messages travel as given.
+  std::optional<E2eeKeys> e2ee;
 };
 
 // How this participant's messages travel right now.
@@ -87,6 +94,11 @@ class Call {
   TransportInfo transport() const;
   void onTransportChanged(std::function<void(const TransportInfo&)> callback);
 
+  // Key rotation without leaving: the keys that seal and open from the next message on.
+  // INVALID_ARGUMENT when the call joined without JoinOptions::e2ee or the keys were
+  // derived for another call.
+  Result<void> setE2eeKeys(E2eeKeys keys);
+
   // Leaves the call: what the senders queued goes out first (for at most 2 s), the server
   // is told (the others' receivers from us close with ParticipantLeft), the connection
   // ends and the senders close. Blocks until done (at most a few seconds). Idempotent.
@@ -109,7 +121,8 @@ class CallClient {
   // token. Returns once the server accepted us and the data connection is up, so a
   // sender created right after reaches the participants listed in participants().
   // Errors: UNAUTHORIZED (token missing, forged, expired or for another call),
-  // CALL_FULL, NOT_CONNECTED (server unreachable, timeout), INVALID_ARGUMENT (bad URL).
+  // CALL_FULL, NOT_CONNECTED (server unreachable, timeout), INVALID_ARGUMENT (bad URL, or
+  // E2EE keys derived from a passphrase for another call).
   Result<std::shared_ptr<Call>> join(std::string_view server, std::string_view callId,
                                      std::string_view token, const JoinOptions& options = {});
 

@@ -44,7 +44,8 @@ class DataChannelSender {
   Priority priority() const;
   std::uint32_t bitrateInKbps() const;
   // The largest message sendMessage accepts: the call's limit (256 KiB unless the server
-  // says otherwise; up to 16 MiB, fragmented on the wire).
+  // says otherwise; up to 16 MiB, fragmented on the wire), less kE2eeOverhead (33 bytes)
+  // with end-to-end encryption.
   std::size_t maxMessageSizeInBytes() const;
   // The recipients' identities; empty = everyone in the call.
   std::vector<Identity> participants() const;
@@ -100,6 +101,11 @@ class DataChannelReceiver {
   void onMessageReady(std::function<void()> callback);
   // Called once when the receiver closes.
   void onClose(std::function<void(ReceiverCloseReason)> callback);
+  // A message from this sender arrived but is not readable: with end-to-end encryption,
+  // one that could not be opened (DECRYPTION_FAILED: a key we lack, a wrong key, or
+  // altered on the way). The message is dropped; the ones after it still arrive. Register
+  // it inside onReceiverCreated to see the first message's error.
+  void onError(std::function<void(const Error&)> callback);
   bool closed() const;
   std::optional<ReceiverCloseReason> closeReason() const;
 

@@ -23,6 +23,9 @@ enum class ErrorCode : std::uint8_t {
   Unauthorized,
   CallFull,
   Internal,
+  // End-to-end encryption: a received message could not be opened (wrong key, unknown
+  // key id, not sealed, or altered on the way). It is not delivered.
+  DecryptionFailed,
 };
 
 // "INVALID_ARGUMENT", "SENDER_CLOSED", ...

@@ -42,6 +42,10 @@ TransportInfo Call::transport() const {
 void Call::onTransportChanged(std::function<void(const TransportInfo&)> callback) {
   impl_->set_on_transport_changed(std::move(callback));
 }
+Result<void> Call::setE2eeKeys(E2eeKeys keys) {
+  return impl_->set_e2ee_keys(std::move(keys));
+}
+
 void Call::leave() {
   impl_->leave();
 }

@@ -36,6 +36,11 @@ CallClient::~CallClient() = default;
 Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::string_view callId,
                                                std::string_view token, const JoinOptions& options) {
   if (callId.empty()) return Error{ErrorCode::InvalidArgument, "the call id is empty"};
+  if (options.e2ee && !options.e2ee->callId().empty() && options.e2ee->callId() != callId) {
+    return Error{ErrorCode::InvalidArgument,
+                 "the E2EE keys were derived from a passphrase for call " + options.e2ee->callId() +
+                     ", not " + std::string(callId)};
+  }
   client::ServerLinkConfig config;
   config.url = std::string(server);
   config.call = std::string(callId);
@@ -43,7 +48,7 @@ Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::str
   if (!options.displayName.empty()) config.display_name = options.displayName;
   config.p2p = options.p2p;
   auto call = Call::Impl::join(*impl_->loop, client::call_transport(), std::move(config),
-                               options.timeout);
+                               options.timeout, {}, options.e2ee);
   if (!call) return std::move(call).error();
   {
     std::lock_guard lock(impl_->mu);

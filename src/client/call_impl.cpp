@@ -29,14 +29,15 @@ ParticipantInfo public_info(const core::Participant& p) {
 // ---- Sender and receiver state ----
 
 DataChannelSender::Impl::Impl(std::shared_ptr<Call::Impl> call,
-                              std::shared_ptr<core::SenderChannel> channel)
+                              std::shared_ptr<core::SenderChannel> channel,
+                              std::size_t max_message_size)
     : call(std::move(call)),
       channel(std::move(channel)),
       channel_id(this->channel->channel_id()),
       reliability(this->channel->reliability()),
       priority(this->channel->priority()),
       bitrate_kbps(this->channel->bitrate_kbps()),
-      max_message_size(this->channel->max_message_size()) {}
+      max_message_size(max_message_size) {}
 
 DataChannelReceiver::Impl::Impl(std::shared_ptr<Call::Impl> call,
                                 std::shared_ptr<core::ReceiverChannel> channel,
@@ -59,13 +60,14 @@ Call::Impl::~Impl() = default;
 Result<std::shared_ptr<Call::Impl>> Call::Impl::join(
     client::EventLoop& loop, const client::TransportFactory& factory,
     client::ServerLinkConfig config, std::chrono::milliseconds timeout,
-    std::function<void(core::EndpointConfig&)> tuning) {
+    std::function<void(core::EndpointConfig&)> tuning, std::optional<E2eeKeys> e2ee) {
   if (loop.in_loop_thread()) {
     return Error{ErrorCode::InvalidArgument,
                  "join() blocks, so it cannot run on the SDK's event thread (inside a callback)"};
   }
   auto call = std::make_shared<Impl>(loop, config.call);
   call->tuning_ = std::move(tuning);
+  call->e2ee_keys_ = std::move(e2ee);
   loop.post([call, factory, config = std::move(config)]() mutable {
     call->start(factory, std::move(config));
   });
@@ -139,7 +141,12 @@ void Call::Impl::on_joined(const signaling::Joined& joined) {
       [this](const auto& r) { on_endpoint_receiver_created(r); },
       [this](const auto& r) { on_endpoint_message_ready(r); },
       [this](const auto& r) { on_endpoint_receiver_closed(r); },
+      [this](const auto& r, std::uint32_t, const Error& e) { on_endpoint_message_rejected(r, e); },
   });
+  if (e2ee_keys_) {
+    cipher_ = std::make_shared<client::E2eeCipher>(*e2ee_keys_, call_id_, joined.identity);
+    endpoint_->set_payload_cipher(cipher_);
+  }
   endpoint_->participant_joined({joined.participant_id, joined.identity, joined.display_name}, now);
   for (const auto& p : joined.participants) {
     endpoint_->participant_joined({p.participant_id, p.identity, p.display_name}, now);
@@ -243,6 +250,20 @@ void Call::Impl::set_on_transport_changed(std::function<void(const TransportInfo
   std::swap(on_transport_changed_, callback);
 }
 
+Result<void> Call::Impl::set_e2ee_keys(E2eeKeys keys) {
+  if (!keys.callId().empty() && keys.callId() != call_id_) {
+    return Error{ErrorCode::InvalidArgument,
+                 "the E2EE keys were derived for call " + keys.callId() + ", not " + call_id_};
+  }
+  std::lock_guard lock(mu_);
+  if (!cipher_) {
+    return Error{ErrorCode::InvalidArgument,
+                 "end-to-end encryption is off in this call: join with JoinOptions::e2ee"};
+  }
+  cipher_->set_keys(std::move(keys));
+  return {};
+}
+
 void Call::Impl::on_path_changed(std::optional<core::ParticipantId> peer) {
   std::function<void(const TransportInfo&)> callback;
   TransportInfo info;
@@ -274,7 +295,8 @@ Result<std::shared_ptr<DataChannelSender>> Call::Impl::create_sender(const Sende
     }
     auto channel = endpoint_->create_sender(options, Clock::now());
     if (!channel) return std::move(channel).error();
-    auto impl = std::make_shared<DataChannelSender::Impl>(shared_from_this(), *channel);
+    auto impl = std::make_shared<DataChannelSender::Impl>(shared_from_this(), *channel,
+                                                          endpoint_->max_message_size(**channel));
     auto [it, inserted] = senders_.try_emplace(impl->channel_id, impl);
     if (!inserted) {
       replaced = std::exchange(it->second, impl);  // its core sender was closed
@@ -293,16 +315,18 @@ Result<std::uint32_t> Call::Impl::send(DataChannelSender::Impl& sender, ByteView
   // The sender's own checks come first (closed, empty, too large); the rate limit is only
   // charged for a message that would otherwise be accepted.
   const bool checkable =
-      !channel.closed() && !data.empty() && data.size() <= channel.max_message_size();
+      !channel.closed() && !data.empty() && data.size() <= sender.max_message_size;
+  // What the server counts: the sealed size with E2EE.
+  const std::size_t wire_size = data.size() + (cipher_ ? cipher_->overhead() : 0);
   // The limit is the server's: messages that go straight to the peer do not count.
   const bool direct = transport_info_.mode == TransportMode::PeerToPeer;
-  if (checkable && !direct && !rate_limit_.allows(data.size(), Clock::now())) {
+  if (checkable && !direct && !rate_limit_.allows(wire_size, Clock::now())) {
     return Error{ErrorCode::TrafficLimited,
                  "over the call's rate limit; the message was not sent, retry later"};
   }
   auto sequence = endpoint_->send(channel, data);
   if (sequence) {
-    if (!direct) rate_limit_.take(data.size());
+    if (!direct) rate_limit_.take(wire_size);
     request_flush_locked();
   }
   return sequence;
@@ -376,20 +400,27 @@ void Call::Impl::on_endpoint_receiver_created(const core::DataChannelEndpoint::R
                                                           p ? p->display_name : std::string{});
   auto receiver = std::make_shared<DataChannelReceiver>(impl);
   receivers_[r.get()] = {receiver, impl};
-  events_.push_back({Event::Kind::ReceiverCreated, receiver, impl});
+  events_.push_back({Event::Kind::ReceiverCreated, receiver, impl, {}});
 }
 
 void Call::Impl::on_endpoint_message_ready(const core::DataChannelEndpoint::ReceiverPtr& r) {
   auto it = receivers_.find(r.get());
   if (it == receivers_.end()) return;
-  events_.push_back({Event::Kind::MessageReady, it->second.first, it->second.second});
+  events_.push_back({Event::Kind::MessageReady, it->second.first, it->second.second, {}});
 }
 
 void Call::Impl::on_endpoint_receiver_closed(const core::DataChannelEndpoint::ReceiverPtr& r) {
   auto it = receivers_.find(r.get());
   if (it == receivers_.end()) return;
-  events_.push_back({Event::Kind::ReceiverClosed, it->second.first, it->second.second});
+  events_.push_back({Event::Kind::ReceiverClosed, it->second.first, it->second.second, {}});
   receivers_.erase(it);
+}
+
+void Call::Impl::on_endpoint_message_rejected(const core::DataChannelEndpoint::ReceiverPtr& r,
+                                              const Error& error) {
+  auto it = receivers_.find(r.get());
+  if (it == receivers_.end()) return;
+  events_.push_back({Event::Kind::MessageRejected, it->second.first, it->second.second, error});
 }
 
 void Call::Impl::set_on_receiver_created(
@@ -437,6 +468,12 @@ void Call::Impl::set_on_close(DataChannelReceiver::Impl& receiver,
   std::swap(receiver.on_close, callback);
 }
 
+void Call::Impl::set_on_error(DataChannelReceiver::Impl& receiver,
+                              std::function<void(const Error&)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(receiver.on_error, callback);
+}
+
 void Call::Impl::dispatch(const Events& events) {
   for (const Event& e : events) {
     if (quiet_) return;
@@ -468,6 +505,15 @@ void Call::Impl::dispatch(const Events& events) {
           reason = e.impl->channel->close_reason().value_or(reason);
         }
         if (callback) callback(reason);
+        break;
+      }
+      case Event::Kind::MessageRejected: {
+        std::function<void(const Error&)> callback;
+        {
+          std::lock_guard lock(mu_);
+          callback = e.impl->on_error;
+        }
+        if (callback) callback(e.error);
         break;
       }
     }
@@ -726,6 +772,7 @@ void Call::Impl::finish_leave() {
   std::vector<std::function<void(const Error&)>> sender_cbs;
   std::vector<std::function<void()>> ready_cbs;
   std::vector<std::function<void(ReceiverCloseReason)>> close_cbs;
+  std::vector<std::function<void(const Error&)>> error_cbs;
   Events events;
   {
     std::lock_guard lock(mu_);
@@ -739,6 +786,7 @@ void Call::Impl::finish_leave() {
     for (auto& [key, r] : receivers) {
       ready_cbs.push_back(std::move(r.second->on_message_ready));
       close_cbs.push_back(std::move(r.second->on_close));
+      error_cbs.push_back(std::move(r.second->on_error));
     }
     joined_cb = std::move(on_participant_joined_);
     left_cb = std::move(on_participant_left_);

@@ -26,6 +26,7 @@
 #include <switchboard/call_client.hpp>
 #include <switchboard/data_channel.hpp>
 
+#include "client/e2ee_cipher.hpp"
 #include "client/event_loop.hpp"
 #include "client/transport.hpp"
 #include "core/endpoint.hpp"
@@ -35,7 +36,9 @@ namespace switchboard {
 
 class DataChannelSender::Impl {
  public:
-  Impl(std::shared_ptr<Call::Impl> call, std::shared_ptr<core::SenderChannel> channel);
+  // `max_message_size`: what the user may send (the channel's limit less E2EE overhead).
+  Impl(std::shared_ptr<Call::Impl> call, std::shared_ptr<core::SenderChannel> channel,
+       std::size_t max_message_size);
 
   const std::shared_ptr<Call::Impl> call;
   const std::shared_ptr<core::SenderChannel> channel;  // mu_
@@ -59,6 +62,7 @@ class DataChannelReceiver::Impl {
   const std::string display_name;
   std::function<void()> on_message_ready;             // mu_
   std::function<void(ReceiverCloseReason)> on_close;  // mu_
+  std::function<void(const Error&)> on_error;         // mu_
 };
 
 class DataChannelFeature::Impl {
@@ -73,11 +77,13 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   // connection is up, the join failed, or `timeout` passed (NOT_CONNECTED). Must not be
   // called on the event thread (INVALID_ARGUMENT).
   // `tuning` adjusts the endpoint's settings (tests shorten the receiver idle timeout).
+  // `e2ee`: seal and open every message with these keys (client/e2ee_cipher.hpp).
   static Result<std::shared_ptr<Impl>> join(client::EventLoop& loop,
                                             const client::TransportFactory& factory,
                                             client::ServerLinkConfig config,
                                             std::chrono::milliseconds timeout,
-                                            std::function<void(core::EndpointConfig&)> tuning = {});
+                                            std::function<void(core::EndpointConfig&)> tuning = {},
+                                            std::optional<E2eeKeys> e2ee = std::nullopt);
 
   Impl(client::EventLoop& loop, std::string call_id);
   ~Impl();
@@ -95,6 +101,7 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void set_on_disconnected(std::function<void(const Error&)> callback);
   TransportInfo transport() const;
   void set_on_transport_changed(std::function<void(const TransportInfo&)> callback);
+  Result<void> set_e2ee_keys(E2eeKeys keys);
   // Blocks until left (bounded), except on the event thread, where it only starts leaving.
   void leave();
 
@@ -121,15 +128,18 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void set_on_message_ready(DataChannelReceiver::Impl& receiver, std::function<void()> callback);
   void set_on_close(DataChannelReceiver::Impl& receiver,
                     std::function<void(ReceiverCloseReason)> callback);
+  void set_on_error(DataChannelReceiver::Impl& receiver,
+                    std::function<void(const Error&)> callback);
 
  private:
   enum class State { Joining, Connected, Disconnected, Leaving, Left };
 
   // What the endpoint reported while mu_ was held, for the callbacks after it is released.
   struct Event {
-    enum class Kind { ReceiverCreated, MessageReady, ReceiverClosed } kind;
+    enum class Kind { ReceiverCreated, MessageReady, ReceiverClosed, MessageRejected } kind;
     std::shared_ptr<DataChannelReceiver> receiver;
     std::shared_ptr<DataChannelReceiver::Impl> impl;
+    Error error;  // MessageRejected
   };
   using Events = std::vector<Event>;
 
@@ -163,19 +173,23 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void on_endpoint_receiver_created(const core::DataChannelEndpoint::ReceiverPtr& receiver);
   void on_endpoint_message_ready(const core::DataChannelEndpoint::ReceiverPtr& receiver);
   void on_endpoint_receiver_closed(const core::DataChannelEndpoint::ReceiverPtr& receiver);
+  void on_endpoint_message_rejected(const core::DataChannelEndpoint::ReceiverPtr& receiver,
+                                    const Error& error);
 
   client::EventLoop& loop_;
   const std::string call_id_;
   std::function<void(core::EndpointConfig&)> tuning_;  // set before start, then read-only
+  std::optional<E2eeKeys> e2ee_keys_;                  // set before start, then read-only
   ParticipantInfo self_info_;
   DataChannelFeature feature_;
 
   mutable std::mutex mu_;
   std::condition_variable state_changed_;
-  State state_ = State::Joining;                                               // mu_
-  std::optional<Error> join_error_;                                            // mu_
-  std::unique_ptr<core::DataChannelEndpoint> endpoint_;                        // mu_
-  core::RateLimit rate_limit_;                                                 // mu_
+  State state_ = State::Joining;                         // mu_
+  std::optional<Error> join_error_;                      // mu_
+  std::unique_ptr<core::DataChannelEndpoint> endpoint_;  // mu_
+  std::shared_ptr<client::E2eeCipher> cipher_;           // mu_; the endpoint's, when E2EE is on
+  core::RateLimit rate_limit_;                           // mu_
   std::map<std::uint16_t, std::shared_ptr<DataChannelSender::Impl>> senders_;  // mu_, open ones
   std::unordered_map<const core::ReceiverChannel*,
                      std::pair<std::shared_ptr<DataChannelReceiver>,

@@ -86,6 +86,9 @@ void DataChannelReceiver::onMessageReady(std::function<void()> callback) {
 void DataChannelReceiver::onClose(std::function<void(ReceiverCloseReason)> callback) {
   impl_->call->set_on_close(*impl_, std::move(callback));
 }
+void DataChannelReceiver::onError(std::function<void(const Error&)> callback) {
+  impl_->call->set_on_error(*impl_, std::move(callback));
+}
 bool DataChannelReceiver::closed() const {
   return impl_->call->closed(*impl_);
 }

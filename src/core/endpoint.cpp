@@ -85,7 +85,28 @@ Result<DataChannelEndpoint::SenderPtr> DataChannelEndpoint::create_sender(
   return sender;
 }
 
+std::size_t DataChannelEndpoint::max_message_size(const SenderChannel& sender) const {
+  const std::size_t overhead = cipher_ ? cipher_->overhead() : 0;
+  return sender.max_message_size() > overhead ? sender.max_message_size() - overhead : 0;
+}
+
 Result<std::uint32_t> DataChannelEndpoint::send(SenderChannel& sender, ByteView data) {
+  Bytes sealed;
+  // A closed sender and an empty message are refused by accept() before anything is
+  // sealed; the sealed message must fit the call's limit.
+  if (cipher_ && !sender.closed() && !data.empty()) {
+    if (data.size() > max_message_size(sender)) {
+      return Error{ErrorCode::MessageTooLarge,
+                   "message of " + std::to_string(data.size()) + " bytes exceeds maxMessageSize " +
+                       std::to_string(max_message_size(sender)) + " (the call's " +
+                       std::to_string(sender.max_message_size()) + " less " +
+                       std::to_string(cipher_->overhead()) + " bytes of end-to-end encryption)"};
+    }
+    auto result = cipher_->seal(sender.channel_id(), sender.next_sequence(), data);
+    if (!result) return std::move(result).error();
+    sealed = std::move(*result);
+    data = sealed;
+  }
   auto sequence = sender.accept(data, roster_);
   if (sequence) {
     ++stats_.messages_accepted;
@@ -215,6 +236,18 @@ void DataChannelEndpoint::deliver(ParticipantId from, const FrameHeader& header,
     if (events_.receiver_created) events_.receiver_created(it->second);
   }
   const ReceiverPtr receiver = it->second;  // the callback may close it
+  if (cipher_) {
+    auto opened =
+        cipher_->open(receiver->sender_identity(), header.channel_id, header.sequence, data);
+    if (!opened) {
+      ++stats_.messages_rejected;
+      if (events_.message_rejected) {
+        events_.message_rejected(receiver, header.sequence, opened.error());
+      }
+      return;
+    }
+    data = std::move(*opened);
+  }
   if (receiver->push(Message{header.sequence, std::move(data)}, header.reliability, now)) {
     ++stats_.messages_delivered;
     if (events_.message_ready) events_.message_ready(receiver);

@@ -11,6 +11,7 @@
 
 #include "core/channel_id_allocator.hpp"
 #include "core/clock.hpp"
+#include "core/payload_cipher.hpp"
 #include "core/reassembler.hpp"
 #include "core/receiver_channel.hpp"
 #include "core/roster.hpp"
@@ -36,6 +37,7 @@ struct EndpointStats {
   std::uint64_t lossy_dropped_on_send = 0;     // sender queue full
   std::uint64_t lossy_dropped_on_receive = 0;  // receiver over its unread bound
   std::uint64_t malformed_frames = 0;
+  std::uint64_t messages_rejected = 0;  // the payload cipher could not open them
 };
 
 // One participant's DataChannel state, with no I/O: the senders it created, the receivers
@@ -51,6 +53,8 @@ class DataChannelEndpoint {
     std::function<void(const ReceiverPtr&)> receiver_created;  // before its first message
     std::function<void(const ReceiverPtr&)> message_ready;
     std::function<void(const ReceiverPtr&)> receiver_closed;
+    // A message the payload cipher could not open: dropped, never readable.
+    std::function<void(const ReceiverPtr&, std::uint32_t sequence, const Error&)> message_rejected;
   };
 
   DataChannelEndpoint(ParticipantId self, EndpointConfig config);
@@ -59,6 +63,12 @@ class DataChannelEndpoint {
   const EndpointConfig& config() const { return config_; }
   void set_events(Events events) { events_ = std::move(events); }
   const EndpointStats& stats() const { return stats_; }
+  // Seals every message sent from now on and opens every one received (null: none). A
+  // sender's messages may then hold max_message_size() - overhead() bytes.
+  void set_payload_cipher(std::shared_ptr<PayloadCipher> cipher) { cipher_ = std::move(cipher); }
+  PayloadCipher* payload_cipher() const { return cipher_.get(); }
+  // The largest message `sender` accepts from the user.
+  std::size_t max_message_size(const SenderChannel& sender) const;
 
   // The call's participants, as signaling reports them.
   const Roster& roster() const { return roster_; }
@@ -98,6 +108,7 @@ class DataChannelEndpoint {
   EndpointConfig config_;
   Events events_;
   EndpointStats stats_;
+  std::shared_ptr<PayloadCipher> cipher_;
   Roster roster_;
   ChannelIdAllocator channel_ids_;
   std::unordered_map<std::uint16_t, SenderPtr> senders_;

@@ -106,6 +106,10 @@ class Inbox {
       record("closed " + std::to_string(raw->channelId()) + " from " + raw->senderIdentity() + " " +
              std::string(to_string(reason)));
     });
+    r->onError([this, raw](const Error& e) {
+      record("error " + std::to_string(raw->channelId()) + " from " + raw->senderIdentity() + " " +
+             std::string(to_string(e.code)));
+    });
   }
 
  public:

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <switchboard/switchboard.hpp>
@@ -265,6 +266,14 @@ class Agent {
     receiver->onClose([this, weak](ReceiverCloseReason reason) {
       if (auto w = weak.lock()) report_close(*w, reason);
     });
+    // E2EE: a message that could not be opened is reported instead of delivered.
+    receiver->onError([this, channel = receiver->channelId(),
+                       from = receiver->senderIdentity()](const Error& error) {
+      auto e = error_event(std::nullopt, error);
+      e["channelId"] = channel;
+      e["from"] = from;
+      out_.write(e);
+    });
     drain(*receiver);
     if (const auto reason = receiver->closeReason()) report_close(*watched, *reason);
   }
@@ -304,17 +313,20 @@ int run_agent(const AgentArgs& args) {
   std::signal(SIGPIPE, SIG_IGN);
   EventWriter out;
   const auto& p = args.participant;
-  if (!args.e2ee_key_file.empty()) {
-    out.start(error_event(std::nullopt,
-                          Error{ErrorCode::InvalidArgument,
-                                "--e2ee-key-file: end-to-end encryption is not available yet "
-                                "(it comes with the Security issue); run without it"}));
-    return 2;
-  }
   if (args.p2p != "auto" && args.p2p != "off") {
     out.start(
         error_event(std::nullopt, Error{ErrorCode::InvalidArgument, "--p2p must be auto or off"}));
     return 2;
+  }
+  std::optional<E2eeKeys> e2ee;
+  if (!args.e2ee_key_file.empty()) {
+    auto keys = E2eeKeys::fromFile(args.e2ee_key_file, p.call);
+    if (!keys) {
+      out.start(error_event(std::nullopt,
+                            Error{keys.error().code, "--e2ee-key-file: " + keys.error().message}));
+      return 2;
+    }
+    e2ee = std::move(*keys);
   }
   const auto token = join_token(p.token, p.dev, p.user, p.call, p.display_name);
   if (!token) {
@@ -329,6 +341,7 @@ int run_agent(const AgentArgs& args) {
   JoinOptions options;
   options.displayName = p.display_name;
   options.p2p = args.p2p == "auto";
+  options.e2ee = std::move(e2ee);
   auto call = client->join(p.server, p.call, *token, options);
   if (!call) {
     out.start(error_event(std::nullopt, call.error()));
@@ -359,7 +372,8 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"auto", "off"}))
       ->capture_default_str();
   cmd->add_option("--e2ee-key-file", args->e2ee_key_file,
-                  "End-to-end encryption key (not available yet)");
+                  "Seal and open every message with the keys in FILE (lines KEYID:BASE64 or "
+                  "KEYID:passphrase:TEXT; docs/protocol.md, \"End-to-end encryption\")");
   cmd->callback([args, &exit_code] { exit_code = run_agent(*args); });
 }
 

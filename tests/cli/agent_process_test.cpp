@@ -132,16 +132,19 @@ std::vector<std::string> agent_args(const std::string& server, std::vector<std::
   return args;
 }
 
-TEST(AgentProcess, E2eeKeyFileFailsClearlyInsteadOfPretending) {
+// Before joining: a key file the agent cannot use is an error event and exit status 2,
+// never a call without encryption.
+TEST(AgentProcess, AnUnusableE2eeKeyFileFailsClearlyBeforeJoining) {
   Child agent(agent_args("ws://127.0.0.1:9", {"--dev", "--e2ee-key-file", "/dev/null"}));
   ASSERT_TRUE(agent.started());
   const auto e = agent.next_event();
   EXPECT_EQ(e.value("event", ""), "error");
   EXPECT_EQ(e.value("code", ""), "INVALID_ARGUMENT");
-  EXPECT_NE(e.value("message", "").find("not available"), std::string::npos);
+  EXPECT_EQ(e.value("message", "").rfind("--e2ee-key-file: ", 0), 0u) << e.dump();
+  EXPECT_NE(e.value("message", "").find("/dev/null"), std::string::npos) << e.dump();
   const auto status = agent.wait_exit();
   ASSERT_TRUE(status);
-  EXPECT_NE(*status, 0);
+  EXPECT_EQ(*status, 2);
 }
 
 TEST(AgentProcess, NoTokenAndNoDevIsAnErrorEvent) {

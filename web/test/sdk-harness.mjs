@@ -15,6 +15,12 @@ import { createInterface } from 'node:readline';
 
 // src/signaling/token.hpp kDevelopmentSecret: what `--dev` signs with.
 export const DEV_SECRET = 'switchboard-development-secret-do-not-use-in-production';
+// Every process started here, killed when this one exits however it exits.
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -44,6 +50,7 @@ export async function startServer(binary, { bind, webRoot, extra = [] }) {
   const args = ['--bind', bind, '--port', '0', '--secret-file', secretFile, '--log-level', 'warn', ...extra];
   if (webRoot) args.push('--web-root', webRoot);
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
   const port = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const m = /listening on \S*:(\d+)/.exec(line);
@@ -80,6 +87,7 @@ export class Agent {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stderr.on('data', (d) => process.env.VERBOSE && process.stderr.write(`[${user}] ${d}`));
+    children.add(this.child);
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       const e = JSON.parse(line);
@@ -143,6 +151,7 @@ function pageSetup() {
     got: {}, // "sender/channel" -> [[sequenceNumber, text]]
     senders: {},
     seqs: {}, // channel -> the sequence numbers sendMessage resolved with
+    others: new Set(), // channels whose messages are someone else's to read (e.g. FileTransfer's)
   };
   window.T = T;
   T.join = async (opts) => {
@@ -157,6 +166,7 @@ function pageSetup() {
     call.dataChannel.on('dataChannelReceiverCreated', (r) => {
       const key = `${r.senderIdentity}/${r.channelId}`;
       T.log.push({ receiver: key });
+      if (T.others.has(r.channelId)) return;
       T.got[key] ??= [];
       const drain = () => {
         for (let m; (m = r.readMessage()); ) T.got[key].push([m.sequenceNumber, new TextDecoder().decode(m.data)]);

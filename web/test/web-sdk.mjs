@@ -12,7 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from './browser.mjs';
 import { Agent, newPage, runScenarios, sleep, startServer, token, until, waitPage } from './sdk-harness.mjs';
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -185,15 +186,288 @@ async function messaging() {
   console.log('leave: browser → browser and native, native → browser: participant_left, receivers closed with participant_left');
 }
 
+
+// ---- 2. 20 MB each way between a browser and a native agent, by the file-transfer
+// convention of docs/protocol.md (channel 10001). The browser runs the SDK's FileTransfer
+// (web/src/files); the native side of the protocol is written here, over the agent's
+// base64 `send` commands and `message` events. Both transfers run at the same time.
+const FILE_CHANNEL = 10001;
+const KIND = { offer: 1, accept: 2, chunk: 3, done: 4, progress: 5, cancel: 6 };
+const CHUNK = 64 * 1024;
+const MiB = 1024 * 1024;
+const withJson = (kind, json) => Buffer.concat([Buffer.from([kind]), Buffer.from(JSON.stringify(json))]);
+
+// FileTransfer for the page: esbuild bundles web/src/files into one script (window.SBFiles).
+async function filesScript() {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [join(web, 'src/files/fileTransfer.ts')],
+    bundle: true,
+    format: 'iife',
+    globalName: 'SBFiles',
+    target: 'es2022',
+    platform: 'browser',
+    write: false,
+    logLevel: 'warning',
+  });
+  return result.outputFiles[0].text;
+}
+
+// The native participant's side of the convention: one durable sender on 10001 whose
+// messages go out one at a time (waiting on BUFFER_FULL), a receiver of everything on 10001.
+class NativeFiles {
+  constructor(agent, peer) {
+    this.agent = agent;
+    this.peer = peer;
+    this.tail = Promise.resolve();
+    this.incoming = undefined; // { offer, hash, received, reported, done }
+    this.outgoing = undefined; // { id, size, accepted, progress: [], delivered }
+    this.problems = [];
+    this.sent = 0;
+    agent.onEvent((e) => {
+      if (e.event === 'error' && e.req === undefined) this.problems.push(`agent error: ${e.code} ${e.message}`);
+      if (e.event === 'message' && e.channelId === FILE_CHANNEL && e.from === peer) {
+        try {
+          this.handle(Buffer.from(e.base64, 'base64'));
+        } catch (err) {
+          this.problems.push(String(err.stack ?? err));
+        }
+      }
+    });
+  }
+  async open() {
+    await this.agent.request({ op: 'create_sender', channelId: FILE_CHANNEL, reliability: 'durable', participants: [this.peer] });
+  }
+  send(bytes) {
+    const run = async () => {
+      for (;;) {
+        try {
+          const sent = await this.agent.request({ op: 'send', channelId: FILE_CHANNEL, base64: bytes.toString('base64') });
+          if (process.env.VERBOSE && bytes[0] !== KIND.chunk) console.log(`[files] to ${this.peer}: kind ${bytes[0]} seq ${sent.sequenceNumber} ${bytes.subarray(1, 120).toString()}`);
+          return sent;
+        } catch (e) {
+          if (e.code !== 'BUFFER_FULL') throw e;
+          this.bufferFull = (this.bufferFull ?? 0) + 1;
+          await sleep(5);
+        }
+      }
+    };
+    const result = this.tail.then(run);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+  handle(data) {
+    const kind = data[0];
+    if (process.env.VERBOSE && kind !== KIND.chunk) console.log(`[files] from ${this.peer}: kind ${kind} ${data.subarray(1, 200).toString()}`);
+    if (kind === KIND.chunk) {
+      const t = this.incoming;
+      assert.ok(t?.accepted, 'a CHUNK before we accepted');
+      assert.equal(data.subarray(1, 17).toString('hex'), t.offer.id, 'CHUNK of another transfer');
+      const offset = Number(data.readBigUInt64BE(17));
+      const body = data.subarray(25);
+      assert.equal(offset, t.received, 'CHUNK offsets follow each other exactly');
+      assert.ok(body.length > 0 && body.length <= CHUNK, `CHUNK of ${body.length} bytes`);
+      t.hash.update(body);
+      t.received += body.length;
+      t.chunks++;
+      if (t.received - t.reported >= MiB && t.received < t.offer.size) {
+        t.reported = t.received;
+        void this.send(withJson(KIND.progress, { id: t.offer.id, offset: t.received }));
+      }
+      return;
+    }
+    const json = JSON.parse(data.subarray(1).toString('utf8'));
+    switch (kind) {
+      case KIND.offer: {
+        assert.equal(this.incoming, undefined, 'one offer expected');
+        assert.match(json.id, /^[0-9a-f]{32}$/);
+        assert.match(json.sha256, /^[0-9a-f]{64}$/);
+        this.incoming = { offer: json, hash: createHash('sha256'), received: 0, reported: 0, chunks: 0, accepted: true };
+        this.incoming.done = new Promise((resolve) => (this.incoming.resolve = resolve));
+        void this.send(withJson(KIND.accept, { id: json.id, offset: 0 }));
+        return;
+      }
+      case KIND.done: {
+        const t = this.incoming;
+        assert.equal(json.id, t.offer.id);
+        assert.equal(t.received, t.offer.size, 'DONE after every byte');
+        t.sha256 = t.hash.digest('hex');
+        assert.equal(t.sha256, t.offer.sha256, "the bytes' SHA-256 is the offer's");
+        void this.send(withJson(KIND.progress, { id: t.offer.id, offset: t.offer.size }));
+        t.resolve(t);
+        return;
+      }
+      case KIND.accept:
+        assert.equal(json.id, this.outgoing.id);
+        assert.equal(json.offset, 0, 'a fresh transfer is accepted from byte 0');
+        this.outgoing.accept(json);
+        return;
+      case KIND.progress:
+        assert.equal(json.id, this.outgoing.id);
+        this.outgoing.progress.push(json.offset);
+        if (json.offset === this.outgoing.size) this.outgoing.deliver();
+        return;
+      case KIND.cancel:
+        this.problems.push(`CANCEL from ${this.peer}: ${JSON.stringify(json)}`);
+        return;
+      default:
+        this.problems.push(`unknown kind ${kind}`);
+    }
+  }
+  // Offers `content` to the peer, streams it once accepted; resolves on the final PROGRESS.
+  async sendFile(content, name) {
+    const id = randomBytes(16).toString('hex');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const out = { id, size: content.length, progress: [] };
+    this.outgoing = out;
+    const accepted = new Promise((resolve) => (out.accept = resolve));
+    out.delivered = new Promise((resolve) => (out.deliver = resolve));
+    await this.send(withJson(KIND.offer, { id, name, size: content.length, sha256, mime: 'application/octet-stream' }));
+    await accepted;
+    const header = Buffer.alloc(25);
+    header[0] = KIND.chunk;
+    Buffer.from(id, 'hex').copy(header, 1);
+    for (let at = 0; at < content.length; at += CHUNK) {
+      header.writeBigUInt64BE(BigInt(at), 17);
+      await this.send(Buffer.concat([header, content.subarray(at, at + CHUNK)]));
+    }
+    await this.send(withJson(KIND.done, { id }));
+    await out.delivered;
+    return { id, sha256 };
+  }
+}
+
+async function files() {
+  const callId = 'web-sdk-files';
+  const SIZE = 20 * 1000 * 1000 + 12345; // not a multiple of the chunk size
+  const alice = await newPage(browser, server.http, 'alice');
+  await alice.addScriptTag({ content: await filesScript() });
+  await alice.evaluate(() => T.others.add(10001));
+  await joinPage(alice, callId, 'alice', { p2p: false });
+  const erin = new Agent(agentBinary, server.url, callId, 'erin', { p2p: false, keepMessages: false });
+  await erin.next((e) => e.event === 'joined', 'erin joined');
+  await waitPage(alice, () => T.call.participants.some((p) => p.identity === 'erin'), undefined, 'erin in the call');
+  const native = new NativeFiles(erin, 'alice');
+  await native.open();
+
+  // The page makes 20 MB of random bytes, hashes them with WebCrypto, and will accept
+  // whatever is offered to it, hashing the result with WebCrypto too.
+  const upload = await alice.evaluate(async (size) => {
+    const data = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(size, at + 65536)));
+    const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+    T.hex = hex;
+    T.upload = { data, sha256: hex(await crypto.subtle.digest('SHA-256', data)) };
+    T.files = new SBFiles.FileTransfer(T.call);
+    T.fileEvents = [];
+    T.files.on('offer', (f) => {
+      T.fileEvents.push({ offer: f.name, size: f.size, from: f.from });
+      f.on('error', (e) => T.fileEvents.push({ incomingError: `${e.code} ${e.message}` }));
+      f.on('done', async (blob) => {
+        const bytes = await blob.arrayBuffer();
+        T.download = { name: f.name, size: bytes.byteLength, sha256: hex(await crypto.subtle.digest('SHA-256', bytes)), offered: f.sha256 };
+      });
+      f.accept();
+    });
+    return { sha256: T.upload.sha256, size };
+  }, SIZE);
+
+  const download = randomBytes(SIZE);
+  const downloadSha = createHash('sha256').update(download).digest('hex');
+  const t0 = Date.now();
+  const uploadOffer = alice.evaluate(() => {
+    const out = T.files.sendFile(T.upload.data, ['erin'], { name: 'from-browser.bin' });
+    T.uploadFile = out;
+    out.on('error', (who, e) => T.fileEvents.push({ outgoingError: `${who} ${e.code} ${e.message}` }));
+    return new Promise((resolve) => out.on('delivered', (who) => resolve({ who, status: out.status(who) })));
+  });
+  const downloadDone = native.sendFile(download, '../../etc/to-browser.bin');
+  // A problem on the native side (an assertion in its handler, an agent error, a CANCEL)
+  // fails the scenario at once instead of at a timeout.
+  let finished = false;
+  const failFast = until(() => finished || native.problems.length > 0, 'a problem', 300000, 100).then(() => {
+    if (!finished) throw new Error(`native side: ${native.problems.join('; ')}`);
+  });
+  for (const p of [uploadOffer, downloadDone, failFast]) p.catch(() => {}); // awaited below, or moot after a failure
+  try {
+    const uploaded = await Promise.race([
+      (async () => {
+        await until(() => native.incoming, 'the offer from alice', 30000);
+        return native.incoming.done;
+      })(),
+      failFast,
+    ]);
+    const uploadSeconds = (Date.now() - t0) / 1000;
+    assert.equal(uploaded.offer.name, 'from-browser.bin');
+    assert.equal(uploaded.offer.size, SIZE);
+    assert.equal(uploaded.received, SIZE);
+    assert.equal(uploaded.sha256, upload.sha256, "erin's SHA-256 of what arrived is WebCrypto's of what the page sent");
+    assert.equal(uploaded.chunks, Math.ceil(SIZE / CHUNK), 'chunks of 64 KiB');
+    const delivered = await Promise.race([uploadOffer, failFast]);
+    assert.equal(delivered.who, 'erin');
+    assert.equal(delivered.status.state, 'delivered');
+    assert.equal(delivered.status.confirmed, SIZE);
+    console.log(`browser → native: ${SIZE} bytes in ${uploaded.chunks} chunks, SHA-256 ${upload.sha256.slice(0, 16)}… matches (${uploadSeconds.toFixed(1)} s)`);
+
+    await Promise.race([downloadDone, failFast]);
+    await waitPage(alice, () => T.download, undefined, 'the download hashed', 60000);
+    const got = await alice.evaluate(() => T.download);
+    assert.deepEqual(got, { name: 'to-browser.bin', size: SIZE, sha256: downloadSha, offered: downloadSha }, "the page's file is erin's, byte for byte");
+    assert.deepEqual(native.outgoing.progress.at(-1), SIZE);
+    assert.ok(native.outgoing.progress.length >= Math.floor(SIZE / MiB), `PROGRESS at least every MiB (got ${native.outgoing.progress.length})`);
+    assert.deepEqual([...native.outgoing.progress].sort((a, b) => a - b), native.outgoing.progress, 'PROGRESS only grows');
+    const events = await alice.evaluate(() => T.fileEvents);
+    assert.deepEqual(events, [{ offer: 'to-browser.bin', size: SIZE, from: 'erin' }], 'no errors in the page');
+    assert.deepEqual(native.problems, []);
+    console.log(`native → browser: ${SIZE} bytes, SHA-256 ${downloadSha.slice(0, 16)}… matches; both ways in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+      ` (agent BUFFER_FULL retries: ${native.bufferFull ?? 0})`);
+  } finally {
+    finished = true;
+  }
+  await alice.evaluate(() => T.call.leave());
+  assert.equal(await erin.leave(), 0);
+  await alice.context().close();
+}
+
+// Each scenario has a browser of its own. The pages' origin (http://10.200.0.1:PORT) is
+// not a secure context, which the SDK must not need; the files scenario alone asks
+// Chromium to treat it as one, for WebCrypto's SHA-256 (a deployment serves https).
+async function launch({ secureOrigin } = {}) {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: [...CHROMIUM_ARGS, ...(secureOrigin ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigin}`] : [])],
+  });
+}
+
+// Stops by itself whatever hangs: ctest's TIMEOUT should never be what ends it.
+const WATCHDOG_S = Number(process.env.WEB_SDK_WATCHDOG_S || 540);
+setTimeout(() => {
+  console.log(`FAIL watchdog: still running after ${WATCHDOG_S} s`);
+  process.exit(1);
+}, WATCHDOG_S * 1000).unref();
+
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging };
+const table = { messaging, files };
+const secure = { files: true };
 let failures = 0;
 try {
   server = await startServer(serverBinary, { bind, webRoot });
-  browser = await launchChromium();
-  failures = await runScenarios(chosen.map((name) => [name, table[name]]));
+  failures = await runScenarios(
+    chosen.map((name) => [
+      name,
+      async () => {
+        browser = await launch({ secureOrigin: secure[name] ? server.http : undefined });
+        try {
+          await table[name]();
+        } finally {
+          await browser.close();
+          browser = undefined;
+        }
+      },
+    ]),
+  );
 } catch (e) {
   failures++;
   console.log(`FAIL setup: ${e.stack ?? e}`);

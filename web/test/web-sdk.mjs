@@ -429,6 +429,89 @@ async function files() {
   await alice.context().close();
 }
 
+// ---- 3. A 1:1 call between a browser and a native agent goes peer-to-peer: both say so,
+// messages go both ways, and the server relays none of them. A third participant then
+// brings the call back to the server, where the same counter moves.
+const RELAYED = 'switchboard_relayed_messages_total';
+
+async function p2p() {
+  const callId = 'web-sdk-p2p';
+  const N = 300;
+  const BIG = 200 * 1000;
+  const alice = await newPage(browser, server.http, 'alice');
+  const joined = await joinPage(alice, callId, 'alice', { p2p: true });
+  assert.equal(joined.transport.mode, 'server', 'alone in the call: through the server');
+  const dave = new Agent(agentBinary, server.url, callId, 'dave', { p2p: true });
+  await dave.next((e) => e.event === 'joined', 'dave joined');
+  const daveDirect = await dave.next((e) => e.event === 'transport', 'dave’s transport event', 30000);
+  assert.deepEqual(daveDirect, { event: 'transport', mode: 'p2p', peer: 'alice' });
+  await waitPage(alice, () => T.call.transport.mode === 'p2p', undefined, 'the browser goes peer-to-peer', 30000);
+  const transport = await alice.evaluate(() => ({ now: T.call.transport, log: T.log.filter((l) => l.transport) }));
+  assert.equal(transport.now.peer?.identity, 'dave');
+  assert.deepEqual(transport.log, [{ transport: 'p2p', peer: 'dave' }], "one 'transportChanged' to p2p with dave");
+  await sleep(300);
+  const before = await server.metric(RELAYED);
+
+  // Both ways at once: N texts, then three 200 kB messages (fragmented) each way.
+  await dave.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+  const bigOf = (who, i) => Buffer.alloc(BIG, `${who}-big-${i}|`);
+  const [aSeqs, dSeqs] = await Promise.all([
+    alice.evaluate(async ([n, big]) => {
+      const seqs = await T.sendTexts(10000, 'alice', 0, n);
+      for (let i = 0; i < 3; i++) {
+        const pattern = new TextEncoder().encode(`alice-big-${i}|`);
+        const data = new Uint8Array(big);
+        for (let j = 0; j < big; j++) data[j] = pattern[j % pattern.length];
+        seqs.push(await T.sender(10000).sendMessage(data));
+      }
+      return seqs;
+    }, [N, BIG]),
+    (async () => {
+      const seqs = await agentSendTexts(dave, 10000, 'dave', 0, N);
+      for (let i = 0; i < 3; i++) seqs.push((await dave.request({ op: 'send', channelId: 10000, base64: bigOf('dave', i).toString('base64') })).sequenceNumber);
+      return seqs;
+    })(),
+  ]);
+  assert.deepEqual(aSeqs, range(1, N + 3));
+  assert.deepEqual(dSeqs, range(1, N + 3));
+  await waitPageGot(alice, 'dave/10000', N + 3, "dave's messages");
+  await until(() => dave.messages(10000, 'alice').length >= N + 3, "dave got alice's messages");
+  await sleep(300);
+  const aliceGot = await alice.evaluate(() => T.got['dave/10000'].map(([seq, text]) => [seq, text.length > 100 ? `${text.slice(0, 20)}…${text.length}` : text]));
+  const bigText = (who, i) => `${bigOf(who, i).toString().slice(0, 20)}…${BIG}`;
+  assert.deepEqual(aliceGot, [...expected('dave', 0, dSeqs.slice(0, N)), ...[0, 1, 2].map((i) => [N + 1 + i, bigText('dave', i)])], 'native → browser, direct');
+  const daveGot = dave.messages(10000, 'alice');
+  assert.deepEqual(daveGot.slice(0, N).map((e) => [e.sequenceNumber, e.text]), expected('alice', 0, aSeqs.slice(0, N)), 'browser → native, direct');
+  daveGot.slice(N).forEach((e, i) => {
+    assert.equal(e.sequenceNumber, N + 1 + i);
+    assert.ok(Buffer.from(e.base64, 'base64').equals(bigOf('alice', i)), `alice's big message ${i} intact`);
+  });
+  const after = await server.metric(RELAYED);
+  assert.equal(after, before, `the server relayed ${after - before} messages of a peer-to-peer call`);
+  assert.equal(dave.events.filter((e) => e.event === 'transport').length, 1, 'dave stayed direct');
+  assert.deepEqual((await pageLog(alice)).filter((l) => l.transport).length, 1, 'alice stayed direct');
+  console.log(`p2p: both sides report p2p; ${N} texts and 3 × ${BIG} B each way, in order; ${RELAYED} unchanged (${after})`);
+
+  // A third participant: both go back to the server, and the counter moves as they send.
+  const frank = new Agent(agentBinary, server.url, callId, 'frank', { p2p: true });
+  await frank.next((e) => e.event === 'joined', 'frank joined');
+  await dave.next(() => dave.events.filter((e) => e.event === 'transport').length >= 2, 'dave back on the server', 30000);
+  assert.deepEqual(dave.events.filter((e) => e.event === 'transport')[1], { event: 'transport', mode: 'server' });
+  await waitPage(alice, () => T.call.transport.mode === 'server', undefined, 'the browser back on the server', 30000);
+  const more = await alice.evaluate(() => T.sendTexts(10000, 'alice', 300, 10));
+  assert.deepEqual(more, range(N + 4, 10), 'the sender numbers on across the path change');
+  await until(() => dave.messages(10000, 'alice').length >= N + 13 && frank.messages(10000, 'alice').length >= 10, 'dave and frank got the messages');
+  assert.deepEqual(agentGot(frank, 10000, 'alice'), expected('alice', 300, more));
+  assert.deepEqual(agentGot(dave, 10000, 'alice').slice(N + 3), expected('alice', 300, more));
+  const relayed = (await server.metric(RELAYED)) - after;
+  assert.ok(relayed >= 10, `through the server now: ${relayed} relayed`);
+  console.log(`three participants: back on the server, sequence numbers carry on, ${relayed} relayed`);
+  frank.kill();
+  await alice.evaluate(() => T.call.leave());
+  assert.equal(await dave.leave(), 0);
+  await alice.context().close();
+}
+
 // Each scenario has a browser of its own. The pages' origin (http://10.200.0.1:PORT) is
 // not a secure context, which the SDK must not need; the files scenario alone asks
 // Chromium to treat it as one, for WebCrypto's SHA-256 (a deployment serves https).
@@ -449,7 +532,7 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files };
+const table = { messaging, files, p2p };
 const secure = { files: true };
 let failures = 0;
 try {

@@ -7,16 +7,17 @@
 #include <condition_variable>
 #include <csignal>
 #include <deque>
-#include <map>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <switchboard/switchboard.hpp>
 #include <unistd.h>
+
+#include <switchboard/switchboard.hpp>
 
 #include "commands.hpp"
 #include "credentials.hpp"
@@ -133,10 +134,11 @@ int run_send(const SendArgs& args) {
   auto client = std::make_unique<CallClient>();
   auto call = join(*client, args.common, "send");
   if (!call) return 1;
-  auto created = FileTransfer::create(call, {.onOffer = {}, .onProgress = [&](const TransferStatus& s) {
-                                               display.update(s);
-                                               progress.update(s);
-                                             }});
+  auto created =
+      FileTransfer::create(call, {.onOffer = {}, .onProgress = [&](const TransferStatus& s) {
+                                    display.update(s);
+                                    progress.update(s);
+                                  }});
   if (!created) {
     std::cerr << "switchboard send: " << created.error().message << "\n";
     return 1;
@@ -214,19 +216,19 @@ int run_send(const SendArgs& args) {
     }
     if (is_final(s.state)) {
       ++failed;
-      std::cerr << "switchboard send: " << s.name << " to " << s.peer << ": "
-                << to_string(s.state);
+      std::cerr << "switchboard send: " << s.name << " to " << s.peer << ": " << to_string(s.state);
       if (s.error) std::cerr << ": " << s.error->code << ": " << s.error->message;
       std::cerr << "\n";
     } else {
       ++unfinished;
       std::cerr << "switchboard send: " << s.name << " to " << s.peer << ": not finished ("
-                << to_string(s.state) << ", " << s.bytes << " of " << s.size << " bytes confirmed)\n";
+                << to_string(s.state) << ", " << s.bytes << " of " << s.size
+                << " bytes confirmed)\n";
     }
   }
-  std::cout << "sent " << ids.size() << (ids.size() == 1 ? " file" : " files") << ": "
-            << delivered << " delivered, " << failed << " failed or declined, " << unfinished
-            << " unfinished" << std::endl;
+  std::cout << "sent " << ids.size() << (ids.size() == 1 ? " file" : " files") << ": " << delivered
+            << " delivered, " << failed << " failed or declined, " << unfinished << " unfinished"
+            << std::endl;
   if (progress.disconnected) {
     std::cerr << "switchboard send: disconnected: " << progress.disconnect_reason << "\n";
   } else {
@@ -311,8 +313,7 @@ int run_receive(const ReceiveArgs& args) {
       ++failures;
       display.line("failed " + s.name + " from " + s.peer + ": " +
                    (s.error ? s.error->code + ": " + s.error->message : std::string("?")));
-    } else if (s.state == TransferState::Declined && s.error &&
-               s.error->message != "declined") {
+    } else if (s.state == TransferState::Declined && s.error && s.error->message != "declined") {
       display.line("refused an offer from " + s.peer + " (name \"" + s.name +
                    "\"): " + s.error->message);
     } else {
@@ -361,11 +362,13 @@ int run_receive(const ReceiveArgs& args) {
     if (!offer) return true;
     const bool yes = line == "y" || line == "Y" || line == "yes";
     if (yes) {
-      files.acceptOffer(offer->from, offer->id, OfferDecision::acceptInto(args.dir, args.overwrite));
+      files.acceptOffer(offer->from, offer->id,
+                        OfferDecision::acceptInto(args.dir, args.overwrite));
     } else {
       files.declineOffer(offer->from, offer->id);
     }
-    display.line(std::string(yes ? "accepted " : "declined ") + offer->name + " from " + offer->from);
+    display.line(std::string(yes ? "accepted " : "declined ") + offer->name + " from " +
+                 offer->from);
     return true;
   });
   g_wakeup = nullptr;

@@ -45,22 +45,19 @@ std::string human_duration(double seconds) {
 }
 
 std::string progress_line(const TransferStatus& s, std::size_t width) {
-  const double fraction =
-      s.size == 0 ? (s.state == TransferState::Done ? 1.0 : 0.0)
-                  : static_cast<double>(s.bytes) / static_cast<double>(s.size);
+  const double fraction = s.size == 0 ? (s.state == TransferState::Done ? 1.0 : 0.0)
+                                      : static_cast<double>(s.bytes) / static_cast<double>(s.size);
   const auto filled = static_cast<std::size_t>(std::floor(fraction * static_cast<double>(width)));
   std::string bar(filled, '#');
   bar.resize(width, '.');
-  std::string text = arrow(s) + "  [" + bar + "] " +
-                     fixed(std::floor(fraction * 100), 0) + "%  " + human_bytes(s.bytes) + "/" +
-                     human_bytes(s.size);
+  std::string text = arrow(s) + "  [" + bar + "] " + fixed(std::floor(fraction * 100), 0) + "%  " +
+                     human_bytes(s.bytes) + "/" + human_bytes(s.size);
   switch (s.state) {
     case TransferState::Transferring:
     case TransferState::Sent: {
       text += "  " + human_bytes(static_cast<std::uint64_t>(s.bytesPerSecond)) + "/s";
-      const double eta = s.bytesPerSecond > 0
-                             ? static_cast<double>(s.size - s.bytes) / s.bytesPerSecond
-                             : -1;
+      const double eta =
+          s.bytesPerSecond > 0 ? static_cast<double>(s.size - s.bytes) / s.bytesPerSecond : -1;
       text += "  ETA " + human_duration(eta);
       break;
     }

@@ -87,7 +87,7 @@ std::string_view to_string(TransferState state) noexcept;
 struct TransferStatus {
   std::string id;  // the transfer id: 32 lowercase hex digits
   TransferDirection direction = TransferDirection::Outgoing;
-  Identity peer;  // the recipient (outgoing) or the sender (incoming)
+  Identity peer;     // the recipient (outgoing) or the sender (incoming)
   std::string name;  // as offered (outgoing) or sanitised (incoming)
   std::uint64_t size = 0;
   // Outgoing: bytes the recipient reported written (PROGRESS, at least every MiB);

@@ -80,8 +80,7 @@ std::vector<std::uint8_t> with_kind(Kind kind, const OrderedJson& json) {
 }
 
 bool known_cancel_code(std::string_view code) {
-  return code == "DECLINED" || code == "HASH_MISMATCH" || code == "CANCELLED" ||
-         code == "IO_ERROR";
+  return code == "DECLINED" || code == "HASH_MISMATCH" || code == "CANCELLED" || code == "IO_ERROR";
 }
 
 }  // namespace
@@ -129,8 +128,9 @@ std::vector<std::uint8_t> encode(const Message& message) {
           return with_kind(Kind::Cancel, {{"id", m.id}, {"code", m.code}, {"message", m.message}});
         } else {
           std::vector<std::uint8_t> out(kChunkHeaderSize + m.data.size());
-          encode_chunk_header(m.id, m.offset,
-                              std::span<std::uint8_t, kChunkHeaderSize>(out.data(), kChunkHeaderSize));
+          encode_chunk_header(
+              m.id, m.offset,
+              std::span<std::uint8_t, kChunkHeaderSize>(out.data(), kChunkHeaderSize));
           std::copy(m.data.begin(), m.data.end(), out.begin() + kChunkHeaderSize);
           return out;
         }
@@ -153,7 +153,8 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
   if (kind == static_cast<std::uint8_t>(Kind::Offer) && bytes.size() - 1 > kMaxOfferJson) {
     return invalid("OFFER over 4 KiB");
   }
-  if (kind < static_cast<std::uint8_t>(Kind::Offer) || kind > static_cast<std::uint8_t>(Kind::Cancel)) {
+  if (kind < static_cast<std::uint8_t>(Kind::Offer) ||
+      kind > static_cast<std::uint8_t>(Kind::Cancel)) {
     static constexpr char digits[] = "0123456789abcdef";
     return invalid(std::string("unknown kind 0x") + digits[kind >> 4] + digits[kind & 0x0f]);
   }
@@ -162,7 +163,8 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
   if (json.is_discarded()) return invalid("not UTF-8 JSON");
   if (!json.is_object()) return invalid("not a JSON object");
   const auto id_it = json.find("id");
-  if (id_it == json.end() || !id_it->is_string() || !is_transfer_id(id_it->get_ref<const std::string&>())) {
+  if (id_it == json.end() || !id_it->is_string() ||
+      !is_transfer_id(id_it->get_ref<const std::string&>())) {
     return invalid("\"id\" is not 32 lowercase hex digits");
   }
   std::string id = id_it->get<std::string>();
@@ -197,13 +199,15 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
     case Kind::Cancel: {
       const auto code = json.find("code");
       std::string code_text = "CANCELLED";
-      if (code != json.end() && code->is_string() && known_cancel_code(code->get_ref<const std::string&>())) {
+      if (code != json.end() && code->is_string() &&
+          known_cancel_code(code->get_ref<const std::string&>())) {
         code_text = code->get<std::string>();
       }
       const auto message = json.find("message");
       return Message{Cancel{std::move(id), std::move(code_text),
-                            message != json.end() && message->is_string() ? message->get<std::string>()
-                                                                           : std::string()}};
+                            message != json.end() && message->is_string()
+                                ? message->get<std::string>()
+                                : std::string()}};
     }
     case Kind::Chunk:
       break;
@@ -248,14 +252,22 @@ std::optional<std::string> sanitizeFileName(std::string_view name) {
 
 std::string_view to_string(TransferState state) noexcept {
   switch (state) {
-    case TransferState::Preparing: return "preparing";
-    case TransferState::Waiting: return "waiting";
-    case TransferState::Offered: return "offered";
-    case TransferState::Transferring: return "transferring";
-    case TransferState::Sent: return "sent";
-    case TransferState::Done: return "done";
-    case TransferState::Declined: return "declined";
-    case TransferState::Failed: return "failed";
+    case TransferState::Preparing:
+      return "preparing";
+    case TransferState::Waiting:
+      return "waiting";
+    case TransferState::Offered:
+      return "offered";
+    case TransferState::Transferring:
+      return "transferring";
+    case TransferState::Sent:
+      return "sent";
+    case TransferState::Done:
+      return "done";
+    case TransferState::Declined:
+      return "declined";
+    case TransferState::Failed:
+      return "failed";
   }
   return "unknown";
 }

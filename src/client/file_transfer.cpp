@@ -9,8 +9,6 @@
 // messages, then chunks while sendMessage takes them (BUFFER_FULL = try again in 1 ms),
 // and report progress.
 
-#include <switchboard/file_transfer.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -28,6 +26,8 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <switchboard/file_transfer.hpp>
 
 #include "client/file_messages.hpp"
 #include "client/log.hpp"
@@ -510,8 +510,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
     }
     // ACCEPT, PROGRESS and a recipient's CANCEL are about our files; CHUNK, DONE and a
     // sender's CANCEL about theirs. Ids are random, so the id says which.
-    const std::string& id = std::visit([](const auto& m) -> const std::string& { return m.id; },
-                                       message);
+    const std::string& id =
+        std::visit([](const auto& m) -> const std::string& { return m.id; }, message);
     const bool about_ours = std::holds_alternative<files::Accept>(message) ||
                             std::holds_alternative<files::Progress>(message) ||
                             std::holds_alternative<files::Cancel>(message);
@@ -635,12 +635,12 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
 
   void incoming_message(Incoming& in, const files::Message& message) {
     const auto& offer = in.offer;
-    const bool flowing = (in.state == TransferState::Transferring ||
-                          in.state == TransferState::Waiting) && in.fd;
+    const bool flowing =
+        (in.state == TransferState::Transferring || in.state == TransferState::Waiting) && in.fd;
     if (const auto* cancel = std::get_if<files::Cancel>(&message)) {
       if (flowing || in.state == TransferState::Offered) {
-        in.error = TransferError{cancel->code,
-                                 cancel->message.empty() ? offer.from + " cancelled" : cancel->message};
+        in.error = TransferError{
+            cancel->code, cancel->message.empty() ? offer.from + " cancelled" : cancel->message};
         drop_partial(in);
         set_state(in, TransferState::Failed);
       }
@@ -663,8 +663,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       const auto fresh = chunk->data.subspan(in.received - chunk->offset);
       int error = 0;
       if (!write_at(in.fd.get(), fresh.data(), fresh.size(), in.received, error)) {
-        abort_incoming(in, "IO_ERROR", "cannot write " + in.part.string() + ": " + errno_text(error),
-                       true);
+        abort_incoming(in, "IO_ERROR",
+                       "cannot write " + in.part.string() + ": " + errno_text(error), true);
         return;
       }
       in.hash.update(fresh.data(), fresh.size());
@@ -687,7 +687,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       const std::string digest = in.hash.hex();
       if (digest != offer.sha256) {
         abort_incoming(in, "HASH_MISMATCH",
-                       "the file's SHA-256 is " + digest + ", the offer said " + offer.sha256, true);
+                       "the file's SHA-256 is " + digest + ", the offer said " + offer.sha256,
+                       true);
         return;
       }
       in.fd.reset();
@@ -765,9 +766,9 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
         int error = 0;
         if (!read_at(out->fd.get(), buffer.data(), n, out->hashed, error)) {
           for (auto& r : out->recipients) {
-            r.error = TransferError{"IO_ERROR", "cannot read " + out->path.string() + ": " +
-                                                    (error != 0 ? errno_text(error)
-                                                                : std::string("it got shorter"))};
+            r.error = TransferError{
+                "IO_ERROR", "cannot read " + out->path.string() + ": " +
+                                (error != 0 ? errno_text(error) : std::string("it got shorter"))};
             set_state(*out, r, TransferState::Failed);
           }
           out->prepared = true;
@@ -802,9 +803,9 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
     if (const auto* accept = std::get_if<files::Accept>(&message)) {
       if (!out.prepared || r.state == TransferState::Preparing) return;
       if (accept->offset > out.size) {
-        queue(r.identity, files::Cancel{out.id, "CANCELLED",
-                                        "offset " + std::to_string(accept->offset) +
-                                            " is past the end"});
+        queue(r.identity,
+              files::Cancel{out.id, "CANCELLED",
+                            "offset " + std::to_string(accept->offset) + " is past the end"});
         r.error = TransferError{"CANCELLED", r.identity + " asked for offset " +
                                                  std::to_string(accept->offset) + ", past the end"};
         set_state(out, r, TransferState::Failed);
@@ -831,8 +832,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
         r.error = TransferError{"DECLINED", cancel->message.empty() ? "declined" : cancel->message};
         set_state(out, r, TransferState::Declined);
       } else {
-        r.error = TransferError{cancel->code,
-                                cancel->message.empty() ? r.identity + " cancelled" : cancel->message};
+        r.error = TransferError{
+            cancel->code, cancel->message.empty() ? r.identity + " cancelled" : cancel->message};
         set_state(out, r, TransferState::Failed);
       }
     }
@@ -868,9 +869,9 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
           int read_error = 0;
           if (!read_at(out->fd.get(), buffer.data() + files::kChunkHeaderSize, n, offset,
                        read_error)) {
-            const std::string why = "cannot read " + out->path.string() + ": " +
-                                    (read_error != 0 ? errno_text(read_error)
-                                                     : std::string("it got shorter"));
+            const std::string why =
+                "cannot read " + out->path.string() + ": " +
+                (read_error != 0 ? errno_text(read_error) : std::string("it got shorter"));
             for (auto* r : group) {
               queue(r->identity, files::Cancel{out->id, "IO_ERROR", why});
               r->error = TransferError{"IO_ERROR", why};
@@ -878,14 +879,13 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
             }
             continue;
           }
-          files::encode_chunk_header(
-              out->id, offset,
-              std::span<std::uint8_t, files::kChunkHeaderSize>(buffer.data(),
-                                                               files::kChunkHeaderSize));
+          files::encode_chunk_header(out->id, offset,
+                                     std::span<std::uint8_t, files::kChunkHeaderSize>(
+                                         buffer.data(), files::kChunkHeaderSize));
           Error error;
-          const auto outcome =
-              send_now(to, std::span<const std::uint8_t>(buffer.data(), files::kChunkHeaderSize + n),
-                       &error);
+          const auto outcome = send_now(
+              to, std::span<const std::uint8_t>(buffer.data(), files::kChunkHeaderSize + n),
+              &error);
           if (outcome == SendOutcome::Blocked) return false;
           for (auto* r : group) {
             if (outcome == SendOutcome::Sent) {
@@ -949,7 +949,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       }
     }
     // Messages for the one who left wait no more: it gets them again when it is back.
-    std::erase_if(outbox_, [&](const Outbound& m) { return m.to.size() == 1 && m.to[0] == identity; });
+    std::erase_if(outbox_,
+                  [&](const Outbound& m) { return m.to.size() == 1 && m.to[0] == identity; });
   }
 
   void cancel_now(const std::string& id) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
 #include <switchboard/file_transfer.hpp>
 
 namespace switchboard::client::files {
@@ -32,10 +33,9 @@ std::string reason(const std::vector<std::uint8_t>& bytes) {
 TEST(FileMessages, ChunkIsKindIdBigEndianOffsetThenData) {
   const std::vector<std::uint8_t> data{7, 8, 9};
   const auto bytes = encode(Chunk{kId, (std::uint64_t{1} << 40) + 5, data});
-  const std::vector<std::uint8_t> expected{3,    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-                                           0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0,
-                                           0,    1,    0,    0,    0,    0,    5,    7,    8,
-                                           9};
+  const std::vector<std::uint8_t> expected{
+      3,    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+      0xdd, 0xee, 0xff, 0,    0,    1,    0,    0,    0,    0,    5,    7,    8,    9};
   EXPECT_EQ(bytes, expected);
   auto decoded = decode(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
@@ -49,14 +49,14 @@ TEST(FileMessages, JsonMessagesAreWrittenAsTheWebSdkWritesThem) {
   const auto as_text = [](const std::vector<std::uint8_t>& b) {
     return std::to_string(b[0]) + " " + std::string(b.begin() + 1, b.end());
   };
-  EXPECT_EQ(as_text(encode(Offer{kId, "report.pdf", 1234567, std::string(64, 'a'), "application/pdf"})),
-            "1 {\"id\":\"" + kId + "\",\"name\":\"report.pdf\",\"size\":1234567,\"sha256\":\"" +
-                std::string(64, 'a') + "\",\"mime\":\"application/pdf\"}");
+  EXPECT_EQ(
+      as_text(encode(Offer{kId, "report.pdf", 1234567, std::string(64, 'a'), "application/pdf"})),
+      "1 {\"id\":\"" + kId + "\",\"name\":\"report.pdf\",\"size\":1234567,\"sha256\":\"" +
+          std::string(64, 'a') + "\",\"mime\":\"application/pdf\"}");
   EXPECT_EQ(as_text(encode(Offer{kId, "a", 0, std::string(64, 'b'), ""})),
             "1 {\"id\":\"" + kId + "\",\"name\":\"a\",\"size\":0,\"sha256\":\"" +
                 std::string(64, 'b') + "\"}");
-  EXPECT_EQ(as_text(encode(Accept{kId, 65536})),
-            "2 {\"id\":\"" + kId + "\",\"offset\":65536}");
+  EXPECT_EQ(as_text(encode(Accept{kId, 65536})), "2 {\"id\":\"" + kId + "\",\"offset\":65536}");
   EXPECT_EQ(as_text(encode(Done{kId})), "4 {\"id\":\"" + kId + "\"}");
   EXPECT_EQ(as_text(encode(Progress{kId, 1048576})),
             "5 {\"id\":\"" + kId + "\",\"offset\":1048576}");
@@ -94,7 +94,8 @@ TEST(FileMessages, ReadsWhatJavaScriptMayWrite) {
   ASSERT_TRUE(cancel.ok());
   EXPECT_EQ(std::get<Cancel>(*cancel).code, "CANCELLED");
   EXPECT_EQ(std::get<Cancel>(*cancel).message, "");
-  auto offer = decode(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"x\",\"size\":9007199254740991,\"sha256\":\"" +
+  auto offer = decode(bytes_of(1, "{\"id\":\"" + kId +
+                                      "\",\"name\":\"x\",\"size\":9007199254740991,\"sha256\":\"" +
                                       std::string(64, '0') + "\",\"mime\":\"\"}"));
   ASSERT_TRUE(offer.ok());
   EXPECT_EQ(std::get<Offer>(*offer).size, kMaxOffset);
@@ -106,18 +107,22 @@ TEST(FileMessages, MalformedMessagesAreRefusedWithTheReason) {
   EXPECT_NE(reason(bytes_of(9, "{\"id\":\"" + kId + "\"}")).find("unknown kind 0x09"),
             std::string::npos);
   EXPECT_NE(reason(bytes_of(2, "{\"id\":\"ABC\",\"offset\":0}")).find("\"id\""), std::string::npos);
-  EXPECT_NE(reason(bytes_of(2, "{\"id\":\"" + std::string(32, 'A') + "\",\"offset\":0}")).find("\"id\""),
-            std::string::npos);
+  EXPECT_NE(
+      reason(bytes_of(2, "{\"id\":\"" + std::string(32, 'A') + "\",\"offset\":0}")).find("\"id\""),
+      std::string::npos);
   EXPECT_NE(reason(bytes_of(2, "{\"id\":\"" + kId + "\",\"offset\":-1}")).find("offset"),
             std::string::npos);
-  EXPECT_NE(reason(bytes_of(2, "{\"id\":\"" + kId + "\",\"offset\":9007199254740992}")).find("offset"),
-            std::string::npos);
+  EXPECT_NE(
+      reason(bytes_of(2, "{\"id\":\"" + kId + "\",\"offset\":9007199254740992}")).find("offset"),
+      std::string::npos);
   EXPECT_NE(reason(bytes_of(2, "{\"id\":\"" + kId + "\",\"offset\":1.5}")).find("offset"),
             std::string::npos);
-  EXPECT_NE(reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"x\",\"size\":1,\"sha256\":\"zz\"}"))
-                .find("sha256"),
-            std::string::npos);
-  EXPECT_NE(reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"size\":1,\"sha256\":\"" + std::string(64, '0') + "\"}"))
+  EXPECT_NE(
+      reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"x\",\"size\":1,\"sha256\":\"zz\"}"))
+          .find("sha256"),
+      std::string::npos);
+  EXPECT_NE(reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"size\":1,\"sha256\":\"" +
+                                   std::string(64, '0') + "\"}"))
                 .find("name"),
             std::string::npos);
   EXPECT_NE(reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"" + std::string(5000, 'x') +
@@ -133,10 +138,11 @@ TEST(FileMessages, MalformedMessagesAreRefusedWithTheReason) {
   EXPECT_NE(reason({2, 0xff, 0xfe}).find("UTF-8 JSON"), std::string::npos);
   EXPECT_NE(reason(bytes_of(2, "[1,2]")).find("object"), std::string::npos);
   // Invalid UTF-8 inside a JSON string.
-  EXPECT_NE(reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"\xff\",\"size\":1,\"sha256\":\"" +
-                                   std::string(64, '0') + "\"}"))
-                .find("UTF-8 JSON"),
-            std::string::npos);
+  EXPECT_NE(
+      reason(bytes_of(1, "{\"id\":\"" + kId + "\",\"name\":\"\xff\",\"size\":1,\"sha256\":\"" +
+                             std::string(64, '0') + "\"}"))
+          .find("UTF-8 JSON"),
+      std::string::npos);
 }
 
 TEST(FileMessages, NewTransferIdsAre32LowercaseHexDigitsAndDiffer) {
@@ -157,7 +163,10 @@ TEST(SanitizeFileName, KeepsOnlyASafeLastPathComponent) {
   EXPECT_EQ(sanitizeFileName(std::string("a\0b\nc\x7f.txt", 10)), "abc.txt");
   EXPECT_EQ(sanitizeFileName("\x1b[31mred.txt"), "[31mred.txt");
   // U+0085 (NEL) and U+009B (CSI) are C1 controls; U+00E9 is not.
-  EXPECT_EQ(sanitizeFileName("a\xc2\x85" "b\xc2\x9b" "c\xc3\xa9.txt"), "abc\xc3\xa9.txt");
+  EXPECT_EQ(sanitizeFileName("a\xc2\x85"
+                             "b\xc2\x9b"
+                             "c\xc3\xa9.txt"),
+            "abc\xc3\xa9.txt");
   EXPECT_EQ(sanitizeFileName("r\xc3\xa9sum\xc3\xa9 2024.pdf"), "r\xc3\xa9sum\xc3\xa9 2024.pdf");
 }
 

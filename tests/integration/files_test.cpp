@@ -5,8 +5,6 @@
 // The server runs without its per-sender rate limit (--rate-limit-bytes 0), as a file
 // server would be configured: the default 12.5 MB/s would make the 200 MB cases slow.
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -16,6 +14,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include "harness.hpp"
 
@@ -106,7 +105,7 @@ std::string sha256_of_bytes(const std::string& bytes) {
 
 std::vector<std::string> participant(const Server& server, const std::string& call,
                                      const std::string& user, bool p2p) {
-  return {"--server", server.url(), "--call", call, "--user", user, "--dev",
+  return {"--server", server.url(),        "--call", call, "--user", user, "--dev",
           "--p2p",    p2p ? "auto" : "off"};
 }
 
@@ -202,8 +201,8 @@ TEST_F(Files, TwoHundredMegabytesThroughTheServerArriveIntact) {
   EXPECT_EQ(listing(in), std::vector<std::string>{"big.bin"});  // no partial file left
   // Every 64 KiB chunk went through the server.
   EXPECT_GE(relayed_messages(server) - relayed_before, static_cast<double>(k200MB / 65536));
-  std::cout << "[ figures  ] 200 MB through the server in " << seconds << " s (with join): "
-            << k200MB / seconds / 1e6 << " MB/s\n";
+  std::cout << "[ figures  ] 200 MB through the server in " << seconds
+            << " s (with join): " << k200MB / seconds / 1e6 << " MB/s\n";
 }
 
 TEST_F(Files, TwoHundredMegabytesPeerToPeerArriveIntactMostlyOffTheServer) {
@@ -256,7 +255,8 @@ TEST_F(Files, SeveralFilesInOneRunAndNoFileIsOverwritten) {
   { std::ofstream(in / "a.txt") << "mine"; }
   auto receiver = start_receiver(server, call, "bob", in, false, {"--count", "3"});
   const auto sent = run_cli(
-      send_args(server, call, "alice", false, {a.string(), b.string(), empty.string()}, "bob"), 60s);
+      send_args(server, call, "alice", false, {a.string(), b.string(), empty.string()}, "bob"),
+      60s);
   ASSERT_EQ(sent.status, 0) << sent.out;
   EXPECT_NE(sent.out.find("sent 3 files: 3 delivered"), std::string::npos) << sent.out;
   EXPECT_EQ(receiver->wait_exit(Clock::now() + 10s), 0);
@@ -276,7 +276,8 @@ TEST_F(Files, AReceiverKilledMidTransferResumesFromItsPartialFile) {
   const auto file = make_file("resume.bin", k200MB, 7);
   const auto in = dir_ / "in";
   auto receiver = start_receiver(server, call, "bob", in, false);
-  auto sender = start_cli("send-alice", send_args(server, call, "alice", false, {file.string()}, "bob"));
+  auto sender =
+      start_cli("send-alice", send_args(server, call, "alice", false, {file.string()}, "bob"));
   expect_line(*receiver, "resume.bin <- alice: 30%", 60s);
   ::kill(receiver->pid(), SIGKILL);
   receiver->wait_exit(Clock::now() + 5s);
@@ -300,7 +301,8 @@ TEST_F(Files, AReceiverKilledMidTransferResumesFromItsPartialFile) {
   std::ifstream log(test_log_dir() + "/receive-bob-2.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(text, match, std::regex(R"(resuming resume\.bin from alice at byte (\d+))")))
+  ASSERT_TRUE(std::regex_search(text, match,
+                                std::regex(R"(resuming resume\.bin from alice at byte (\d+))")))
       << text;
   EXPECT_GE(std::stoull(match[1].str()), partial);
 }
@@ -338,7 +340,8 @@ TEST_F(Files, ATamperedChunkIsDetectedAndNoFileIsLeft) {
   const std::string real = random_bytes(100'000, 9);
   std::string tampered = real;
   tampered[70'000] ^= 0x01;
-  mallory.send_bytes(kFileChannel, message(1, offer_json(id, "evil.bin", real.size(), sha256_of_bytes(real))));
+  mallory.send_bytes(kFileChannel,
+                     message(1, offer_json(id, "evil.bin", real.size(), sha256_of_bytes(real))));
   mallory.send_bytes(kFileChannel, chunk(id, 0, tampered.substr(0, 65536)));
   mallory.send_bytes(kFileChannel, chunk(id, 65536, tampered.substr(65536)));
   mallory.send_bytes(kFileChannel, message(4, Json{{"id", id}}.dump()));
@@ -394,7 +397,8 @@ TEST_F(Files, HostileNamesAreSanitisedOrRefused) {
   std::string seen;
   EXPECT_EQ(receiver->wait_exit(Clock::now() + 20s), 0);
   while (auto line = receiver->read_line(Clock::now() + 1s)) seen += line->text + "\n";
-  EXPECT_EQ(listing(in), (std::vector<std::string>{"bellnewline.txt", "hidden", "passwd", "win.txt"}))
+  EXPECT_EQ(listing(in),
+            (std::vector<std::string>{"bellnewline.txt", "hidden", "passwd", "win.txt"}))
       << seen;
   EXPECT_EQ(listing(dir_), (std::vector<std::string>{"deep"}));
   EXPECT_EQ(listing(dir_ / "deep"), (std::vector<std::string>{"in"}));
@@ -407,7 +411,8 @@ TEST_F(Files, HostileNamesAreSanitisedOrRefused) {
     auto event = mallory.next(is_message_from("bob", kFileChannel), 2s);
     if (!event) break;
     const auto text = event->value("text", "");
-    if (!text.empty() && text[0] == '\x06' && text.find("DECLINED") != std::string::npos) ++declined;
+    if (!text.empty() && text[0] == '\x06' && text.find("DECLINED") != std::string::npos)
+      ++declined;
   }
   EXPECT_EQ(declined, 2);
 }

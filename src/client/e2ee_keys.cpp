@@ -21,7 +21,7 @@ namespace {
 constexpr std::string_view kPassphraseSalt = "switchboard-e2ee-v1|";
 constexpr std::string_view kPassphrasePrefix = "passphrase:";
 // A key file is a handful of lines; anything bigger is not one.
-constexpr std::uintmax_t kMaxKeyFileSize = 1024 * 1024;
+constexpr std::uintmax_t kMaxKeyFileSize = std::uintmax_t{1024} * 1024;
 
 std::string_view trim(std::string_view s) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };

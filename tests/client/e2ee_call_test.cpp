@@ -84,6 +84,31 @@ TEST_F(E2eeCall, ParticipantsWithTheSameKeysTalkAndOthersNeverReadAMessage) {
   EXPECT_EQ(alice_inbox.texts()[0], "agreed");
 }
 
+// Sealing happens above the transport: the direct path carries sealed messages too.
+TEST_F(E2eeCall, SealedMessagesGoPeerToPeerInAOneToOneCall) {
+  const std::string call = "e2ee-p2p";
+  const E2eeKeys shared = keys({{5, 0x55}});
+  auto alice = client().join(url_, call, token("alice", call), {.e2ee = shared});
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  Inbox alice_inbox(*alice);
+  auto bob = client().join(url_, call, token("bob", call), {.e2ee = shared});
+  ASSERT_TRUE(bob.ok()) << bob.error().message;
+  Inbox bob_inbox(*bob);
+  ASSERT_TRUE(alice_inbox.wait_log("transport p2p bob"));
+  ASSERT_TRUE(bob_inbox.wait_log("transport p2p alice"));
+  std::uint64_t relayed_before = 0;
+  on_loop([&] { relayed_before = server_->metrics().relayed_messages; });
+
+  auto sender = (*alice)->dataChannel().createSender({.channelId = 9});
+  ASSERT_TRUE(sender.ok());
+  for (int i = 1; i <= 50; ++i) ASSERT_TRUE((*sender)->sendMessage("direct " + std::to_string(i)));
+  ASSERT_TRUE(bob_inbox.wait_messages(50));
+  EXPECT_EQ(bob_inbox.texts().back(), "direct 50");
+  std::uint64_t relayed_after = 0;
+  on_loop([&] { relayed_after = server_->metrics().relayed_messages; });
+  EXPECT_EQ(relayed_after, relayed_before);
+}
+
 TEST_F(E2eeCall, KeysRotateWithoutLeavingTheCall) {
   const std::string call = "e2ee-rotate";
   auto alice =

@@ -512,6 +512,75 @@ async function p2p() {
   await alice.context().close();
 }
 
+// ---- 4. The demo app's own flow (web/demo, served at /): two people join the same call by
+// its name with pasted tokens (this server mints no dev tokens), go peer-to-peer, chat both
+// ways; a native participant joins (back through the server) and chats on the same channel.
+// Screenshots go to web/test-results/ (SWITCHBOARD_TEST_ARTIFACTS).
+async function joinDemo(user, callId) {
+  const page = await newPage(browser, server.http, user);
+  await page.goto(`${server.http}/?call=${callId}&user=${user}`);
+  await page.fill('input[name=name]', user.toUpperCase());
+  await page.fill('input[name=token]', token(user, callId));
+  assert.equal(await page.inputValue('input[name=call]'), callId);
+  assert.equal(await page.inputValue('input[name=server]'), server.url, 'the demo joins the server it came from');
+  await page.click('#join button[type=submit]');
+  await page.waitForSelector('#call:not([hidden])', { timeout: 15000 }).catch(async (e) => {
+    throw new Error(`${user} did not get into the call: ${await page.locator('#join-error').innerText()} (${e.message})`);
+  });
+  return page;
+}
+const chatLog = (page) => page.locator('#log').innerText();
+async function waitChat(page, text, what) {
+  await waitPage(page, (t) => document.getElementById('log').innerText.includes(t), text, what, 15000);
+}
+
+async function demo() {
+  const callId = 'web-sdk-demo';
+  const alice = await joinDemo('alice', callId);
+  const bob = await joinDemo('bob', callId);
+  await waitChat(alice, 'BOB', 'bob joined');
+  await waitPage(alice, () => document.getElementById('transport').textContent.includes('peer-to-peer'), undefined, 'the peer-to-peer badge');
+  await waitPage(bob, () => document.getElementById('transport').textContent.includes('peer-to-peer'), undefined, 'the peer-to-peer badge');
+
+  await alice.fill('#line', 'hello bob, from the demo');
+  await alice.click('#chat button');
+  await waitChat(bob, 'hello bob, from the demo', "alice's line in bob's page");
+  await bob.fill('#line', 'hi alice!');
+  await bob.press('#line', 'Enter');
+  await waitChat(alice, 'hi alice!', "bob's line in alice's page");
+  const bobLine = (await chatLog(bob)).split('\n').find((l) => l.includes('hello bob, from the demo'));
+  assert.match(bobLine, /ALICE.*: hello bob, from the demo$/, 'the line names its sender');
+  assert.equal((await chatLog(alice)).split('\n').filter((l) => l.includes('hello bob, from the demo')).length, 1, 'alice sees her own line once');
+
+  // A native participant on the chat channel: the call goes back through the server.
+  const gus = new Agent(agentBinary, server.url, callId, 'gus');
+  await gus.next((e) => e.event === 'joined', 'gus joined');
+  await waitPage(alice, () => document.getElementById('transport').textContent.includes('through the server'), undefined, 'the server badge');
+  await gus.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+  await gus.request({ op: 'send', channelId: 10000, text: 'gus here, from the command line' });
+  await waitChat(alice, 'gus here, from the command line', "gus's line in alice's page");
+  await waitChat(bob, 'gus here, from the command line', "gus's line in bob's page");
+  await alice.fill('#line', 'welcome gus');
+  await alice.click('#chat button');
+  const welcome = await gus.next((e) => e.event === 'message' && e.channelId === 10000 && e.from === 'alice', "alice's line at gus");
+  assert.equal(welcome.text, 'welcome gus');
+  await waitChat(bob, 'welcome gus', "alice's line in bob's page");
+
+  mkdirSync(artifacts, { recursive: true });
+  for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+    const path = join(artifacts, `web-sdk-demo-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  }
+  console.log('demo: two pages joined the call by name, went peer-to-peer, chatted both ways; a native agent chatted with them through the server');
+  assert.equal(await gus.leave(), 0);
+  await waitPage(alice, () => /GUS \(gus\) left/.test(document.getElementById('log').innerText), undefined, 'gus left');
+  await alice.click('#leave');
+  await waitPage(bob, () => /ALICE \(alice\) left/.test(document.getElementById('log').innerText), undefined, 'alice left');
+  await alice.context().close();
+  await bob.context().close();
+}
+
 // Each scenario has a browser of its own. The pages' origin (http://10.200.0.1:PORT) is
 // not a secure context, which the SDK must not need; the files scenario alone asks
 // Chromium to treat it as one, for WebCrypto's SHA-256 (a deployment serves https).
@@ -532,7 +601,7 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files, p2p };
+const table = { messaging, files, p2p, demo };
 const secure = { files: true };
 let failures = 0;
 try {

@@ -177,7 +177,7 @@ class FileTransfer {
   // name that is empty once sanitised), NO_VALID_PARTICIPANT (`to` empty and nobody else
   // in the call), TOO_MANY_PARTICIPANTS, SENDER_CLOSED (the FileTransfer is closing).
   Result<std::string> sendFile(const std::filesystem::path& path, std::vector<Identity> to,
-                               SendFileOptions options = {});
+                               const SendFileOptions& options = {});
 
   // For offers answered with OfferDecision::later(). False when `id` from `from` is not
   // an undecided offer.

@@ -19,11 +19,11 @@
 namespace switchboard::client::files {
 
 // The most file bytes in one CHUNK.
-inline constexpr std::size_t kMaxChunkSize = 64 * 1024;
+inline constexpr std::size_t kMaxChunkSize = std::size_t{64} * 1024;
 inline constexpr std::size_t kChunkHeaderSize = 1 + 16 + 8;
 inline constexpr std::size_t kMaxOfferJson = 4096;
 // A receiver reports PROGRESS at least this often, and at the end.
-inline constexpr std::uint64_t kProgressInterval = 1024 * 1024;
+inline constexpr std::uint64_t kProgressInterval = std::uint64_t{1024} * 1024;
 // Offsets and sizes stay below 2^53, so the Web SDK's numbers hold them exactly.
 inline constexpr std::uint64_t kMaxOffset = (std::uint64_t{1} << 53) - 1;
 

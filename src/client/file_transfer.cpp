@@ -44,7 +44,7 @@ constexpr auto kReportInterval = 100ms;
 // Per worker turn, so tasks, receiving and sending take turns.
 constexpr int kReadBudget = 64;
 constexpr int kChunkBudget = 32;
-constexpr std::uint64_t kHashStep = 1024 * 1024;
+constexpr std::uint64_t kHashStep = std::uint64_t{1024} * 1024;
 
 class Fd {
  public:
@@ -241,7 +241,7 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
   }
 
   Result<std::string> send_file(const fs::path& path, std::vector<Identity> to,
-                                SendFileOptions options) {
+                                const SendFileOptions& options) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
       return Error{ErrorCode::InvalidArgument,
@@ -1098,8 +1098,9 @@ void FileTransfer::attach() {
   impl_->attach();
 }
 Result<std::string> FileTransfer::sendFile(const std::filesystem::path& path,
-                                           std::vector<Identity> to, SendFileOptions options) {
-  return impl_->send_file(path, std::move(to), std::move(options));
+                                           std::vector<Identity> to,
+                                           const SendFileOptions& options) {
+  return impl_->send_file(path, std::move(to), options);
 }
 bool FileTransfer::acceptOffer(const Identity& from, const std::string& id,
                                const OfferDecision& decision) {

@@ -172,6 +172,16 @@ int run_send(const SendArgs& args) {
       progress.changed.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
+  // A call of two goes peer-to-peer within a moment: wait for that (at most 3 s) rather
+  // than push the first megabytes through the server.
+  if (args.common.p2p == "auto" && call->participants().size() == 1) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    std::unique_lock lock(progress.mutex);
+    while (call->transport().mode != TransportMode::PeerToPeer && !stop_waiting() &&
+           std::chrono::steady_clock::now() < until && call->participants().size() == 1) {
+      progress.changed.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
   std::vector<std::string> ids;
   int status = 0;
   if (!stop_waiting()) {

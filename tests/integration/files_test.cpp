@@ -217,10 +217,11 @@ TEST_F(Files, TwoHundredMegabytesPeerToPeerArriveIntactMostlyOffTheServer) {
   expect_line(*receiver, "received big.bin from alice", 10s);
   EXPECT_EQ(receiver->wait_exit(Clock::now() + 10s), 0);
   EXPECT_EQ(sha256_of(in / "big.bin"), sha256_of(file));
-  // The first chunks may go through the server while the direct path comes up (the send
-  // starts as soon as the file is hashed); the bulk must not.
+  // send waits for the direct path of a call of two before it offers: only the offer may
+  // have gone through the server (plus a few messages around the switch).
   const double relayed = relayed_messages(server) - relayed_before;
-  EXPECT_LT(relayed, static_cast<double>(k200MB / 65536) / 4) << "messages relayed: " << relayed;
+  EXPECT_LT(relayed, 50) << "messages relayed: " << relayed;
+  std::cout << "[ figures  ] messages relayed by the server: " << relayed << "\n";
 }
 
 TEST_F(Files, OneFileToThreeRecipientsAtOnce) {

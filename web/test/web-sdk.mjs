@@ -9,7 +9,7 @@
 // Chromium or a built web/dist. Set VERBOSE=1 for the agents' logs and the pages' console.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -61,6 +61,11 @@ async function waitPageGot(page, key, count, what) {
 async function messaging() {
   const callId = 'web-sdk-messaging';
   const N = 100;
+  // The pages import the SDK the server serves: the build's bundle, as a JavaScript module.
+  const sdk = await fetch(`${server.http}/sdk/switchboard.js`);
+  assert.equal(sdk.status, 200);
+  assert.match(sdk.headers.get('content-type') ?? '', /^(application|text)\/javascript/);
+  assert.equal(await sdk.text(), readFileSync(join(webRoot, 'switchboard.js'), 'utf8'), 'GET /sdk/switchboard.js is web/dist/switchboard.js');
   const alice = await newPage(browser, server.http, 'alice');
   const bob = await newPage(browser, server.http, 'bob');
   const aliceJoined = await joinPage(alice, callId, 'alice', { p2p: false, displayName: 'Alice A.' });

@@ -16,9 +16,13 @@ import { createInterface } from 'node:readline';
 // src/signaling/token.hpp kDevelopmentSecret: what `--dev` signs with.
 export const DEV_SECRET = 'switchboard-development-secret-do-not-use-in-production';
 // Every process started here, killed when this one exits however it exits.
+// Every process started here, killed when this one exits however it exits, and every
+// scratch directory, removed.
 const children = new Set();
+const scratch = new Set();
 process.on('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,6 +49,7 @@ export async function until(poll, what, ms = 30000, every = 50) {
 
 export async function startServer(binary, { bind, webRoot, extra = [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-web-sdk-'));
+  scratch.add(dir);
   const secretFile = join(dir, 'secret');
   writeFileSync(secretFile, DEV_SECRET);
   const args = ['--bind', bind, '--port', '0', '--secret-file', secretFile, '--log-level', 'warn', ...extra];

@@ -74,6 +74,7 @@ export class CallEngine implements DataChannelHost {
   callId: string;
   self: ParticipantInfo = { identity: '', displayName: '' };
   transportInfo: TransportInfo = { mode: 'server' };
+  private toldTransport: TransportInfo = { mode: 'server' };  // what transportChanged last said
 
   private state: State = 'joining';
   private readonly transport: CallTransport;
@@ -168,6 +169,11 @@ export class CallEngine implements DataChannelHost {
     this.transportUp = true;
     this.joinSettled?.resolve();
     this.joinSettled = undefined;
+    // The path may have changed while joining, before anyone could listen: tell the
+    // listeners registered right after `await join()`, on a later task.
+    setTimeout(() => {
+      if (this.state === 'connected') this.emitTransport();
+    }, 0);
     this.flush();
   }
 
@@ -207,7 +213,16 @@ export class CallEngine implements DataChannelHost {
     }
     if (info.mode === this.transportInfo.mode && info.peer?.identity === this.transportInfo.peer?.identity) return;
     this.transportInfo = info;
-    if (this.state === 'connected' || this.state === 'leaving') this.events.emit('transportChanged', info);
+    if (this.state === 'connected' || this.state === 'leaving') this.emitTransport();
+  }
+
+  // transportChanged, unless listeners were already told this path.
+  private emitTransport(): void {
+    const info = this.transportInfo;
+    const told = this.toldTransport;
+    if (info.mode === told.mode && info.peer?.identity === told.peer?.identity) return;
+    this.toldTransport = info;
+    this.events.emit('transportChanged', info);
   }
 
   // ---- Senders (DataChannelHost) ----

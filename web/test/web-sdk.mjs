@@ -3,13 +3,15 @@
 //
 //   node web/test/web-sdk.mjs SCENARIO BIN_DIR [BIND_ADDRESS]
 //
-// SCENARIO: messaging | files | p2p | demo | all. BIN_DIR holds switchboard and
+// SCENARIO: messaging | files | files-cli | p2p | demo | all. BIN_DIR holds switchboard and
 // switchboard-server. The server serves web/dist (the SDK at /sdk/switchboard.js, the demo
 // at /). Exit status 0 when every scenario held, 1 otherwise, 77 (skipped) without
 // Chromium or a built web/dist. Set VERBOSE=1 for the agents' logs and the pages' console.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -18,7 +20,7 @@ import { Agent, newPage, runScenarios, sleep, startServer, token, until, waitPag
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [which, binDir, bind = '10.200.0.1'] = process.argv.slice(2);
-const SCENARIOS = ['messaging', 'files', 'p2p', 'demo'];
+const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo'];
 if (!binDir || !(which === 'all' || SCENARIOS.includes(which))) {
   console.error(`usage: node web-sdk.mjs ${SCENARIOS.join('|')}|all BIN_DIR [BIND_ADDRESS]`);
   process.exit(2);
@@ -434,6 +436,96 @@ async function files() {
   await alice.context().close();
 }
 
+// ---- 2b. The browser's FileTransfer (the SDK's, as served at /sdk/switchboard.js) and the
+// real command line: `switchboard receive` takes a 5 MB file from the page into a
+// directory, then `switchboard send` sends one to the page. SHA-256 compared on both ends.
+function runCli(args, what) {
+  const child = spawn(agentBinary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  cliChildren.add(child);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  if (process.env.VERBOSE) child.stdout.on('data', (d) => process.stdout.write(`[${what}] ${d}`));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  return { child, exited, output: () => output };
+}
+const cliChildren = new Set();
+process.on('exit', () => {
+  for (const child of cliChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+async function filesCli() {
+  const callId = 'web-sdk-files-cli';
+  const SIZE = 5 * 1000 * 1000 + 777; // not a multiple of the chunk size
+  const dir = mkdtempSync(join(tmpdir(), 'sb-files-cli-'));
+  const common = (user) => ['--server', server.url, '--call', callId, '--user', user, '--dev', '--p2p', 'off'];
+  try {
+    const alice = await newPage(browser, server.http, 'alice');
+    await alice.evaluate(() => T.others.add(10001));
+    await joinPage(alice, callId, 'alice', { p2p: false });
+    await alice.evaluate(() => {
+      T.hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+      T.files = new T.sb.FileTransfer(T.call);
+      T.fileEvents = [];
+      T.files.on('offer', (f) => {
+        T.fileEvents.push({ offer: f.name, size: f.size, from: f.from });
+        f.on('error', (e) => T.fileEvents.push({ incomingError: `${e.code} ${e.message}` }));
+        f.on('done', async (blob) => {
+          const bytes = await blob.arrayBuffer();
+          T.download = { name: f.name, size: bytes.byteLength, sha256: T.hex(await crypto.subtle.digest('SHA-256', bytes)), offered: f.sha256 };
+        });
+        f.accept();
+      });
+    });
+
+    // (a) browser → `switchboard receive --accept-all --count 1`.
+    const inbox = join(dir, 'inbox');
+    const receiver = runCli(['receive', ...common('nrecv'), '--dir', inbox, '--accept-all', '--count', '1'], 'receive');
+    await waitPage(alice, () => T.call.participants.some((p) => p.identity === 'nrecv'), undefined, 'switchboard receive in the call');
+    const t0 = Date.now();
+    const upload = await alice.evaluate(async (size) => {
+      const data = new Uint8Array(size);
+      for (let at = 0; at < size; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(size, at + 65536)));
+      const sha256 = T.hex(await crypto.subtle.digest('SHA-256', data));
+      const out = T.files.sendFile(data, ['nrecv'], { name: 'from-browser.bin' });
+      out.on('error', (who, e) => T.fileEvents.push({ outgoingError: `${who} ${e.code} ${e.message}` }));
+      T.delivered = new Promise((resolve) => out.on('delivered', (who) => resolve({ who, status: out.status(who) })));
+      return { sha256 };
+    }, SIZE);
+    const receiveCode = await Promise.race([receiver.exited, sleep(120000).then(() => 'timeout')]);
+    assert.equal(receiveCode, 0, `switchboard receive exit status; output:\n${receiver.output()}`);
+    const written = readFileSync(join(inbox, 'from-browser.bin'));
+    assert.equal(written.length, SIZE);
+    assert.equal(createHash('sha256').update(written).digest('hex'), upload.sha256, "the file switchboard receive wrote is the page's, byte for byte");
+    assert.match(receiver.output(), /received 1 file, 0 failed, 0 unfinished/);
+    const delivered = await alice.evaluate(() => T.delivered);
+    assert.equal(delivered.who, 'nrecv');
+    assert.equal(delivered.status.state, 'delivered');
+    assert.equal(delivered.status.confirmed, SIZE);
+    console.log(`browser → switchboard receive: ${SIZE} bytes, SHA-256 ${upload.sha256.slice(0, 16)}… matches (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+    // (b) `switchboard send FILE --to alice` → the browser.
+    const download = randomBytes(SIZE);
+    const downloadSha = createHash('sha256').update(download).digest('hex');
+    const file = join(dir, 'to-browser.bin');
+    writeFileSync(file, download);
+    const t1 = Date.now();
+    const sender = runCli(['send', file, '--to', 'alice', ...common('nsend'), '--timeout', '120'], 'send');
+    const sendCode = await Promise.race([sender.exited, sleep(150000).then(() => 'timeout')]);
+    assert.equal(sendCode, 0, `switchboard send exit status; output:\n${sender.output()}`);
+    assert.match(sender.output(), /sent 1 file: 1 delivered, 0 failed or declined, 0 unfinished/);
+    await waitPage(alice, () => T.download, undefined, 'the download hashed', 60000);
+    const got = await alice.evaluate(() => T.download);
+    assert.deepEqual(got, { name: 'to-browser.bin', size: SIZE, sha256: downloadSha, offered: downloadSha }, "the page's file is the one switchboard send sent");
+    assert.deepEqual(await alice.evaluate(() => T.fileEvents), [{ offer: 'to-browser.bin', size: SIZE, from: 'nsend' }], 'no errors in the page');
+    console.log(`switchboard send → browser: ${SIZE} bytes, SHA-256 ${downloadSha.slice(0, 16)}… matches (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+    await alice.evaluate(() => T.call.leave());
+    await alice.context().close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ---- 3. A 1:1 call between a browser and a native agent goes peer-to-peer: both say so,
 // messages go both ways, and the server relays none of them. A third participant then
 // brings the call back to the server, where the same counter moves.
@@ -587,7 +679,7 @@ async function demo() {
 }
 
 // Each scenario has a browser of its own. The pages' origin (http://10.200.0.1:PORT) is
-// not a secure context, which the SDK must not need; the files scenario alone asks
+// not a secure context, which the SDK must not need; the two files scenarios alone ask
 // Chromium to treat it as one, for WebCrypto's SHA-256 (a deployment serves https).
 async function launch({ secureOrigin } = {}) {
   return chromium.launch({
@@ -606,8 +698,8 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files, p2p, demo };
-const secure = { files: true };
+const table = { messaging, files, 'files-cli': filesCli, p2p, demo };
+const secure = { files: true, 'files-cli': true };
 let failures = 0;
 try {
   server = await startServer(serverBinary, { bind, webRoot });

@@ -253,6 +253,13 @@ class NativeFiles {
           if (process.env.VERBOSE && bytes[0] !== KIND.chunk) console.log(`[files] to ${this.peer}: kind ${bytes[0]} seq ${sent.sequenceNumber} ${bytes.subarray(1, 120).toString()}`);
           return sent;
         } catch (e) {
+          // Both refuse the message before it is sent: wait and send it again. A 20 MB file
+          // through the server runs into the call's default rate limit (12.5 MB/s).
+          if (e.code === 'TRAFFIC_LIMITED') {
+            this.trafficLimited = (this.trafficLimited ?? 0) + 1;
+            await sleep(50);
+            continue;
+          }
           if (e.code !== 'BUFFER_FULL') throw e;
           this.bufferFull = (this.bufferFull ?? 0) + 1;
           await sleep(5);

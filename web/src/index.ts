@@ -17,6 +17,8 @@ export {
   type DataChannelSenderEvents,
 } from './client/dataChannel.js';
 export type { SenderOptions, Identity } from './core/options.js';
+// End-to-end encryption keys (JoinOptions.e2ee, Call.setE2eeKeys).
+export { E2EE_OVERHEAD, E2eeKeys, type E2eeKey } from './client/e2eeKeys.js';
 // File transfer and chat conventions (docs/protocol.md, "Applications on DataChannels").
 export {
   CHAT_CHANNEL,

@@ -3,6 +3,7 @@
 
 import type { CallEngine, CallEvents, ParticipantInfo, TransportInfo } from './callEngine.js';
 import type { DataChannelFeature } from './dataChannel.js';
+import type { E2eeKeys } from './e2eeKeys.js';
 
 export class Call {
   /** @internal */
@@ -31,6 +32,14 @@ export class Call {
   }
   get dataChannel(): DataChannelFeature {
     return this.engine.feature;
+  }
+
+  // New end-to-end encryption keys for the messages sealed and opened from now on (key
+  // rotation: the highest id seals, every id opens). Throws SwitchboardError
+  // (INVALID_ARGUMENT) when the call was joined without `e2ee`, or the keys were derived
+  // from a passphrase for another call.
+  setE2eeKeys(keys: E2eeKeys): void {
+    this.engine.setE2eeKeys(keys);
   }
 
   on<K extends keyof CallEvents>(event: K, listener: (...args: CallEvents[K]) => void): void {

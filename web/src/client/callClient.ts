@@ -3,6 +3,7 @@
 import { SwitchboardError } from '../core/errors.js';
 import { Call } from './call.js';
 import { CallEngine } from './callEngine.js';
+import { E2eeKeys, subtleCrypto } from './e2eeKeys.js';
 
 export interface JoinOptions {
   // The server's base URL: "ws://127.0.0.1:8480", "wss://switchboard.example.org".
@@ -14,6 +15,12 @@ export interface JoinOptions {
   displayName?: string;
   // Allow a direct connection when the call holds only two participants (default true).
   p2p?: boolean;
+  // End-to-end encryption (docs/protocol.md, "End-to-end encryption"): every message this
+  // participant sends is sealed with the highest key id, every message it receives is
+  // opened with the key its id names (one that cannot be opened reaches its receiver's
+  // `error` event, DECRYPTION_FAILED, never readMessage). Each sender's maxMessageSize is
+  // 33 bytes smaller. Needs WebCrypto: a secure page (https:// or http://localhost).
+  e2ee?: E2eeKeys;
 }
 
 export class CallClient {
@@ -22,7 +29,7 @@ export class CallClient {
   // INVALID_ARGUMENT (bad options), NOT_CONNECTED (the server is unreachable, or the data
   // connection did not come up).
   async join(options: JoinOptions): Promise<Call> {
-    const { server, callId, token, displayName, p2p = true } = options ?? ({} as JoinOptions);
+    const { server, callId, token, displayName, p2p = true, e2ee } = options ?? ({} as JoinOptions);
     const bad = (what: string): never => {
       throw new SwitchboardError('INVALID_ARGUMENT', what);
     };
@@ -31,10 +38,15 @@ export class CallClient {
     if (typeof token !== 'string' || token === '') bad('join needs an access `token`');
     if (displayName !== undefined && typeof displayName !== 'string') bad('`displayName` must be a string');
     if (typeof p2p !== 'boolean') bad('`p2p` must be true or false');
+    if (e2ee !== undefined) {
+      if (!(e2ee instanceof E2eeKeys)) bad('`e2ee` takes E2eeKeys (E2eeKeys.parse or E2eeKeys.fromKeys)');
+      if (e2ee.callId !== '' && e2ee.callId !== callId) bad(`the E2EE keys were derived for call ${e2ee.callId}, not ${callId}`);
+      subtleCrypto();
+    }
     if (typeof RTCPeerConnection === 'undefined' || typeof WebSocket === 'undefined') {
       throw new SwitchboardError('INTERNAL', 'this environment has no WebRTC (RTCPeerConnection) or WebSocket');
     }
-    const engine = new CallEngine({ server, callId, token, displayName, p2p });
+    const engine = new CallEngine({ server, callId, token, displayName, p2p }, e2ee);
     await engine.join();
     return new Call(engine);
   }

@@ -6,7 +6,10 @@
 //   - a timer follows the endpoint's nextWakeup (pacing, reassembly and idle expiry);
 //   - senders' waiting sendMessage calls are admitted, in order, as their queues drain;
 //   - the client-side rate limit holds sends on the server path to the server's limit;
-//   - leave() lets queued data go for up to 2 s, then sends `leave`.
+//   - leave() lets queued data go for up to 2 s, then sends `leave`;
+//   - with end-to-end encryption, every message waits in its sender's line while it is
+//     sealed (WebCrypto is asynchronous), one at a time per sender, with the sequence
+//     number it will get; the endpoint opens what arrives, in order per receiver.
 //
 // Everything runs on the page's event loop; listeners are called after the endpoint's
 // state is settled, never from inside the endpoint.
@@ -19,6 +22,8 @@ import type { ReceiverChannel } from '../core/receiverChannel.js';
 import type { SenderChannel } from '../core/senderChannel.js';
 import type { TrafficClass } from '../core/trafficClass.js';
 import { CallTransport } from './callTransport.js';
+import { E2eeCipher } from './e2eeCipher.js';
+import { E2eeKeys } from './e2eeKeys.js';
 import {
   DataChannelFeature,
   DataChannelReceiver,
@@ -55,11 +60,13 @@ export type CallEvents = {
 
 type State = 'joining' | 'connected' | 'disconnected' | 'leaving' | 'left';
 
-// A sendMessage waiting for room in its sender's queue.
+// A sendMessage waiting for room in its sender's queue (or, with E2EE, to be sealed).
 interface Waiter {
   data: Uint8Array;
   resolve: (sequence: number) => void;
   reject: (error: SwitchboardError) => void;
+  sealing?: boolean;
+  sealed?: { sequence: number; bytes: Uint8Array }; // for that sequence number only
 }
 
 const now = (): number => performance.now();
@@ -96,9 +103,12 @@ export class CallEngine implements DataChannelHost {
   private joinSettled: { resolve: () => void; reject: (e: SwitchboardError) => void } | undefined;
   private leftPromise: Promise<void> | undefined;
   private resolveLeft: (() => void) | undefined;
+  private e2eeKeys: E2eeKeys | undefined;
+  private cipher: E2eeCipher | undefined;  // once joined with e2ee
 
-  constructor(config: ServerLinkConfig) {
+  constructor(config: ServerLinkConfig, e2ee?: E2eeKeys) {
     this.callId = config.callId;
+    this.e2eeKeys = e2ee;
     this.feature = new DataChannelFeature(this);
     this.transport = new CallTransport(config, {
       joined: (j) => this.onJoined(j),
@@ -146,8 +156,14 @@ export class CallEngine implements DataChannelHost {
       receiverCreated: (r) => this.onReceiverCreated(r),
       messageReady: (r) => this.onMessageReady(r),
       receiverClosed: (r) => this.onReceiverClosed(r),
+      messageRejected: (r, _sequence, error) => this.onMessageRejected(r, error),
+      settled: () => this.onEndpointSettled(),
     });
     this.callId = joined.call;
+    if (this.e2eeKeys) {
+      this.cipher = new E2eeCipher(this.e2eeKeys, joined.call, joined.identity);
+      this.endpoint.setPayloadCipher(this.cipher);
+    }
     this.self = { identity: joined.identity, displayName: joined.displayName };
     this.endpoint.participantJoined(
       { id: joined.participantId, identity: joined.identity, displayName: joined.displayName },
@@ -225,6 +241,23 @@ export class CallEngine implements DataChannelHost {
     this.events.emit('transportChanged', info);
   }
 
+  // New keys for the messages sealed and opened from now on (rotation). Throws
+  // SwitchboardError (INVALID_ARGUMENT) when the call was joined without `e2ee` or the keys
+  // were derived from a passphrase for another call.
+  setE2eeKeys(keys: E2eeKeys): void {
+    if (!(keys instanceof E2eeKeys)) {
+      throw new SwitchboardError('INVALID_ARGUMENT', 'setE2eeKeys takes E2eeKeys (E2eeKeys.parse or E2eeKeys.fromKeys)');
+    }
+    if (keys.callId !== '' && keys.callId !== this.callId) {
+      throw new SwitchboardError('INVALID_ARGUMENT', `the E2EE keys were derived for call ${keys.callId}, not ${this.callId}`);
+    }
+    if (!this.e2eeKeys) {
+      throw new SwitchboardError('INVALID_ARGUMENT', 'end-to-end encryption is off in this call: join with the `e2ee` option');
+    }
+    this.e2eeKeys = keys;
+    this.cipher?.setKeys(keys);
+  }
+
   // ---- Senders (DataChannelHost) ----
 
   createSender(options: SenderOptions | undefined): DataChannelSender {
@@ -242,6 +275,12 @@ export class CallEngine implements DataChannelHost {
     if (!(data instanceof Uint8Array)) {
       return Promise.reject(new SwitchboardError('INVALID_ARGUMENT', 'sendMessage takes a Uint8Array'));
     }
+    if (this.cipher) {
+      // Sealed one after another, in the sender's line, whatever the room.
+      const promise = this.enqueue(sender, data);
+      this.admit(sender);
+      return promise;
+    }
     const queue = this.waiters.get(sender);
     if (queue && queue.length > 0) {
       // Behind earlier waiting messages, so the order holds.
@@ -252,6 +291,10 @@ export class CallEngine implements DataChannelHost {
     } catch (e) {
       if (!(e instanceof SwitchboardError) || e.code !== 'BUFFER_FULL') return Promise.reject(e);
     }
+    return this.enqueue(sender, data);
+  }
+
+  private enqueue(sender: DataChannelSender, data: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
       let list = this.waiters.get(sender);
       if (!list) this.waiters.set(sender, (list = []));
@@ -281,21 +324,71 @@ export class CallEngine implements DataChannelHost {
 
   // Waiting messages go in, in order, as far as their senders' queues have room.
   private admitWaiters(): void {
-    for (const [sender, queue] of this.waiters) {
-      while (queue.length > 0) {
-        const waiter = queue[0]!;
-        try {
-          const sequence = this.trySend(sender, waiter.data);
-          queue.shift();
-          waiter.resolve(sequence);
-        } catch (e) {
-          if (e instanceof SwitchboardError && e.code === 'BUFFER_FULL') break;
-          queue.shift();
-          waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', String(e)));
+    for (const sender of [...this.waiters.keys()]) this.admit(sender);
+  }
+
+  private admit(sender: DataChannelSender): void {
+    const queue = this.waiters.get(sender);
+    if (!queue) return;
+    while (queue.length > 0) {
+      const waiter = queue[0]!;
+      try {
+        let data = waiter.data;
+        if (this.cipher) {
+          if (waiter.sealing) break;  // seal() settles, then admits again
+          // Sealed for another sequence number (cannot happen while sends are in line;
+          // kept honest anyway): seal again.
+          if (waiter.sealed?.sequence !== sender.core.nextSequence) {
+            this.seal(sender, waiter, this.cipher);
+            break;
+          }
+          data = waiter.sealed.bytes;
         }
+        const sequence = this.trySend(sender, data);
+        queue.shift();
+        waiter.resolve(sequence);
+      } catch (e) {
+        if (e instanceof SwitchboardError && e.code === 'BUFFER_FULL') break;
+        queue.shift();
+        waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', String(e)));
       }
-      if (queue.length === 0) this.waiters.delete(sender);
     }
+    if (queue.length === 0 && this.waiters.get(sender) === queue) this.waiters.delete(sender);
+  }
+
+  // Starts sealing the first message in the sender's line for the sequence number it will
+  // get; throws SwitchboardError for a message the sender would refuse anyway, before any
+  // cryptography (so the user sees the plaintext limit, not the sealed one).
+  private seal(sender: DataChannelSender, waiter: Waiter, cipher: E2eeCipher): void {
+    if (this.state !== 'connected' || !this.endpoint) throw notConnected();
+    const core = sender.core;
+    if (core.closed) throw new SwitchboardError('SENDER_CLOSED', `sender on channel ${core.channelId} is closed`);
+    if (waiter.data.length === 0) throw new SwitchboardError('MESSAGE_EMPTY', 'a message needs at least one byte');
+    const limit = this.endpoint.maxMessageSize(core);
+    if (waiter.data.length > limit) {
+      throw new SwitchboardError(
+        'MESSAGE_TOO_LARGE',
+        `message of ${waiter.data.length} bytes exceeds maxMessageSize ${limit} (the call's ${core.maxMessageSize} less ${cipher.overhead} bytes of end-to-end encryption)`,
+      );
+    }
+    const sequence = core.nextSequence;
+    waiter.sealing = true;
+    waiter.sealed = undefined;
+    cipher.seal(core.channelId, sequence, waiter.data).then(
+      (bytes) => {
+        waiter.sealing = false;
+        waiter.sealed = { sequence, bytes };
+        this.admit(sender);  // a waiter already rejected (closed, left) is no longer in line
+      },
+      (e: unknown) => {
+        waiter.sealing = false;
+        const queue = this.waiters.get(sender);
+        if (queue?.[0] !== waiter) return;
+        queue.shift();
+        waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', `sealing failed: ${String(e)}`));
+        this.admit(sender);
+      },
+    );
   }
 
   private rejectWaiters(sender: DataChannelSender, error: SwitchboardError): void {
@@ -325,6 +418,10 @@ export class CallEngine implements DataChannelHost {
     this.closing.push(sender.core);
   }
 
+  senderMaxMessageSize(sender: DataChannelSender): number {
+    return this.endpoint ? this.endpoint.maxMessageSize(sender.core) : sender.core.maxMessageSize;
+  }
+
   senderBufferedAmount(sender: DataChannelSender): number {
     let total = sender.core.bufferedAmount;
     for (const waiter of this.waiters.get(sender) ?? []) total += waiter.data.length;
@@ -348,6 +445,18 @@ export class CallEngine implements DataChannelHost {
   private onMessageReady(core: ReceiverChannel): void {
     const receiver = this.receivers.get(core);
     if (receiver) this.pendingEvents.push(() => receiver.events.emit('messageReady'));
+  }
+
+  private onMessageRejected(core: ReceiverChannel, error: SwitchboardError): void {
+    const receiver = this.receivers.get(core);
+    if (receiver) this.pendingEvents.push(() => receiver.events.emit('error', error));
+  }
+
+  // Messages finished opening (E2EE): what they reported goes to the listeners now.
+  private onEndpointSettled(): void {
+    if (!this.endpoint || this.state === 'left') return;
+    this.dispatch(this.takeEvents());
+    this.armTimer();
   }
 
   private onReceiverClosed(core: ReceiverChannel): void {

@@ -22,6 +22,7 @@ export interface DataChannelHost {
   setParticipants(sender: DataChannelSender, participants: readonly Identity[]): void;
   closeSender(sender: DataChannelSender): void;
   senderBufferedAmount(sender: DataChannelSender): number;
+  senderMaxMessageSize(sender: DataChannelSender): number;
 }
 
 export type DataChannelSenderEvents = {
@@ -52,9 +53,10 @@ export class DataChannelSender {
     return this.core.bitrateInKbps;
   }
   // The largest message sendMessage accepts: the call's limit (256 KiB unless the server
-  // says otherwise; up to 16 MiB, fragmented on the wire).
+  // says otherwise; up to 16 MiB, fragmented on the wire), less 33 bytes with end-to-end
+  // encryption.
   get maxMessageSize(): number {
-    return this.core.maxMessageSize;
+    return this.host.senderMaxMessageSize(this);
   }
   // The recipients' identities; empty = everyone in the call.
   get participants(): readonly Identity[] {
@@ -105,8 +107,13 @@ export class DataChannelSender {
 export type DataChannelReceiverEvents = {
   // Messages are waiting, once per arrival: call readMessage().
   messageReady: [];
-  // Once, when the receiver closes.
+  // Once, when the receiver closes (after the last message and error).
   close: [reason: ReceiverCloseReason];
+  // A message from this sender arrived but is not readable: with end-to-end encryption,
+  // one that could not be opened (DECRYPTION_FAILED: a key we lack, another key, not
+  // sealed, or altered on the way). The message is dropped; the ones after it still
+  // arrive. Register it in dataChannelReceiverCreated to see the first message's error.
+  error: [error: SwitchboardError];
 };
 
 export class DataChannelReceiver {

@@ -13,8 +13,10 @@ import {
   type Identity,
   type ParticipantId,
   type ReceiverCloseReason,
+  type Reliability,
   type SenderOptions,
 } from './options.js';
+import type { PayloadCipher } from './payloadCipher.js';
 import { Reassembler } from './reassembler.js';
 import { ReceiverChannel } from './receiverChannel.js';
 import { Roster, type Participant } from './roster.js';
@@ -62,14 +64,20 @@ export interface EndpointStats {
   lossyDroppedOnSend: number; // sender queue full
   lossyDroppedOnReceive: number; // receiver over its unread bound
   malformedFrames: number;
+  messagesRejected: number; // the payload cipher could not open them
 }
 
 // Called synchronously from ingest, participantJoined (held frames), participantLeft and
-// onTimer.
+// onTimer; with a payload cipher, messageReady, messageRejected and receiverClosed may also
+// come later, when a message finished opening, and `settled` follows them.
 export interface EndpointEvents {
   receiverCreated?: (receiver: ReceiverChannel) => void; // before its first message
   messageReady?: (receiver: ReceiverChannel) => void;
   receiverClosed?: (receiver: ReceiverChannel) => void;
+  // A message the payload cipher could not open: dropped, never readable.
+  messageRejected?: (receiver: ReceiverChannel, sequence: number, error: SwitchboardError) => void;
+  // Events were reported outside any call into the endpoint (after opening finished).
+  settled?: () => void;
 }
 
 // What poll hands the transport: frames of one class, back to back.
@@ -95,8 +103,12 @@ export class DataChannelEndpoint {
     lossyDroppedOnSend: 0,
     lossyDroppedOnReceive: 0,
     malformedFrames: 0,
+    messagesRejected: 0,
   };
   private events: EndpointEvents = {};
+  private cipher: PayloadCipher | undefined;
+  // Receivers with messages still opening: the end of each one's chain of deliveries.
+  private readonly opening = new Map<ReceiverChannel, Promise<void>>();
   private readonly channelIds: ChannelIdAllocator;
   private readonly senders = new Map<number, SenderChannel>();
   private readonly scheduler: FrameScheduler;
@@ -119,6 +131,20 @@ export class DataChannelEndpoint {
 
   setEvents(events: EndpointEvents): void {
     this.events = events;
+  }
+
+  // Opens every message received from now on (undefined: none). The SDK seals what it
+  // sends itself, before send(), because sealing waits for WebCrypto; a sender's messages
+  // may then hold maxMessageSize(sender) bytes before sealing.
+  setPayloadCipher(cipher: PayloadCipher | undefined): void {
+    this.cipher = cipher;
+  }
+  get payloadCipher(): PayloadCipher | undefined {
+    return this.cipher;
+  }
+  // The largest message `sender` accepts from the user.
+  maxMessageSize(sender: SenderChannel): number {
+    return Math.max(0, sender.maxMessageSize - (this.cipher?.overhead ?? 0));
   }
 
   // ---- The call's participants, as signaling reports them.
@@ -311,7 +337,34 @@ export class DataChannelEndpoint {
       this.events.receiverCreated?.(receiver);
     }
     // The callback may have closed it; the message still goes to the object it saw.
-    if (receiver.push({ sequenceNumber: h.sequence, data }, h.reliability, now)) {
+    if (!this.cipher) {
+      this.push(receiver, h.sequence, h.reliability, data, now);
+      return;
+    }
+    // Opening starts now, in parallel with the receiver's earlier messages, but each
+    // outcome waits for theirs: the receiver sees its messages in arrival order.
+    const opened = this.cipher.open(receiver.senderIdentity, h.channelId, h.sequence, data).then(
+      (plaintext) => ({ plaintext, error: undefined }),
+      (error: unknown) => ({ plaintext: undefined, error }),
+    );
+    const target = receiver;
+    this.after(receiver, async () => {
+      const { plaintext, error } = await opened;
+      if (plaintext) {
+        this.push(target, h.sequence, h.reliability, plaintext, now);
+      } else {
+        this.stats.messagesRejected++;
+        const why =
+          error instanceof SwitchboardError
+            ? error
+            : new SwitchboardError('DECRYPTION_FAILED', `message ${h.sequence} on channel ${h.channelId} could not be opened: ${String(error)}`);
+        this.events.messageRejected?.(target, h.sequence, why);
+      }
+    });
+  }
+
+  private push(receiver: ReceiverChannel, sequence: number, reliability: Reliability, data: Uint8Array, now: number): void {
+    if (receiver.push({ sequenceNumber: sequence, data }, reliability, now)) {
       this.stats.messagesDelivered++;
       this.events.messageReady?.(receiver);
     } else {
@@ -319,10 +372,28 @@ export class DataChannelEndpoint {
     }
   }
 
+  // Runs `step` once the receiver's earlier messages finished opening, then tells the
+  // owner (settled) that events came outside a call into the endpoint.
+  private after(receiver: ReceiverChannel, step: () => void | Promise<void>): void {
+    const tail = (this.opening.get(receiver) ?? Promise.resolve())
+      .then(step)
+      .catch(() => undefined) // a throwing listener must not stall the chain
+      .then(() => {
+        if (this.opening.get(receiver) === tail) this.opening.delete(receiver);
+        this.events.settled?.();
+      });
+    this.opening.set(receiver, tail);
+  }
+
   private closeReceiver(receiver: ReceiverChannel, reason: ReceiverCloseReason): void {
     this.receivers.delete(receiverKey(receiver.sender, receiver.channelId));
-    receiver.close(reason);
-    this.events.receiverClosed?.(receiver);
+    const close = (): void => {
+      receiver.close(reason);
+      this.events.receiverClosed?.(receiver);
+    };
+    // Messages still opening come first: the close is the receiver's last event.
+    if (this.opening.has(receiver)) this.after(receiver, close);
+    else close();
   }
 
   // A receiver holds more unread durable data than allowed: stop reading durable input so

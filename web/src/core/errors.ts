@@ -16,6 +16,9 @@ export const ERROR_CODES = [
   'UNAUTHORIZED',
   'CALL_FULL',
   'INTERNAL',
+  // End-to-end encryption: a received message could not be opened (a key we lack, another
+  // key, not sealed, or altered on the way). It is not delivered.
+  'DECRYPTION_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

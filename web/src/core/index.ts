@@ -8,6 +8,7 @@ export * from './frame.js';
 export * from './localCall.js';
 export * from './options.js';
 export * from './pathSwitch.js';
+export * from './payloadCipher.js';
 export * from './queue.js';
 export * from './rateLimit.js';
 export * from './reassembler.js';

@@ -19,6 +19,8 @@ export class Inbox {
   readonly events: string[] = [];
   readonly messages: Received[] = [];
   readonly receivers: ReceiverChannel[] = [];
+  readonly errors: SwitchboardError[] = [];
+  settled = 0;
 
   constructor(
     endpoint: DataChannelEndpoint,
@@ -39,6 +41,12 @@ export class Inbox {
       receiverClosed: (r) => {
         this.events.push(`closed ${r.channelId} ${r.senderIdentity} ${r.closeReason}`);
       },
+      // With a payload cipher: what could not be opened, and events after ingest.
+      messageRejected: (r, sequence, error) => {
+        this.events.push(`rejected ${r.channelId} ${r.senderIdentity} ${sequence} ${error.code}`);
+        this.errors.push(error);
+      },
+      settled: () => this.settled++,
     });
   }
 

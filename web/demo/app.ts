@@ -5,6 +5,7 @@
 
 import {
   CallClient,
+  E2eeKeys,
   SwitchboardError,
   type Call,
   type DataChannelReceiver,
@@ -27,6 +28,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 
 const joinForm = $<HTMLFormElement>('join');
+let encrypted = false; // joined with a passphrase
 const joinError = $('join-error');
 const callSection = $('call');
 const statusBadge = $('status');
@@ -140,7 +142,13 @@ async function join(): Promise<void> {
   statusBadge.textContent = 'joining…';
   try {
     const token = value('token') || (await devToken(server, user, callId, name));
-    const joined = await new CallClient().join({ server, callId, token, p2p, ...(name ? { displayName: name } : {}) });
+    // The same key as a key file line `1:passphrase:…` for this call (switchboard agent
+    // --e2ee-key-file): everyone typing the same passphrase reads each other.
+    const passphrase = value('passphrase');
+    if (passphrase) statusBadge.textContent = 'deriving the key…';
+    const e2ee = passphrase ? await E2eeKeys.parse(`1:passphrase:${passphrase}`, callId) : undefined;
+    const joined = await new CallClient().join({ server, callId, token, p2p, e2ee, ...(name ? { displayName: name } : {}) });
+    encrypted = e2ee !== undefined;
     entered(joined);
   } catch (e) {
     joinError.textContent = describe(e);
@@ -160,7 +168,7 @@ function entered(joined: Call): void {
   joinForm.hidden = true;
   callSection.hidden = false;
   leaveButton.hidden = false;
-  statusBadge.textContent = `${joined.id} · ${nameOf(self.identity)}`;
+  statusBadge.textContent = `${joined.id} · ${nameOf(self.identity)}${encrypted ? ' · end-to-end encrypted' : ''}`;
   statusBadge.className = 'badge';
   showTransport(joined.transport);
   system(`you joined ${joined.id} as ${nameOf(self.identity)}; here: ${joined.participants.map((p) => nameOf(p.identity)).join(', ') || 'nobody else yet'}`);
@@ -170,6 +178,7 @@ function entered(joined: Call): void {
   joined.dataChannel.on('dataChannelReceiverCreated', (receiver) => {
     if (receiver.channelId !== CHAT_CHANNEL) return;
     receiver.on('messageReady', () => readChat(receiver));
+    receiver.on('error', (e) => system(`a message from ${nameOf(receiver.senderIdentity)} could not be read: ${describe(e)}`));
     readChat(receiver);
   });
   joined.on('participantJoined', (p: ParticipantInfo) => {

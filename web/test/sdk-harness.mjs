@@ -64,6 +64,7 @@ export async function startServer(binary, { bind, webRoot, extra = [] }) {
     child.on('exit', (code) => reject(new Error(`switchboard-server exited with ${code} before listening`)));
   });
   const http = `http://${bind}:${port}`;
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   return {
     url: `ws://${bind}:${port}`,
     http,
@@ -77,18 +78,23 @@ export async function startServer(binary, { bind, webRoot, extra = [] }) {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
+    // SIGTERM, then resolves once it exited: a clean shutdown leaves its files complete.
+    async stopped() {
+      this.stop();
+      await exited;
+    },
   };
 }
 
 // One `switchboard agent`: commands in, events kept in order and awaited by predicate.
 export class Agent {
-  constructor(binary, url, call, user, { p2p = true, keepMessages = true } = {}) {
+  constructor(binary, url, call, user, { p2p = true, keepMessages = true, extra = [] } = {}) {
     this.user = user;
     this.events = [];
     this.waiters = [];
     this.listeners = [];
     this.keepMessages = keepMessages;
-    this.child = spawn(binary, ['agent', '--server', url, '--call', call, '--user', user, '--dev', '--display-name', user.toUpperCase(), ...(p2p ? [] : ['--p2p', 'off'])], {
+    this.child = spawn(binary, ['agent', '--server', url, '--call', call, '--user', user, '--dev', '--display-name', user.toUpperCase(), ...(p2p ? [] : ['--p2p', 'off']), ...extra], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stderr.on('data', (d) => process.env.VERBOSE && process.stderr.write(`[${user}] ${d}`));
@@ -159,9 +165,11 @@ function pageSetup() {
     others: new Set(), // channels whose messages are someone else's to read (e.g. FileTransfer's)
   };
   window.T = T;
-  T.join = async (opts) => {
+  // opts.e2eeKeys: a key file's text, read with E2eeKeys.parse for the call.
+  T.join = async ({ e2eeKeys, ...opts }) => {
     const sb = await import('/sdk/switchboard.js');
     T.sb = sb;
+    if (e2eeKeys !== undefined) opts.e2ee = await sb.E2eeKeys.parse(e2eeKeys, opts.callId);
     const call = await new sb.CallClient().join(opts);
     T.call = call;
     call.on('transportChanged', (t) => T.log.push({ transport: t.mode, peer: t.peer?.identity }));
@@ -177,6 +185,7 @@ function pageSetup() {
         for (let m; (m = r.readMessage()); ) T.got[key].push([m.sequenceNumber, new TextDecoder().decode(m.data)]);
       };
       r.on('messageReady', drain);
+      r.on('error', (e) => T.log.push({ error: key, code: e.code, message: e.message }));
       r.on('close', (reason) => {
         drain();
         T.log.push({ close: key, reason, after: T.got[key].length });

@@ -3,7 +3,7 @@
 //
 //   node web/test/web-sdk.mjs SCENARIO BIN_DIR [BIND_ADDRESS]
 //
-// SCENARIO: messaging | files | files-cli | p2p | demo | all. BIN_DIR holds switchboard and
+// SCENARIO: messaging | files | files-cli | p2p | demo | e2ee | all. BIN_DIR holds switchboard and
 // switchboard-server. The server serves web/dist (the SDK at /sdk/switchboard.js, the demo
 // at /). Exit status 0 when every scenario held, 1 otherwise, 77 (skipped) without
 // Chromium or a built web/dist. Set VERBOSE=1 for the agents' logs and the pages' console.
@@ -20,7 +20,7 @@ import { Agent, newPage, runScenarios, sleep, startServer, token, until, waitPag
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [which, binDir, bind = '10.200.0.1'] = process.argv.slice(2);
-const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo'];
+const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo', 'e2ee'];
 if (!binDir || !(which === 'all' || SCENARIOS.includes(which))) {
   console.error(`usage: node web-sdk.mjs ${SCENARIOS.join('|')}|all BIN_DIR [BIND_ADDRESS]`);
   process.exit(2);
@@ -685,9 +685,143 @@ async function demo() {
   await bob.context().close();
 }
 
+// ---- 5. End-to-end encryption (docs/protocol.md): a browser and a native agent sharing a
+// key file talk both ways through a server run with --trace-frames; a browser holding
+// another key gets DECRYPTION_FAILED errors, never messages; a native agent without E2EE
+// sees only sealed bytes, and its plaintext reaches the browser as an error. After the
+// browser rotates to a key the agent lacks, the agent's messages still open at the
+// browser and the browser's fail at the agent. The trace holds the control marker in the
+// clear and never the secret.
+const hex = (s) => Buffer.from(s).toString('hex');
+const bytePattern = (size) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + 7) & 255));
+
+async function e2ee() {
+  const callId = 'web-sdk-e2ee';
+  const N = 50;
+  const SECRET = 'ZEBRA-CROSSING-7319';
+  const MARKER = 'PLAINTEXT-CONTROL-MARKER';
+  const dir = mkdtempSync(join(tmpdir(), 'sb-web-e2ee-'));
+  const trace = join(dir, 'frames.trace');
+  const shared = '# the team\n1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n2:passphrase:tulip seven lantern\n';
+  const other = '2:ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=\n';
+  const keyFile = join(dir, 'shared.keys');
+  writeFileSync(keyFile, shared);
+  const traced = await startServer(serverBinary, { bind, webRoot, extra: ['--trace-frames', trace] });
+  try {
+    // The pages come from the scenario's secure origin (WebCrypto) and join the traced server.
+    const joinTraced = (page, user, e2eeKeys) =>
+      page.evaluate((o) => T.join(o), { server: traced.url, callId, token: token(user, callId), p2p: false, e2eeKeys });
+    const alice = await newPage(browser, server.http, 'alice');
+    const dave = await newPage(browser, server.http, 'dave');
+    await joinTraced(alice, 'alice', shared);
+    await joinTraced(dave, 'dave', other);
+    const bob = new Agent(agentBinary, traced.url, callId, 'bob', { p2p: false, extra: ['--e2ee-key-file', keyFile] });
+    await bob.next((e) => e.event === 'joined', 'bob joined');
+    const erin = new Agent(agentBinary, traced.url, callId, 'erin', { p2p: false });
+    await erin.next((e) => e.event === 'joined', 'erin joined');
+    await waitPage(alice, () => ['bob', 'dave', 'erin'].every((u) => T.log.some((l) => l.joined === u)), undefined, 'everyone joined');
+    await waitPage(dave, () => ['bob', 'erin'].every((u) => T.log.some((l) => l.joined === u)), undefined, 'everyone joined');
+    await bob.next((e) => e.event === 'participant_joined' && e.user === 'erin', 'erin joined, at bob');
+
+    // The browser's limit leaves room for the 33 bytes of sealing.
+    const limits = await alice.evaluate(async () => {
+      const s = T.sender(10000);
+      const code = await s.sendMessage(new Uint8Array(s.maxMessageSize + 1)).then(() => 'sent', (e) => e.code);
+      return { max: s.maxMessageSize, code };
+    });
+    assert.deepEqual(limits, { max: 262144 - 33, code: 'MESSAGE_TOO_LARGE' });
+
+    // Browser → native: N messages started at once (sealing must keep their order), then
+    // one of 100,000 bytes (sealed whole, then fragmented).
+    const aSeqs = await alice.evaluate(
+      ([n, secret]) => {
+        const s = T.sender(10000);
+        const enc = new TextEncoder();
+        return Promise.all(Array.from({ length: n }, (_, i) => s.sendMessage(enc.encode(`${secret} web-${i}`))));
+      },
+      [N, SECRET],
+    );
+    assert.deepEqual(aSeqs, range(1, N));
+    const bigSeq = await alice.evaluate(() => T.sender(10000).sendMessage(Uint8Array.from({ length: 100000 }, (_, i) => (i * 31 + 7) & 255)));
+    await until(() => bob.messages(10000, 'alice').length >= N + 1, "alice's sealed messages at bob");
+    assert.deepEqual(agentGot(bob, 10000, 'alice').slice(0, N), expected(`${SECRET} web`, 0, aSeqs), 'browser → native, opened in order');
+    const big = bob.messages(10000, 'alice')[N];
+    assert.equal(big.sequenceNumber, bigSeq);
+    assert.equal(big.size, 100000);
+    assert.equal(big.base64, bytePattern(100000).toString('base64'), 'a fragmented sealed message opens byte for byte');
+    console.log(`browser → native: ${N} messages sent at once and one of 100,000 bytes, opened in order by the agent`);
+
+    // Native → browser.
+    await bob.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+    const bSeqs = await agentSendTexts(bob, 10000, `${SECRET} native`, 0, N);
+    await waitPageGot(alice, 'bob/10000', N, "bob's sealed messages");
+    await sleep(300);
+    assert.deepEqual(await pageGot(alice, 'bob/10000'), expected(`${SECRET} native`, 0, bSeqs), 'native → browser, opened in order');
+    assert.deepEqual((await pageLog(alice)).filter((l) => l.error), [], 'alice opened everything');
+    console.log(`native → browser: ${N} messages opened in order by the Web SDK`);
+
+    // Dave's browser holds another key 2: an error per message, no message.
+    await waitPage(dave, (n) => T.log.filter((l) => l.error === 'alice/10000').length >= n + 1 && T.log.filter((l) => l.error === 'bob/10000').length >= n, N, 'DECRYPTION_FAILED at dave');
+    const daveLog = await pageLog(dave);
+    for (const from of ['alice', 'bob']) {
+      const errors = daveLog.filter((l) => l.error === `${from}/10000`);
+      assert.ok(errors.every((l) => l.code === 'DECRYPTION_FAILED'), JSON.stringify(errors[0]));
+      assert.match(errors[0].message, new RegExp(`^message 1 on channel 10000 from ${from} could not be opened: its authentication tag does not match`));
+      assert.deepEqual(await pageGot(dave, `${from}/10000`), [], `dave read ${from}'s messages without the key`);
+    }
+    console.log(`wrong key in the browser: ${2 * N + 1} × DECRYPTION_FAILED, nothing readable`);
+
+    // Erin has no E2EE: sealed bytes only; her plaintext is an error at alice.
+    await until(() => erin.messages(10000, 'alice').length >= N, "alice's messages at erin");
+    const opaque = erin.messages(10000, 'alice')[0];
+    assert.equal(opaque.size, `${SECRET} web-0`.length + 33);
+    assert.ok(!JSON.stringify(opaque).includes('ZEBRA'), 'erin read the plaintext');
+    await erin.request({ op: 'create_sender', channelId: 20000, reliability: 'durable', participants: ['alice'] });
+    await erin.request({ op: 'send', channelId: 20000, text: MARKER });
+    await waitPage(alice, () => T.log.some((l) => l.error === 'erin/20000'), undefined, "the error for erin's plaintext");
+    const refused = (await pageLog(alice)).find((l) => l.error === 'erin/20000');
+    assert.equal(refused.code, 'DECRYPTION_FAILED');
+    assert.match(refused.message, /not a sealed message/);
+    assert.deepEqual(await pageGot(alice, 'erin/20000'), [], 'a message that does not open is never readable');
+
+    // Rotation in the browser to key 3, which bob lacks.
+    await alice.evaluate((text) => T.sb.E2eeKeys.parse(text, T.call.id).then((k) => T.call.setE2eeKeys(k)), `${shared}3:passphrase:a newer key\n`);
+    const [rotated] = await alice.evaluate((secret) => T.sendTexts(10000, `${secret} rotated`, 0, 1), SECRET);
+    const lacking = await bob.next((e) => e.event === 'error' && e.code === 'DECRYPTION_FAILED' && e.from === 'alice', 'DECRYPTION_FAILED at bob');
+    assert.equal(lacking.channelId, 10000);
+    assert.match(lacking.message, new RegExp(`^message ${rotated} on channel 10000 from alice could not be opened: it was sealed with key id 3, which this participant does not hold \\(it holds 1, 2\\)`));
+    const bMore = await agentSendTexts(bob, 10000, `${SECRET} native`, N, 1);
+    await waitPageGot(alice, 'bob/10000', N + 1, "bob's message after alice's rotation");
+    assert.deepEqual((await pageGot(alice, 'bob/10000')).at(-1), [bMore[0], `${SECRET} native-${N}`], 'key 2 still opens after rotating to 3');
+    assert.equal(bob.messages(10000, 'alice').length, N + 1, 'bob got nothing he could not open');
+    console.log('rotation: the browser seals with key 3 (bob: DECRYPTION_FAILED naming it), still opens key 2');
+
+    bob.kill();
+    erin.kill();
+    await alice.evaluate(() => T.call.leave());
+    await dave.evaluate(() => T.call.leave());
+    await alice.context().close();
+    await dave.context().close();
+  } finally {
+    await traced.stopped();
+  }
+  const recorded = readFileSync(trace, 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  assert.ok(recorded.includes(hex(MARKER)), 'the trace records payloads (the control marker is there)');
+  for (const plain of [SECRET, 'ZEBRA', 'web-1', 'native-1']) {
+    assert.ok(!recorded.includes(hex(plain)), `the trace holds "${plain}" in hex`);
+    assert.ok(!recorded.includes(plain), `the trace holds "${plain}"`);
+  }
+  // The sealed layout both ways: version 01, key id 00000002.
+  assert.match(recorded, /from=alice to=bob channel=10000 seq=1 type=data payload=0100000002/);
+  assert.match(recorded, /from=bob to=alice channel=10000 seq=1 type=data payload=0100000002/);
+  assert.match(recorded, new RegExp(`from=alice to=bob channel=10000 seq=${N + 2} type=data payload=0100000003`));
+  console.log(`trace: ${recorded.split('\n').length - 1} frames, the control marker in the clear, never the secret`);
+}
+
 // Each scenario has a browser of its own. The pages' origin (http://10.200.0.1:PORT) is
-// not a secure context, which the SDK must not need; the two files scenarios alone ask
-// Chromium to treat it as one, for WebCrypto's SHA-256 (a deployment serves https).
+// not a secure context, which the SDK must not need; the files and e2ee scenarios alone
+// ask Chromium to treat it as one, for WebCrypto (a deployment serves https).
 async function launch({ secureOrigin } = {}) {
   return chromium.launch({
     executablePath: chromiumPath,
@@ -705,8 +839,8 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files, 'files-cli': filesCli, p2p, demo };
-const secure = { files: true, 'files-cli': true };
+const table = { messaging, files, 'files-cli': filesCli, p2p, demo, e2ee };
+const secure = { files: true, 'files-cli': true, e2ee: true };
 let failures = 0;
 try {
   server = await startServer(serverBinary, { bind, webRoot });

@@ -385,6 +385,12 @@ export class DataChannelEndpoint {
     this.opening.set(receiver, tail);
   }
 
+  // Resolves once every message received so far finished opening (at once without a
+  // payload cipher).
+  async whenOpened(): Promise<void> {
+    while (this.opening.size > 0) await Promise.all(this.opening.values());
+  }
+
   private closeReceiver(receiver: ReceiverChannel, reason: ReceiverCloseReason): void {
     this.receivers.delete(receiverKey(receiver.sender, receiver.channelId));
     const close = (): void => {

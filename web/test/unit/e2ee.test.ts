@@ -272,7 +272,7 @@ describe('Endpoint with a payload cipher', () => {
     assert.equal(alice.maxMessageSize(s), s.maxMessageSize - 33, 'a sender holds 33 bytes less before sealing');
     for (let i = 1; i <= 3; i++) alice.send(s, await sealer.seal(s.channelId, s.nextSequence, text(`secret ${i}`)));
     call.pump(T0);
-    for (let i = 0; i < 5; i++) await tick();
+    await Promise.all([bob.whenOpened(), carol.whenOpened()]);
     assert.deepEqual(bobInbox.messages.map((m) => [m.sequence, str(m.data)]), [[1, 'secret 1'], [2, 'secret 2'], [3, 'secret 3']]);
     assert.deepEqual(carolInbox.messages, []);
     assert.deepEqual(carolInbox.events.filter((e) => e.startsWith('rejected')), [1, 2, 3].map((i) => `rejected 10000 alice ${i} DECRYPTION_FAILED`));

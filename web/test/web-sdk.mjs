@@ -796,9 +796,19 @@ async function e2ee() {
     assert.equal(bob.messages(10000, 'alice').length, N + 1, 'bob got nothing he could not open');
     console.log('rotation: the browser seals with key 3 (bob: DECRYPTION_FAILED naming it), still opens key 2');
 
+    // Back to the team's keys; a message sent right before leave() is sealed and still goes.
+    const lastSeq = await alice.evaluate(async ([text, secret]) => {
+      T.call.setE2eeKeys(await T.sb.E2eeKeys.parse(text, T.call.id));
+      const sent = T.senders[10000].sendMessage(new TextEncoder().encode(`${secret} last words`));
+      await T.call.leave();
+      return sent;
+    }, [shared, SECRET]);
+    const last = await bob.next((e) => e.event === 'message' && e.from === 'alice' && e.text === `${SECRET} last words`, "alice's last words");
+    assert.equal(last.sequenceNumber, lastSeq);
+    assert.equal(lastSeq, N + 3);
+    console.log('a message sent right before leave() is sealed and delivered');
     bob.kill();
     erin.kill();
-    await alice.evaluate(() => T.call.leave());
     await dave.evaluate(() => T.call.leave());
     await alice.context().close();
     await dave.context().close();

@@ -49,7 +49,8 @@ export class Call {
     this.engine.events.off(event, listener);
   }
 
-  // Lets queued messages go out (at most 2 s), then leaves the call. No listener of this
+  // Lets queued messages, and those still waiting in sendMessage (for room, or being
+  // sealed), go out (at most 2 s), then leaves the call. No listener of this
   // call, its senders or receivers runs afterwards. Idempotent.
   leave(): Promise<void> {
     return this.engine.leave();

@@ -145,6 +145,11 @@ export class CallEngine implements DataChannelHost {
     return this.state === 'connected';
   }
 
+  // Messages already given to sendMessage may still go in.
+  private get sending(): boolean {
+    return this.state === 'connected' || this.state === 'leaving';
+  }
+
   // ---- Joining ----
 
   private onJoined(joined: JoinedMessage): void {
@@ -275,6 +280,7 @@ export class CallEngine implements DataChannelHost {
     if (!(data instanceof Uint8Array)) {
       return Promise.reject(new SwitchboardError('INVALID_ARGUMENT', 'sendMessage takes a Uint8Array'));
     }
+    if (this.state !== 'connected') return Promise.reject(notConnected());
     if (this.cipher) {
       // Sealed one after another, in the sender's line, whatever the room.
       const promise = this.enqueue(sender, data);
@@ -303,8 +309,10 @@ export class CallEngine implements DataChannelHost {
   }
 
   // One message into the sender's queue, or a SwitchboardError (BUFFER_FULL: no room yet).
+  // While leaving, messages given to sendMessage before leave() still go in (and out, as
+  // far as the 2 s allow): one being sealed is not lost to the timing of WebCrypto.
   private trySend(sender: DataChannelSender, data: Uint8Array): number {
-    if (this.state !== 'connected' || !this.endpoint) throw notConnected();
+    if (!this.sending || !this.endpoint) throw notConnected();
     const core = sender.core;
     // The sender's own checks come first (closed, empty, too large); the rate limit is
     // only charged for a message that would otherwise be accepted.
@@ -360,7 +368,7 @@ export class CallEngine implements DataChannelHost {
   // get; throws SwitchboardError for a message the sender would refuse anyway, before any
   // cryptography (so the user sees the plaintext limit, not the sealed one).
   private seal(sender: DataChannelSender, waiter: Waiter, cipher: E2eeCipher): void {
-    if (this.state !== 'connected' || !this.endpoint) throw notConnected();
+    if (!this.sending || !this.endpoint) throw notConnected();
     const core = sender.core;
     if (core.closed) throw new SwitchboardError('SENDER_CLOSED', `sender on channel ${core.channelId} is closed`);
     if (waiter.data.length === 0) throw new SwitchboardError('MESSAGE_EMPTY', 'a message needs at least one byte');

@@ -691,7 +691,7 @@ async function demo() {
 // sees only sealed bytes, and its plaintext reaches the browser as an error. After the
 // browser rotates to a key the agent lacks, the agent's messages still open at the
 // browser and the browser's fail at the agent. The trace holds the control marker in the
-// clear and never the secret.
+// clear and never the secret. Then a 1:1 call with both sealing, peer-to-peer.
 const hex = (s) => Buffer.from(s).toString('hex');
 const bytePattern = (size) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + 7) & 255));
 
@@ -816,6 +816,28 @@ async function e2ee() {
     await traced.stopped();
   }
   const recorded = readFileSync(trace, 'utf8');
+
+  // The direct path: a 1:1 call goes peer-to-peer, and sealed messages open both ways.
+  const p2pCall = 'web-sdk-e2ee-p2p';
+  const amy = await newPage(browser, server.http, 'amy');
+  await amy.evaluate((o) => T.join(o), { server: server.url, callId: p2pCall, token: token('amy', p2pCall), p2p: true, e2eeKeys: shared });
+  const ben = new Agent(agentBinary, server.url, p2pCall, 'ben', { p2p: true, extra: ['--e2ee-key-file', keyFile] });
+  assert.deepEqual(await ben.next((e) => e.event === 'transport', 'ben goes peer-to-peer'), { event: 'transport', mode: 'p2p', peer: 'amy' });
+  await waitPage(amy, () => T.call.transport.mode === 'p2p', undefined, 'the browser goes peer-to-peer', 30000);
+  await ben.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+  const [amySeqs, benSeqs] = await Promise.all([
+    amy.evaluate((secret) => T.sendTexts(10000, `${secret} direct`, 0, 20), SECRET),
+    agentSendTexts(ben, 10000, `${SECRET} direct back`, 0, 20),
+  ]);
+  await until(() => ben.messages(10000, 'amy').length >= 20, "amy's direct messages at ben");
+  await waitPageGot(amy, 'ben/10000', 20, "ben's direct messages");
+  assert.deepEqual(agentGot(ben, 10000, 'amy'), expected(`${SECRET} direct`, 0, amySeqs));
+  assert.deepEqual(await pageGot(amy, 'ben/10000'), expected(`${SECRET} direct back`, 0, benSeqs));
+  assert.equal(await amy.evaluate(() => T.call.transport.mode), 'p2p');
+  console.log('peer-to-peer: 20 sealed messages each way between the browser and the agent');
+  ben.kill();
+  await amy.evaluate(() => T.call.leave());
+  await amy.context().close();
   rmSync(dir, { recursive: true, force: true });
   assert.ok(recorded.includes(hex(MARKER)), 'the trace records payloads (the control marker is there)');
   for (const plain of [SECRET, 'ZEBRA', 'web-1', 'native-1']) {

@@ -620,11 +620,12 @@ async function p2p() {
 // its name with pasted tokens (this server mints no dev tokens), go peer-to-peer, chat both
 // ways; a native participant joins (back through the server) and chats on the same channel.
 // Screenshots go to web/test-results/ (SWITCHBOARD_TEST_ARTIFACTS).
-async function joinDemo(user, callId) {
+async function joinDemo(user, callId, passphrase) {
   const page = await newPage(browser, server.http, user);
   await page.goto(`${server.http}/?call=${callId}&user=${user}`);
   await page.fill('input[name=name]', user.toUpperCase());
   await page.fill('input[name=token]', token(user, callId));
+  if (passphrase) await page.fill('input[name=passphrase]', passphrase);
   assert.equal(await page.inputValue('input[name=call]'), callId);
   assert.equal(await page.inputValue('input[name=server]'), server.url, 'the demo joins the server it came from');
   await page.click('#join button[type=submit]');
@@ -838,6 +839,26 @@ async function e2ee() {
   ben.kill();
   await amy.evaluate(() => T.call.leave());
   await amy.context().close();
+
+  // The demo's passphrase field: the key of a key file line `1:passphrase:…`.
+  const demoCall = 'web-sdk-e2ee-demo';
+  const demoKeys = join(dir, 'demo.keys');
+  writeFileSync(demoKeys, '1:passphrase:open sesame\n');
+  const fay = await joinDemo('fay', demoCall, 'open sesame');
+  assert.match(await fay.locator('#status').innerText(), /end-to-end encrypted/);
+  const gil = new Agent(agentBinary, server.url, demoCall, 'gil', { extra: ['--e2ee-key-file', demoKeys] });
+  await gil.next((e) => e.event === 'joined', 'gil joined');
+  await gil.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+  await gil.request({ op: 'send', channelId: 10000, text: 'sealed hello from gil' });
+  await waitChat(fay, 'sealed hello from gil', "gil's line in fay's demo");
+  await fay.fill('#line', 'sealed hello from fay');
+  await fay.click('#chat button');
+  const fayLine = await gil.next((e) => e.event === 'message' && e.from === 'fay', "fay's line at gil");
+  assert.equal(fayLine.text, 'sealed hello from fay');
+  console.log('demo: a passphrase in the join form, chat both ways with an agent using the same passphrase');
+  gil.kill();
+  await fay.click('#leave');
+  await fay.context().close();
   rmSync(dir, { recursive: true, force: true });
   assert.ok(recorded.includes(hex(MARKER)), 'the trace records payloads (the control marker is there)');
   for (const plain of [SECRET, 'ZEBRA', 'web-1', 'native-1']) {

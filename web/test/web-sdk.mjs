@@ -840,6 +840,37 @@ async function e2ee() {
   await amy.evaluate(() => T.call.leave());
   await amy.context().close();
 
+  // Misuse is refused with INVALID_ARGUMENT: keys derived for another call (at join and
+  // at setE2eeKeys), setE2eeKeys in a call joined without E2EE, a join option of the
+  // wrong type.
+  const hal = await newPage(browser, server.http, 'hal');
+  await hal.evaluate((o) => T.join(o), { server: server.url, callId: 'web-sdk-e2ee-off', token: token('hal', 'web-sdk-e2ee-off'), p2p: false });
+  const misuse = await hal.evaluate(async ([url, tokens]) => {
+    const codeOf = async (fn) => {
+      try {
+        await fn();
+        return 'no error';
+      } catch (e) {
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    const foreign = await T.sb.E2eeKeys.parse('1:passphrase:open sesame', 'another-call');
+    const raw = T.sb.E2eeKeys.fromKeys([{ id: 1, key: new Uint8Array(32) }]);
+    return {
+      joinForeign: await codeOf(() => new T.sb.CallClient().join({ server: url, callId: 'web-sdk-e2ee-x', token: tokens[0], e2ee: foreign })),
+      joinNotKeys: await codeOf(() => new T.sb.CallClient().join({ server: url, callId: 'web-sdk-e2ee-x', token: tokens[0], e2ee: { keys: [] } })),
+      setWithout: await codeOf(() => T.call.setE2eeKeys(raw)),
+    };
+  }, [server.url, [token('hal', 'web-sdk-e2ee-x')]]);
+  assert.deepEqual(misuse, {
+    joinForeign: 'INVALID_ARGUMENT: the E2EE keys were derived for call another-call, not web-sdk-e2ee-x',
+    joinNotKeys: 'INVALID_ARGUMENT: `e2ee` takes E2eeKeys (E2eeKeys.parse or E2eeKeys.fromKeys)',
+    setWithout: 'INVALID_ARGUMENT: end-to-end encryption is off in this call: join with the `e2ee` option',
+  });
+  await hal.evaluate(() => T.call.leave());
+  await hal.context().close();
+  console.log('misuse: keys for another call, a non-E2eeKeys option, setE2eeKeys without E2EE: INVALID_ARGUMENT');
+
   // The demo's passphrase field: the key of a key file line `1:passphrase:…`.
   const demoCall = 'web-sdk-e2ee-demo';
   const demoKeys = join(dir, 'demo.keys');

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cluster_command.hpp"
 #include "server/config.hpp"
 #include "server/server.hpp"
 
@@ -27,6 +29,9 @@ int run(int argc, char** argv);
 int main(int argc, char** argv) {
   // Nothing on the message path throws; this catches what the libraries might at startup.
   try {
+    if (argc >= 2 && std::string_view(argv[1]) == "cluster") {
+      return switchboard::server_app::run_cluster_command(argc - 1, argv + 1);
+    }
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "switchboard-server: " << e.what() << "\n";
@@ -84,6 +89,15 @@ int run(int argc, char** argv) {
       "--web-root", web_root,
       "directory of the Web SDK bundle and demo, served at /sdk/ and / (default: the build's "
       "web/dist)");
+  std::string redis, node_id, public_url;
+  auto* redis_opt = app.add_option(
+      "--redis", redis,
+      "join a cluster of nodes coordinated through this Redis (redis://HOST:PORT[/DB]); "
+      "without it the server runs on its own");
+  auto* node_id_opt = app.add_option("--node-id", node_id, "this node's name in the cluster");
+  auto* public_url_opt = app.add_option(
+      "--public-url", public_url,
+      "URL other nodes redirect this node's callers to (default ws://PUBLIC_IP:PORT)");
   auto* ll_opt = app.add_option("--log-level", log_level,
                                 "trace, debug, info, warn, error, critical, off (default info)");
   try {
@@ -110,6 +124,9 @@ int run(int argc, char** argv) {
   if (*turn_ttl_opt) o.turn_credential_ttl_s = turn_ttl;
   if (*ll_opt) o.log_level = log_level;
   if (*web_root_opt) o.web_root = web_root;
+  if (*redis_opt) o.redis = redis;
+  if (*node_id_opt) o.node_id = node_id;
+  if (*public_url_opt) o.public_url = public_url;
 
   std::optional<std::string> env_secret;
   if (const char* s = std::getenv("SWITCHBOARD_SECRET")) env_secret = s;

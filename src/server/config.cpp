@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "server/cluster_settings.hpp"
 #include "signaling/token.hpp"
 #include "switchboard/options.hpp"
 
@@ -195,6 +196,12 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       r = set_string(c.log_level);
     } else if (key == "web_root") {
       r = set_string(c.web_root);
+    } else if (key == "redis") {
+      r = set_string(c.redis);
+    } else if (key == "node_id") {
+      r = set_string(c.node_id);
+    } else if (key == "public_url") {
+      r = set_string(c.public_url);
     } else {
       return invalid("unknown config key '" + key + "'");
     }
@@ -293,6 +300,9 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   if (o.turn_credential_ttl_s) c.turn_credential_ttl_s = *o.turn_credential_ttl_s;
   if (o.log_level) c.log_level = *o.log_level;
   if (o.web_root) c.web_root = *o.web_root;
+  if (o.redis) c.redis = *o.redis;
+  if (o.node_id) c.node_id = *o.node_id;
+  if (o.public_url) c.public_url = *o.public_url;
   if (c.secret.empty() && env_secret && !env_secret->empty()) c.secret = std::move(*env_secret);
   auto r = validate(c);
   if (!r) return r.error();
@@ -400,7 +410,7 @@ Result<void> validate(ServerConfig& c) {
     return invalid("log_level '" + c.log_level +
                    "' is not one of trace, debug, info, warn, error, critical, off");
   }
-  return {};
+  return validate_cluster_settings(c);
 }
 
 }  // namespace switchboard::server

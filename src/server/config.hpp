@@ -45,6 +45,10 @@ struct ServerConfig {
   // Served at /sdk/ and / (static_files.hpp); empty = none. A missing directory is no
   // error: those routes answer 404 saying so.
   std::string web_root = default_web_root();
+  // Scale-out (docs/scaling.md): empty redis = one node on its own, as without a cluster.
+  std::string redis;       // redis://HOST:PORT[/DB]
+  std::string node_id;     // required with redis
+  std::string public_url;  // handed to redirected clients; empty = ws://public_ip:port
 };
 
 // What the command line (or a test) sets; unset fields keep the file's or default value.
@@ -68,6 +72,9 @@ struct ConfigOverrides {
   std::optional<std::uint32_t> turn_credential_ttl_s;
   std::optional<std::string> log_level;
   std::optional<std::string> web_root;
+  std::optional<std::string> redis;
+  std::optional<std::string> node_id;
+  std::optional<std::string> public_url;
 };
 
 enum class ConfigFormat : std::uint8_t { Toml, Json };

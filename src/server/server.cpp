@@ -150,6 +150,18 @@ Result<void> Server::start() {
     return Error{ErrorCode::InvalidArgument, "bad public IP " + config_.public_ip};
   }
   public_address_ = *public_address;
+  if (!config_.redis.empty()) {
+    auto redis = parse_redis_url(config_.redis);
+    if (!redis) return redis.error();
+    ClusterConfig cluster{.redis = *redis,
+                          .node_id = config_.node_id,
+                          .public_url = config_.public_url.empty()
+                                            ? "ws://" + public_address_.to_string()
+                                            : config_.public_url};
+    cluster_ = std::make_unique<ClusterNode>(io_, std::move(cluster),
+                                             [this] { return cluster_state(); });
+    cluster_->start();
+  }
   accept();
   return {};
 }
@@ -178,7 +190,19 @@ void Server::accept() {
 }
 
 std::string Server::metrics_text() const {
-  return to_prometheus(metrics_, process_cpu_seconds());
+  std::string text = to_prometheus(metrics_, process_cpu_seconds());
+  if (cluster_) text += cluster_->metrics_text(calls_.call_count(), calls_.participant_count());
+  return text;
+}
+
+ClusterNode::LocalState Server::cluster_state() const {
+  ClusterNode::LocalState state;
+  std::unordered_set<const Call*> seen;
+  calls_.for_each_participant([&](const std::shared_ptr<Participant>& p) {
+    ++state.participants;
+    if (p->call != nullptr && seen.insert(p->call).second) state.calls.push_back(p->call->id);
+  });
+  return state;
 }
 
 void Server::session_opened(const std::shared_ptr<SignalingSession>& session) {
@@ -279,7 +303,7 @@ void Server::forward_to_peer(Participant& from, signaling::Message message, std:
 
 void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signaling::Join join) {
   const auto& req = join.req;
-  if (session->participant) {
+  if (session->participant || placing_.contains(session.get())) {
     session->send(signaling::ErrorReply{.req = req,
                                         .code = ErrorCode::InvalidArgument,
                                         .message = "already joined; open another connection to "
@@ -314,6 +338,44 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
     session->fail(claims.error().code, claims.error().message, req);
     return;
   }
+  if (cluster_ && calls_.find(call_id) == nullptr) {
+    place_then_admit(session, std::move(join), std::move(*claims), std::move(call_id));
+    return;
+  }
+  admit(session, join, *claims, call_id);
+}
+
+void Server::place_then_admit(const std::shared_ptr<SignalingSession>& session,
+                              signaling::Join join, signaling::TokenClaims claims,
+                              std::string call_id) {
+  placing_.insert(session.get());
+  const std::string id = call_id;
+  cluster_->place(id, [this, alive = std::weak_ptr<bool>(alive_), session,
+                       join = std::move(join), claims = std::move(claims),
+                       call_id = std::move(call_id)](Result<ClusterNode::Placement> placement) {
+    if (alive.expired()) return;
+    placing_.erase(session.get());
+    if (session->closing() || shutting_down_) return;
+    if (!placement) {
+      spdlog::warn("join to call {} refused: {}", call_id, placement.error().message);
+      session->fail(placement.error().code, placement.error().message, join.req);
+      return;
+    }
+    if (!placement->here) {
+      spdlog::info("call {} lives on node {}: redirecting to {}", call_id, placement->node_id,
+                   placement->url);
+      session->send(signaling::Redirect{.req = join.req, .url = placement->url});
+      session->close();
+      return;
+    }
+    admit(session, join, claims, call_id);
+  });
+}
+
+void Server::admit(const std::shared_ptr<SignalingSession>& session, const signaling::Join& join,
+                   const signaling::TokenClaims& claims_ref, const std::string& call_id) {
+  const auto& req = join.req;
+  const auto* claims = &claims_ref;
   std::string display_name =
       join.display_name ? *join.display_name : (claims->name.empty() ? claims->sub : claims->name);
 
@@ -548,6 +610,8 @@ void Server::leave(const std::shared_ptr<Participant>& participant, bool pair_re
     if (p != participant) others.push_back(p);
   }
   calls_.remove(*participant);
+  // The call ended here: another node may host it next time.
+  if (cluster_ && calls_.find(call_id) == nullptr) cluster_->release(call_id);
   const signaling::ParticipantLeft left{
       .req = {}, .participant_id = participant->id, .identity = participant->identity};
   for (const auto& other : others) {
@@ -592,6 +656,7 @@ void Server::shutdown(std::string reason, std::function<void()> done) {
   boost::system::error_code ec;
   acceptor_.close(ec);
   accept_timer_.cancel();
+  if (cluster_) cluster_->stop();
   std::vector<std::shared_ptr<Participant>> participants;
   calls_.for_each_participant(
       [&](const std::shared_ptr<Participant>& p) { participants.push_back(p); });

@@ -8,17 +8,20 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/call_registry.hpp"
+#include "server/cluster.hpp"
 #include "server/config.hpp"
 #include "server/frame_trace.hpp"
 #include "server/metrics.hpp"
 #include "server/relay.hpp"
 #include "signaling/messages.hpp"
+#include "signaling/token.hpp"
 #include "webrtc/certificate.hpp"
 #include "webrtc/webrtc_server.hpp"
 
@@ -53,6 +56,13 @@ class Server {
  private:
   void accept();
   void handle_join(const std::shared_ptr<SignalingSession>& session, signaling::Join join);
+  // In a cluster, a join of a call not running here asks Redis where it lives first:
+  // here (admit), elsewhere (`redirect`), or nowhere for now (refused).
+  void place_then_admit(const std::shared_ptr<SignalingSession>& session, signaling::Join join,
+                        signaling::TokenClaims claims, std::string call_id);
+  void admit(const std::shared_ptr<SignalingSession>& session, const signaling::Join& join,
+             const signaling::TokenClaims& claims, const std::string& call_id);
+  ClusterNode::LocalState cluster_state() const;
   void handle_offer(const std::shared_ptr<SignalingSession>& session,
                     const signaling::Offer& offer);
   // Removes the participant from its call, tells the others, tears its data path down.
@@ -84,6 +94,9 @@ class Server {
   std::shared_ptr<const webrtc::Certificate> certificate_;
   CallRegistry calls_;
   Relay relay_;
+  std::unique_ptr<ClusterNode> cluster_;  // with --redis only
+  // Sessions whose join waits for its placement (a second join on them is refused).
+  std::unordered_set<const SignalingSession*> placing_;
   std::uint16_t port_ = 0;
   webrtc::SocketAddress public_address_;
   std::vector<std::weak_ptr<SignalingSession>> sessions_;

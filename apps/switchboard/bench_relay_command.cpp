@@ -1,7 +1,11 @@
 // `switchboard bench relay`: how many messages a server relays and how fast, measured end
 // to end by real participants (one CallClient, one event thread) on this machine.
 //
-// Unless --server is given it starts the sibling switchboard-server pinned to CPU 0 and
+// --calls runs several calls of --participants at once (their senders all send), and
+// --servers spreads the participants' first connections over the nodes of a cluster
+// (docs/scaling.md), round robin: redirects take each to its call's node.
+//
+// Unless --server or --servers is given it starts the sibling switchboard-server pinned to CPU 0 and
 // pins itself to CPU 1, so the server's share of one core is what the figures cost.
 // Phase 1 saturates: every sender sends as fast as the relay drains (a window of messages
 // in flight per sender keeps the server's queues far below the slow-consumer bound).
@@ -41,8 +45,10 @@ using Clock = BenchClock;
 using namespace std::chrono_literals;
 
 struct BenchArgs {
-  int participants = 11;
-  int senders = 1;
+  int participants = 11;  // per call
+  int senders = 1;        // per call
+  int calls = 1;
+  std::vector<std::string> servers;
   std::size_t size = 100;
   double duration = 5;
   bool json = false;
@@ -82,15 +88,17 @@ class Bench {
   int run() {
     const int cpus = static_cast<int>(std::thread::hardware_concurrency());
     const bool pin = cpus >= 2;
-    if (args_.server.empty()) {
+    if (!args_.servers.empty()) {
+      urls_ = args_.servers;
+    } else if (args_.server.empty()) {
       const auto program = sibling_program("switchboard-server");
       auto url = server_.start(program, pin ? 0 : -1);
       if (!url) return fail(url.error().message);
-      url_ = *url;
-      log("started " + program + " (pid " + std::to_string(server_.pid()) + ") at " + url_ +
+      urls_ = {*url};
+      log("started " + program + " (pid " + std::to_string(server_.pid()) + ") at " + *url +
           (pin ? ", pinned to CPU 0" : ""));
     } else {
-      url_ = args_.server;
+      urls_ = {args_.server};
     }
     // Before the CallClient exists: its event thread inherits the affinity.
     if (pin && !pin_to_cpu(0, 1)) log("cannot pin the benchmark to CPU 1");
@@ -122,49 +130,82 @@ class Bench {
   }
 
   int fanout() const { return args_.participants - 1; }
+  int total_participants() const { return args_.calls * args_.participants; }
+  int total_senders() const { return args_.calls * args_.senders; }
+
+  // Participant g is "p<g % participants>" of call g / participants.
+  Result<std::shared_ptr<Call>> join_one(int g) {
+    const auto call_id = "bench-" + std::to_string(::getpid()) + "-" +
+                         std::to_string(g / args_.participants);
+    const auto user = "p" + std::to_string(g % args_.participants);
+    const auto token = mint_access_token(user, call_id, "", std::chrono::hours{1},
+                                         signaling::kDevelopmentSecret, unix_now());
+    JoinOptions options;
+    options.p2p = false;
+    const auto& url = urls_[static_cast<std::size_t>(g) % urls_.size()];
+    auto call = client_->join(url, call_id, *token, options);
+    if (!call) {
+      return Error{call.error().code,
+                   "cannot join " + user + " to " + call_id + ": " + call.error().message};
+    }
+    (*call)->onDisconnected([this, user, call_id](const Error& error) {
+      ++disconnections_;
+      log(user + " of " + call_id + " was disconnected: " + error.message);
+    });
+    (*call)->dataChannel().onReceiverCreated(
+        [this, g](const std::shared_ptr<DataChannelReceiver>& receiver) {
+          on_receiver(g, receiver);
+        });
+    return *call;
+  }
 
   Result<void> join_all() {
-    const auto call_id = "bench-" + std::to_string(::getpid());
     for (int i = 0; i < args_.participants; ++i) {
       const auto user = "p" + std::to_string(i);
       identities_[user] = i;
     }
-    received_ = std::vector<std::vector<std::atomic<std::uint64_t>>>(args_.senders);
+    received_ = std::vector<std::vector<std::atomic<std::uint64_t>>>(total_senders());
     for (auto& row : received_) row = std::vector<std::atomic<std::uint64_t>>(args_.participants);
-    sent_ = std::vector<std::atomic<std::uint64_t>>(args_.senders);
+    sent_ = std::vector<std::atomic<std::uint64_t>>(total_senders());
 
-    for (int i = 0; i < args_.participants; ++i) {
-      const auto user = "p" + std::to_string(i);
-      const auto token = mint_access_token(user, call_id, "", std::chrono::hours{1},
-                                           signaling::kDevelopmentSecret, unix_now());
-      JoinOptions options;
-      options.p2p = false;
-      auto call = client_->join(url_, call_id, *token, options);
-      if (!call) {
-        return Error{call.error().code, "cannot join " + user + ": " + call.error().message};
-      }
-      (*call)->onDisconnected([this, user](const Error& error) {
-        ++disconnections_;
-        log(user + " was disconnected: " + error.message);
+    // Joins block until the data connection is up: several at once when there are many.
+    calls_.resize(static_cast<std::size_t>(total_participants()));
+    const int joiners = std::min(total_participants(), args_.calls > 1 ? 8 : 1);
+    std::atomic<int> next{0};
+    std::mutex error_mutex;
+    std::optional<Error> first_error;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < joiners; ++t) {
+      threads.emplace_back([&] {
+        for (int g = next++; g < total_participants(); g = next++) {
+          auto call = join_one(g);
+          if (!call) {
+            const std::lock_guard lock(error_mutex);
+            if (!first_error) first_error = call.error();
+            return;
+          }
+          calls_[static_cast<std::size_t>(g)] = *call;
+        }
       });
-      (*call)->dataChannel().onReceiverCreated(
-          [this, i](const std::shared_ptr<DataChannelReceiver>& receiver) {
-            on_receiver(i, receiver);
-          });
-      calls_.push_back(*call);
     }
+    for (auto& thread : threads) thread.join();
+    if (first_error) return *first_error;
+    log("joined " + std::to_string(total_participants()) + " participants in " +
+        std::to_string(args_.calls) + " call(s)");
     // Everyone sees everyone before anyone sends.
-    const auto deadline = Clock::now() + 15s;
+    const auto deadline = Clock::now() + 30s;
     for (auto& call : calls_) {
       while (call->participants().size() < static_cast<std::size_t>(fanout())) {
         if (Clock::now() > deadline) {
-          return Error{ErrorCode::NotConnected, "the roster did not complete within 15 s"};
+          return Error{ErrorCode::NotConnected, "the rosters did not complete within 30 s"};
         }
         std::this_thread::sleep_for(10ms);
       }
     }
-    for (int s = 0; s < args_.senders; ++s) {
-      auto sender = calls_[s]->dataChannel().createSender({.channelId = 10000});
+    for (int s = 0; s < total_senders(); ++s) {
+      const int g = (s / args_.senders) * args_.participants + s % args_.senders;
+      auto sender = calls_[static_cast<std::size_t>(g)]->dataChannel().createSender(
+          {.channelId = 10000});
       if (!sender) return Error{sender.error().code, sender.error().message};
       (*sender)->onError([this](const Error& error) {
         if (send_errors_++ < 5)
@@ -175,11 +216,12 @@ class Bench {
     return {};
   }
 
-  // Event thread: every message of every receiver of participant `me`.
-  void on_receiver(int me, const std::shared_ptr<DataChannelReceiver>& receiver) {
+  // Event thread: every message of every receiver of participant `g` (global index).
+  void on_receiver(int g, const std::shared_ptr<DataChannelReceiver>& receiver) {
     const auto it = identities_.find(receiver->senderIdentity());
     if (it == identities_.end() || it->second >= args_.senders) return;
-    const int from = it->second;
+    const int from = (g / args_.participants) * args_.senders + it->second;
+    const int me = g % args_.participants;
     DataChannelReceiver* r = receiver.get();
     receivers_.push_back(receiver);  // event thread only
     auto read = [this, me, from, r] {
@@ -207,11 +249,11 @@ class Bench {
     read();
   }
 
-  // Messages of sender `s` not yet read by its slowest receiver.
+  // Messages of sender `s` (global index) not yet read by its slowest receiver.
   std::uint64_t in_flight(int s) const {
     std::uint64_t slowest = UINT64_MAX;
     for (int p = 0; p < args_.participants; ++p) {
-      if (p == s) continue;
+      if (p == s % args_.senders) continue;
       slowest = std::min(slowest, received_[s][p].load(std::memory_order_relaxed));
     }
     const auto sent = sent_[s].load(std::memory_order_relaxed);
@@ -239,7 +281,7 @@ class Bench {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       bool done = true;
-      for (int s = 0; s < args_.senders; ++s) done = done && in_flight(s) == 0;
+      for (int s = 0; s < total_senders(); ++s) done = done && in_flight(s) == 0;
       if (done) return true;
       if (Clock::now() > deadline || disconnections_ > 0) return false;
       std::this_thread::sleep_for(1ms);
@@ -249,7 +291,7 @@ class Bench {
   Result<void> warm_up() {
     payload_.assign(std::max(args_.size, kHeaderSize), 0);
     for (int k = 0; k < 20; ++k) {
-      for (int s = 0; s < args_.senders; ++s) (void)send_one(s, kWarmup);
+      for (int s = 0; s < total_senders(); ++s) (void)send_one(s, kWarmup);
       std::this_thread::sleep_for(5ms);
     }
     if (!drain(15s)) {
@@ -258,9 +300,16 @@ class Bench {
     return {};
   }
 
+  // Every server's together (a cluster's nodes report theirs in /metrics).
   std::optional<double> server_cpu_seconds() const {
     if (server_.pid() > 0) return process_cpu_seconds(server_.pid());
-    return server_metric(url_, "process_cpu_seconds_total");
+    double total = 0;
+    for (const auto& url : urls_) {
+      auto cpu = server_metric(url, "process_cpu_seconds_total");
+      if (!cpu) return std::nullopt;
+      total += *cpu;
+    }
+    return total;
   }
 
   // rate 0 = saturate.
@@ -272,10 +321,10 @@ class Bench {
     const std::uint64_t window = std::clamp<std::uint64_t>(
         deliveries_in_flight_bytes /
             (std::max<std::size_t>(payload_.size(), 64) * static_cast<std::size_t>(fanout()) *
-             static_cast<std::size_t>(args_.senders)),
+             static_cast<std::size_t>(total_senders())),
         16, 8192);
-    std::vector<std::uint64_t> sent_before(args_.senders);
-    for (int s = 0; s < args_.senders; ++s) sent_before[s] = sent_[s].load();
+    std::vector<std::uint64_t> sent_before(total_senders());
+    for (int s = 0; s < total_senders(); ++s) sent_before[s] = sent_[s].load();
     const auto delivered_before = delivered_.load();
     const auto cpu_before = server_cpu_seconds();
     const auto client_cpu_before = process_cpu_seconds(::getpid());
@@ -293,7 +342,7 @@ class Bench {
           // A relay that cannot keep up shows as a lower sent rate, not as a receiver cut
           // off for a backlog.
           if (in_flight(next_sender) < window) (void)send_one(next_sender, phase);
-          next_sender = (next_sender + 1) % args_.senders;
+          next_sender = (next_sender + 1) % total_senders();
           ++paced_sent;
         }
         const auto next_at =
@@ -303,7 +352,7 @@ class Bench {
         continue;
       }
       bool progressed = false;
-      for (int s = 0; s < args_.senders; ++s) {
+      for (int s = 0; s < total_senders(); ++s) {
         for (int k = 0; k < 256 && in_flight(s) < window; ++k) {
           if (senders_[s]->bufferedAmount() >= kMaxBuffered || !send_one(s, phase)) break;
           progressed = true;
@@ -319,7 +368,7 @@ class Bench {
 
     PhaseResult result;
     result.seconds = std::chrono::duration<double>(stop - start).count();
-    for (int s = 0; s < args_.senders; ++s) result.sent += sent_[s].load() - sent_before[s];
+    for (int s = 0; s < total_senders(); ++s) result.sent += sent_[s].load() - sent_before[s];
     result.delivered = delivered_after - delivered_before;
     if (cpu_before && cpu_after) result.server_cpu = (*cpu_after - *cpu_before) / result.seconds;
     if (client_cpu_before && client_cpu_after) {
@@ -354,6 +403,8 @@ class Bench {
         return j;
       };
       Json out;
+      out["calls"] = args_.calls;
+      out["servers"] = urls_.size();
       out["participants"] = args_.participants;
       out["senders"] = args_.senders;
       out["fanout"] = fanout();
@@ -367,7 +418,8 @@ class Bench {
       return;
     }
     char line[256];
-    std::cout << "switchboard bench relay: " << args_.participants << " participants, "
+    std::cout << "switchboard bench relay: " << args_.calls << " call(s) on " << urls_.size()
+              << " server(s), each of " << args_.participants << " participants, "
               << args_.senders << " sender(s) broadcasting " << payload_.size()
               << "-byte messages (fan-out " << fanout() << "), " << args_.duration
               << " s per phase\n";
@@ -394,7 +446,7 @@ class Bench {
 
   BenchArgs args_;
   ServerProcess server_;
-  std::string url_;
+  std::vector<std::string> urls_;
   // Reset first in ~Bench: its event thread runs callbacks that use the fields below.
   std::unique_ptr<CallClient> client_;
   std::vector<std::shared_ptr<Call>> calls_;
@@ -427,6 +479,20 @@ int run_bench_relay(const BenchArgs& args) {
     std::cerr << "--size must be at least " << kHeaderSize << " (timestamp and phase)\n";
     return 2;
   }
+  if (args.calls < 1) {
+    std::cerr << "--calls must be at least 1\n";
+    return 2;
+  }
+  for (const auto& url : args.servers) {
+    if (!url.starts_with("ws://") && !url.starts_with("wss://")) {
+      std::cerr << "--servers takes ws:// URLs, not \"" << url << "\"\n";
+      return 2;
+    }
+  }
+  if (!args.server.empty() && !args.servers.empty()) {
+    std::cerr << "give --server or --servers, not both\n";
+    return 2;
+  }
   if (args.duration <= 0) {
     std::cerr << "--duration must be positive\n";
     return 2;
@@ -454,6 +520,12 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   relay->add_flag("--json", args->json, "Print one JSON object instead of a table");
   relay->add_option("--server", args->server,
                     "Use this running server (started with --dev) instead of starting one");
+  relay->add_option("--calls", args->calls, "Calls of --participants each, all sending at once")
+      ->capture_default_str();
+  relay->add_option("--servers", args->servers,
+                    "Nodes of a running cluster (started with --dev), comma-separated: "
+                    "participants enter through them in turn")
+      ->delimiter(',');
   relay->add_option("--rate", args->rate,
                     "Phase 2 send rate, messages/s over all senders (default: half of phase 1)");
   relay->callback([args, &exit_code] { exit_code = run_bench_relay(*args); });

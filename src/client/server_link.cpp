@@ -27,6 +27,9 @@ constexpr auto kPingInterval = std::chrono::seconds(15);
 constexpr std::size_t kMinMaxMessageSize = 262144;
 constexpr std::size_t kMaxMessageHeadroom = 65536;  // frame headers on top of a message
 constexpr const char* kSignalPath = "/v1/signal";
+// A cluster node that does not host the call names the one that does (docs/scaling.md);
+// more hops than this is a loop between nodes that disagree.
+constexpr int kMaxRedirects = 3;
 
 }  // namespace
 
@@ -174,9 +177,26 @@ class ServerLink::Impl {
           disconnect.reason.empty() ? "the server disconnected us" : disconnect.reason});
   }
 
+  // Before `joined`, the call lives on another node: join there instead, transparently.
   void handle(signaling::Redirect& redirect) {
-    fail({ErrorCode::NotConnected,
-          "the server redirects this call to " + redirect.url + ", which is not supported"});
+    if (state_ != State::Connecting && state_ != State::Joining) return;
+    if (auto url = parse_websocket_url(redirect.url); !url) {
+      fail({ErrorCode::NotConnected,
+            "the server redirects to \"" + redirect.url + "\", which is not a ws:// URL"});
+      return;
+    }
+    if (++redirects_ > kMaxRedirects) {
+      fail({ErrorCode::NotConnected, "more than " + std::to_string(kMaxRedirects) +
+                                         " redirects; last to " + redirect.url});
+      return;
+    }
+    deadline_.cancel();
+    ping_timer_.cancel();
+    if (ws_) ws_->close();
+    graveyard_.bury(std::move(ws_));  // we are inside its callback
+    config_.url = redirect.url;
+    state_ = State::Idle;
+    start();
   }
 
   void handle(signaling::Offer& offer) {
@@ -377,6 +397,7 @@ class ServerLink::Impl {
   asio::steady_timer deadline_;
   std::size_t local_max_message_size_ = kMinMaxMessageSize;
   bool receive_paused_ = false;
+  int redirects_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -282,6 +282,8 @@ std::string ClusterNode::metrics_text(std::uint64_t calls, std::uint64_t partici
   sample("switchboard_cluster_calls", node, calls);
   family("switchboard_cluster_participants", "gauge", "Participants of this node's calls.");
   sample("switchboard_cluster_participants", node, participants);
+  family("switchboard_cluster_calls_started_total", "counter", "Calls that began on this node.");
+  sample("switchboard_cluster_calls_started_total", node, calls_started_);
   family("switchboard_cluster_placements_total", "counter",
          "Joins of a call not running here, by outcome: placed here, redirected to another "
          "node, refused (Redis unreachable).");

@@ -75,6 +75,8 @@ class ClusterNode {
   // `done` runs on the event loop. NOT_CONNECTED while Redis is unreachable (new calls
   // cannot be placed; calls already here go on).
   void place(const std::string& call_id, std::function<void(Result<Placement>)> done);
+  // A call began here (its first participant was admitted).
+  void call_started() { ++calls_started_; }
   // The call ended here: its placement goes.
   void release(const std::string& call_id);
 
@@ -101,6 +103,7 @@ class ClusterNode {
   std::uint64_t redirected_ = 0;
   std::uint64_t refused_ = 0;
   std::uint64_t registrations_ = 0;
+  std::uint64_t calls_started_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -394,6 +394,7 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
     }
   }
 
+  if (cluster_ && calls_.find(call_id) == nullptr) cluster_->call_started();
   Call& call = calls_.find_or_create(call_id);
   call.pinned = false;
   // Four seconds of burst where the SDK allows itself one: frames the SDK accepted within

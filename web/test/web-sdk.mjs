@@ -3,7 +3,7 @@
 //
 //   node web/test/web-sdk.mjs SCENARIO BIN_DIR [BIND_ADDRESS]
 //
-// SCENARIO: messaging | files | files-cli | p2p | demo | e2ee | all. BIN_DIR holds switchboard and
+// SCENARIO: messaging | files | files-cli | p2p | demo | e2ee | cluster | all. BIN_DIR holds switchboard and
 // switchboard-server. The server serves web/dist (the SDK at /sdk/switchboard.js, the demo
 // at /). Exit status 0 when every scenario held, 1 otherwise, 77 (skipped) without
 // Chromium or a built web/dist. Set VERBOSE=1 for the agents' logs and the pages' console.
@@ -20,7 +20,7 @@ import { Agent, newPage, runScenarios, sleep, startServer, token, until, waitPag
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [which, binDir, bind = '10.200.0.1'] = process.argv.slice(2);
-const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo', 'e2ee'];
+const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo', 'e2ee', 'cluster'];
 if (!binDir || !(which === 'all' || SCENARIOS.includes(which))) {
   console.error(`usage: node web-sdk.mjs ${SCENARIOS.join('|')}|all BIN_DIR [BIND_ADDRESS]`);
   process.exit(2);
@@ -913,6 +913,61 @@ async function launch({ secureOrigin } = {}) {
   });
 }
 
+// ---- 7. A cluster (docs/scaling.md): a redis-server and two nodes. A native agent places
+// the call on node a; the browser joins through node b, is redirected to a by the SDK
+// without noticing, and both exchange messages.
+async function cluster() {
+  const callId = 'web-sdk-cluster';
+  const N = 20;
+  const redisPort = 20000 + Math.floor(Math.random() * 20000);
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const nodes = [];
+  try {
+    await until(async () => {
+      try {
+        const { createConnection } = await import('node:net');
+        return await new Promise((resolve) => {
+          const c = createConnection(redisPort, '127.0.0.1', () => c.write('PING\r\n'));
+          c.on('data', (d) => { c.destroy(); resolve(d.toString().startsWith('+PONG')); });
+          c.on('error', () => resolve(false));
+        });
+      } catch {
+        return false;
+      }
+    }, 'redis-server answering');
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    for (const id of ['a', 'b']) {
+      nodes.push(await startServer(serverBinary, { bind, webRoot, extra: ['--redis', redisUrl, '--node-id', id] }));
+    }
+    const [a, b] = nodes;
+    const carol = new Agent(agentBinary, a.url, callId, 'carol', { p2p: false });
+    await carol.next((e) => e.event === 'joined', 'carol joined through a');
+    const alice = await newPage(browser, server.http, 'alice');
+    const joined = await alice.evaluate((o) => T.join(o), { server: b.url, callId, token: token('alice', callId), p2p: false });
+    assert.deepEqual(joined.participants.map((p) => p.identity), ['carol'], 'the browser joined the call on a through b');
+    assert.equal(await b.metric('switchboard_cluster_placements_total'), 0, 'b placed nothing here');
+    const redirected = await (await fetch(`${b.http}/metrics`)).text();
+    assert.match(redirected, /^switchboard_cluster_placements_total\{node="b",result="redirected"\} 1$/m);
+    assert.equal(await a.metric('switchboard_cluster_participants'), 2);
+    assert.equal(await b.metric('switchboard_cluster_participants'), 0);
+
+    const aSeqs = await alice.evaluate(([n]) => T.sendTexts(10000, 'web', 0, n), [N]);
+    await until(() => carol.messages(10000, 'alice').length >= N, "alice's messages at carol");
+    assert.deepEqual(agentGot(carol, 10000, 'alice'), expected('web', 0, aSeqs));
+    await carol.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+    const cSeqs = await agentSendTexts(carol, 10000, 'native', 0, N);
+    await waitPageGot(alice, 'carol/10000', N, "carol's messages");
+    assert.deepEqual(await pageGot(alice, 'carol/10000'), expected('native', 0, cSeqs));
+    console.log(`cluster: the browser entered through b, was redirected to a, ${N} messages each way`);
+    assert.equal(await carol.leave(), 0, 'the agent exits 0 after leave');
+  } finally {
+    for (const n of nodes) await n.stopped();
+    redis.kill('SIGKILL');
+  }
+}
+
 // Stops by itself whatever hangs: ctest's TIMEOUT should never be what ends it.
 const WATCHDOG_S = Number(process.env.WEB_SDK_WATCHDOG_S || 540);
 setTimeout(() => {
@@ -923,7 +978,7 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files, 'files-cli': filesCli, p2p, demo, e2ee };
+const table = { messaging, files, 'files-cli': filesCli, p2p, demo, e2ee, cluster };
 const secure = { files: true, 'files-cli': true, e2ee: true };
 let failures = 0;
 try {

@@ -3,6 +3,7 @@
 //
 // Threads: the main thread joins, starts the transfers and waits; FileTransfer's worker
 // thread runs the progress and offer callbacks, which print through one TransferDisplay.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -193,7 +194,8 @@ int run_send(const SendArgs& args) {
         status = 2;
         continue;
       }
-      ids.push_back(*id);
+      // The same file named twice is one transfer (its id comes from the file).
+      if (std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
     }
   }
   // Until every file reached every recipient (or was refused), or we are told to stop.

@@ -118,8 +118,10 @@ struct OfferDecision {
   enum class Kind : std::uint8_t { Accept, Decline, Later };
   Kind kind = Kind::Decline;
   // Accept: the directory the file goes to (created if missing). The partial file is
-  // `.<name>.<id>.part` there; when the transfer completes it is renamed to `<name>`, or
-  // `<stem> (1)<ext>`, `(2)`, ... when that exists, unless `overwrite`.
+  // `.<name>.<id>.part` there, beside `.<name>.<id>.meta` (the sender, size and SHA-256 of
+  // the offer its bytes belong to); when the transfer completes it is renamed to `<name>`,
+  // or `<stem> (1)<ext>`, `(2)`, ... when that exists, unless `overwrite`, and the .meta
+  // file is removed.
   std::filesystem::path directory;
   bool overwrite = false;
 
@@ -133,7 +135,10 @@ struct OfferDecision {
 
 struct FileTransferOptions {
   // Someone offers us a file. Absent: every offer is declined. An offer of a transfer id
-  // whose partial file is in the chosen directory resumes from the partial file's size.
+  // whose partial file is in the chosen directory resumes from the partial file's size
+  // when its .meta file names the same sender, size and SHA-256; otherwise the partial
+  // file starts again from byte 0. An offer of an id already being received (the sender
+  // was restarted) resumes the same way without asking again, when size and SHA-256 match.
   std::function<OfferDecision(const IncomingOffer&)> onOffer;
   // A transfer changed: called on every state change and, while bytes flow, at most every
   // 100 ms per transfer.
@@ -173,6 +178,14 @@ class FileTransfer {
   // Offers the file at `path` to `to` (identities; empty = everyone in the call now) and
   // sends it to each who accepts; a recipient not in the call yet gets the offer when it
   // joins, one who leaves gets it again (same id, so it resumes) when it comes back.
+  // Returns at once: the worker hashes the file (SHA-256, for the OFFER) before it offers.
+  // The transfer id is derived from this participant's identity, the offered name and the
+  // file's absolute path, inode, size and modification time (docs/protocol.md), not from
+  // its bytes: the same unchanged file sent again, even by a restarted program, has the
+  // same id, so a recipient holding part of it resumes (after checking that the size and
+  // SHA-256 are those of its partial file). Sending it again while this FileTransfer knows
+  // it adds the new recipients to that transfer and offers it again to those that declined
+  // or failed; one it reached stays done. A file changed in between gets a new id.
   // Returns the transfer id. Errors: INVALID_ARGUMENT (not a readable regular file, or a
   // name that is empty once sanitised), NO_VALID_PARTICIPANT (`to` empty and nobody else
   // in the call), TOO_MANY_PARTICIPANTS, SENDER_CLOSED (the FileTransfer is closing).

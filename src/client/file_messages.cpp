@@ -3,6 +3,7 @@
 
 #include "client/file_messages.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <switchboard/file_transfer.hpp>
 
@@ -97,6 +99,20 @@ std::string new_transfer_id() {
     for (auto& b : bytes) b = static_cast<std::uint8_t>(random());
   }
   return to_hex(bytes);
+}
+
+std::string derive_transfer_id(std::string_view sender, const FileVersion& file,
+                               std::string_view name) {
+  std::string input = "switchboard-file-id-v1\n";
+  input.append(sender).append("\n").append(file.path).append("\n");
+  input.append(std::to_string(file.inode)).append("\n");
+  input.append(std::to_string(file.size)).append("\n");
+  input.append(std::to_string(file.mtime_ns)).append("\n").append(name);
+  std::array<std::uint8_t, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest.data());
+  std::array<std::uint8_t, 16> id{};
+  std::copy_n(digest.begin(), id.size(), id.begin());
+  return to_hex(id);
 }
 
 void encode_chunk_header(std::string_view id, std::uint64_t offset,

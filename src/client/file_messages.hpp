@@ -90,5 +90,20 @@ void encode_chunk_header(std::string_view id, std::uint64_t offset,
 bool is_transfer_id(std::string_view id);
 // 16 random bytes as 32 lowercase hex digits.
 std::string new_transfer_id();
+// One version of a file on the sender's disk: what derive_transfer_id reads instead of
+// the file's bytes, so the id is known at once (no hashing) and is the same after the
+// sending program restarts, as long as the file was not replaced or changed.
+struct FileVersion {
+  std::string path;  // absolute, symbolic links resolved
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;  // modification time, nanoseconds since the epoch
+};
+// The id the native SDK gives a file it sends: the first 16 bytes of SHA-256 of
+// "switchboard-file-id-v1\n<sender identity>\n<path>\n<inode>\n<size>\n<mtime_ns>\n<name>"
+// (numbers in decimal), as 32 lowercase hex digits. Receivers never recompute it: it only
+// has to be unique per sender and file, and stable while the file is unchanged.
+std::string derive_transfer_id(std::string_view sender, const FileVersion& file,
+                               std::string_view name);
 
 }  // namespace switchboard::client::files

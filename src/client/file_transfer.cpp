@@ -30,6 +30,7 @@
 #include <switchboard/file_transfer.hpp>
 
 #include "client/file_messages.hpp"
+#include "client/partial_file.hpp"
 #include "client/log.hpp"
 
 namespace switchboard {
@@ -155,6 +156,19 @@ bool write_at(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t 
 }
 
 // `name`, or `stem (n).ext` for n >= 1.
+// What identifies this version of the file (`info` is its fstat).
+files::FileVersion file_version(const fs::path& path, const struct stat& info) {
+  std::error_code ec;
+  fs::path absolute = fs::weakly_canonical(path, ec);
+  if (ec) absolute = fs::absolute(path, ec).lexically_normal();
+  return files::FileVersion{
+      .path = absolute.string(),
+      .inode = static_cast<std::uint64_t>(info.st_ino),
+      .size = static_cast<std::uint64_t>(info.st_size),
+      .mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
+                  static_cast<std::int64_t>(info.st_mtim.tv_nsec)};
+}
+
 std::string numbered(const std::string& name, int n) {
   if (n == 0) return name;
   const fs::path path(name);
@@ -271,7 +285,11 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
                    "at most " + std::to_string(kMaxRecipients) + " recipients per file"};
     }
     auto out = std::make_shared<Outgoing>();
-    out->id = files::new_transfer_id();
+    // The id comes from the file's metadata, not its bytes, so it is known without reading
+    // the file (the worker hashes it afterwards) and is the same when this program sends the
+    // same unchanged file again, even after a restart: a recipient holding part of it
+    // resumes. The recipient checks the OFFER's size and SHA-256 before it does.
+    out->id = files::derive_transfer_id(call_->self().identity, file_version(path, info), *name);
     out->path = path;
     out->name = *name;
     out->mime = options.mime;
@@ -346,6 +364,7 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
     bool undecided = true;
     fs::path directory;
     fs::path part;
+    fs::path meta;  // which offer the partial file's bytes belong to (client/partial_file.hpp)
     fs::path final_path;
     bool overwrite = false;
     Fd fd;
@@ -509,7 +528,7 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       return;
     }
     // ACCEPT, PROGRESS and a recipient's CANCEL are about our files; CHUNK, DONE and a
-    // sender's CANCEL about theirs. Ids are random, so the id says which.
+    // sender's CANCEL about theirs. Ids are unique per sender and file, so the id says which.
     const std::string& id =
         std::visit([](const auto& m) -> const std::string& { return m.id; }, message);
     const bool about_ours = std::holds_alternative<files::Accept>(message) ||
@@ -533,21 +552,32 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
   void offered(const Identity& from, const std::string& display_name, const files::Offer& offer) {
     if (auto it = incoming_.find(key(from, offer.id)); it != incoming_.end()) {
       auto& in = *it->second;
+      // The same id is the same file only with the same size and SHA-256: a sender's id may
+      // come from its file's metadata, which can stay while the bytes change.
+      const bool same_file = in.offer.size == offer.size && in.offer.sha256 == offer.sha256;
       switch (in.state) {
         case TransferState::Waiting:
         case TransferState::Transferring:
+          if (!same_file) break;
           set_state(in, TransferState::Transferring);
           queue(from, files::Accept{offer.id, in.received});
           return;
         case TransferState::Done:
+          if (!same_file) break;
           queue(from, files::Progress{offer.id, in.offer.size});
           return;
-        case TransferState::Declined:
-          queue(from, files::Cancel{offer.id, "DECLINED", "declined"});
-          return;
+        case TransferState::Offered:
+          return;  // not decided yet
         default:
-          return;  // undecided, or failed (the sender was told)
+          break;  // declined or failed before: a new offer (a sender sending it again)
       }
+      // Another file under that id, or an offer we ended: decided anew, from byte 0.
+      if (!final_state(in.state)) {
+        client::log()->info("file transfer: {} from {} changed (size or SHA-256): starting again",
+                            in.offer.name, from);
+        drop_partial(in);
+      }
+      incoming_.erase(it);
     }
     auto in = std::make_shared<Incoming>();
     in->offer = IncomingOffer{.id = offer.id,
@@ -590,6 +620,7 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
     std::error_code ec;
     fs::create_directories(in.directory, ec);
     in.part = in.directory / ("." + offer.name + "." + offer.id + ".part");
+    in.meta = files::partial_meta_path(in.part);
     in.fd = Fd(::open(in.part.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!in.fd) {
       abort_incoming(in, "IO_ERROR", "cannot write " + in.part.string() + ": " + errno_text(errno),
@@ -601,15 +632,25 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       abort_incoming(in, "IO_ERROR", in.part.string() + " is not a regular file", false);
       return;
     }
-    // A partial file of this transfer from before: continue after its bytes, which the
-    // SHA-256 covers too.
+    // A partial file of this transfer from before (this program's, or one that was stopped):
+    // continue after its bytes, which the SHA-256 covers too, when its metadata says they
+    // are of this very file. Else start again: truncate first, then record the new offer,
+    // so the metadata never names bytes that are not this file's.
+    const files::PartialOffer mine{offer.from, offer.id, offer.size, offer.sha256};
     std::uint64_t have = static_cast<std::uint64_t>(info.st_size);
-    if (have > offer.size) {
+    if (have > 0 && (have > offer.size || files::read_partial_offer(in.meta) != mine)) {
+      client::log()->info(
+          "file transfer: {} from {}: the partial file is not of this offer, starting again",
+          offer.name, offer.from);
       if (::ftruncate(in.fd.get(), 0) != 0) {
         abort_incoming(in, "IO_ERROR", "cannot truncate " + in.part.string(), true);
         return;
       }
       have = 0;
+    }
+    if (std::string error; !files::write_partial_offer(in.meta, mine, error)) {
+      abort_incoming(in, "IO_ERROR", error, true);
+      return;
     }
     std::vector<std::uint8_t> buffer(files::kMaxChunkSize);
     for (std::uint64_t at = 0; at < have;) {
@@ -720,6 +761,7 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
       }
       if (rc == 0) {
         in.final_path = target;
+        ::unlink(in.meta.c_str());
         return true;
       }
       if (errno != EEXIST || in.overwrite) {
@@ -746,11 +788,44 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
   void drop_partial(Incoming& in) {
     in.fd.reset();
     if (!in.part.empty()) ::unlink(in.part.c_str());
+    if (!in.meta.empty()) ::unlink(in.meta.c_str());
   }
 
   // ------------------------------------------------------------------ outgoing
 
   void add_outgoing(const std::shared_ptr<Outgoing>& out) {
+    // The same unchanged file sent again (same id): its recipients join that transfer; one
+    // it already reached stays done, one that declined or failed is offered it again.
+    // A transfer whose file could not be read is replaced: this one reads it again.
+    auto it = outgoing_.find(out->id);
+    if (it != outgoing_.end() && it->second->prepared && it->second->sha256.empty()) {
+      outgoing_.erase(it);
+      it = outgoing_.end();
+    }
+    if (it != outgoing_.end()) {
+      auto& existing = *it->second;
+      for (auto& r : out->recipients) {
+        auto known = std::find_if(existing.recipients.begin(), existing.recipients.end(),
+                                  [&](const Recipient& e) { return e.identity == r.identity; });
+        if (known != existing.recipients.end()) {
+          if (known->state != TransferState::Declined && known->state != TransferState::Failed) {
+            continue;
+          }
+          *known = Recipient{.identity = known->identity};
+        } else {
+          existing.recipients.push_back(std::move(r));
+          known = std::prev(existing.recipients.end());
+        }
+        set_state(existing, *known, TransferState::Preparing);
+        if (!existing.prepared) continue;  // offered once hashed
+        if (present(known->identity)) {
+          offer(existing, *known);
+        } else {
+          set_state(existing, *known, TransferState::Waiting);
+        }
+      }
+      return;
+    }
     outgoing_[out->id] = out;
     for (auto& r : out->recipients) set_state(*out, r, TransferState::Preparing);
   }

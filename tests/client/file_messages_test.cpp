@@ -153,6 +153,34 @@ TEST(FileMessages, NewTransferIdsAre32LowercaseHexDigitsAndDiffer) {
   EXPECT_NE(a, b);
 }
 
+TEST(FileMessages, DerivedTransferIdsHashTheSenderAndTheFilesMetadata) {
+  const FileVersion file{.path = "/home/a/report.pdf",
+                         .inode = 42,
+                         .size = 1234567,
+                         .mtime_ns = 1700000000123456789};
+  // SHA-256 of "switchboard-file-id-v1\nalice\n/home/a/report.pdf\n42\n1234567\n
+  // 1700000000123456789\nreport.pdf" (docs/protocol.md), first 16 bytes, computed apart.
+  EXPECT_EQ(derive_transfer_id("alice", file, "report.pdf"), "cf54dbe813f7010225f4819d7760b0b0");
+  // Stable for the same inputs; any change of sender, file or name is another id.
+  const auto id = derive_transfer_id("alice", file, "report.pdf");
+  EXPECT_EQ(derive_transfer_id("alice", file, "report.pdf"), id);
+  EXPECT_NE(derive_transfer_id("bob", file, "report.pdf"), id);
+  EXPECT_NE(derive_transfer_id("alice", file, "other.pdf"), id);
+  auto changed = file;
+  changed.path = "/home/b/report.pdf";
+  EXPECT_NE(derive_transfer_id("alice", changed, "report.pdf"), id);
+  changed = file;
+  changed.inode = 43;
+  EXPECT_NE(derive_transfer_id("alice", changed, "report.pdf"), id);
+  changed = file;
+  changed.size = 1234568;
+  EXPECT_NE(derive_transfer_id("alice", changed, "report.pdf"), id);
+  changed = file;
+  changed.mtime_ns = 1700000000123456790;
+  EXPECT_NE(derive_transfer_id("alice", changed, "report.pdf"), id);
+  EXPECT_TRUE(is_transfer_id(id)) << id;
+}
+
 TEST(SanitizeFileName, KeepsOnlyASafeLastPathComponent) {
   EXPECT_EQ(sanitizeFileName("report.pdf"), "report.pdf");
   EXPECT_EQ(sanitizeFileName("../../etc/passwd"), "passwd");

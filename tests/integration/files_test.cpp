@@ -282,11 +282,23 @@ TEST_F(Files, AReceiverKilledMidTransferResumesFromItsPartialFile) {
   expect_line(*receiver, "resume.bin <- alice: 30%", 60s);
   ::kill(receiver->pid(), SIGKILL);
   receiver->wait_exit(Clock::now() + 5s);
-  // What the killed receiver left: its partial file, nothing else.
+  // What the killed receiver left: its partial file and, beside it, the offer its bytes
+  // belong to (.meta), nothing else.
   const auto left = listing(in);
-  ASSERT_EQ(left.size(), 1u);
-  EXPECT_TRUE(left[0].starts_with(".resume.bin.") && left[0].ends_with(".part")) << left[0];
-  const auto partial = fs::file_size(in / left[0]);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_TRUE(left[0].starts_with(".resume.bin.") && left[0].ends_with(".meta")) << left[0];
+  EXPECT_TRUE(left[1].starts_with(".resume.bin.") && left[1].ends_with(".part")) << left[1];
+  EXPECT_EQ(left[0].substr(0, left[0].size() - 5), left[1].substr(0, left[1].size() - 5));
+  {
+    std::ifstream meta(in / left[0]);
+    std::string line;
+    std::getline(meta, line);
+    const auto record = Json::parse(line);
+    EXPECT_EQ(record.value("from", ""), "alice") << line;
+    EXPECT_EQ(record.value("size", std::uint64_t{0}), k200MB) << line;
+    EXPECT_EQ(record.value("sha256", ""), sha256_of(file)) << line;
+  }
+  const auto partial = fs::file_size(in / left[1]);
   EXPECT_GT(partial, k200MB / 4);
   EXPECT_LT(partial, k200MB);
 
@@ -308,6 +320,39 @@ TEST_F(Files, AReceiverKilledMidTransferResumesFromItsPartialFile) {
   EXPECT_GE(std::stoull(match[1].str()), partial);
 }
 
+TEST_F(Files, ASenderKilledMidTransferAndRestartedResumesTheReceiversPartialFile) {
+  Server server(unlimited_server());
+  const auto call = unique_call_id();
+  const auto file = make_file("again.bin", k200MB, 11);
+  const auto in = dir_ / "in";
+  auto receiver = start_receiver(server, call, "bob", in, false, {"--count", "1"});
+  auto sender =
+      start_cli("send-alice", send_args(server, call, "alice", false, {file.string()}, "bob"));
+  expect_line(*receiver, "again.bin <- alice: 30%", 60s);
+  ::kill(sender->pid(), SIGKILL);
+  sender->wait_exit(Clock::now() + 5s);
+  expect_line(*receiver, "alice) left", 20s);
+
+  // A new `switchboard send` of the same file: it offers the same (derived) id, and bob,
+  // still running, continues from the bytes he holds instead of starting again.
+  auto restarted =
+      start_cli("send-alice", send_args(server, call, "alice", false, {file.string()}, "bob"));
+  expect_line(*receiver, "received again.bin from alice", 60s);
+  EXPECT_EQ(receiver->wait_exit(Clock::now() + 10s), 0);
+  EXPECT_EQ(restarted->wait_exit(Clock::now() + 20s), 0);
+  EXPECT_EQ(sha256_of(in / "again.bin"), sha256_of(file));
+  EXPECT_EQ(listing(in), std::vector<std::string>{"again.bin"});
+  // bob said (stderr, in his log) where he resumed: past the 30% he had shown.
+  std::ifstream log(test_log_dir() + "/receive-bob.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(text, match,
+                                std::regex(R"(resuming again\.bin from alice at byte (\d+))")))
+      << text;
+  EXPECT_GE(std::stoull(match[1].str()), k200MB / 4);
+  EXPECT_LT(std::stoull(match[1].str()), k200MB);
+}
+
 // mallory speaks the protocol through a raw agent: `bytes` of one message.
 std::string message(std::uint8_t kind, const std::string& json) {
   return std::string(1, static_cast<char>(kind)) + json;
@@ -325,6 +370,97 @@ std::string chunk(const std::string& id_hex, std::uint64_t offset, const std::st
 std::string offer_json(const std::string& id, const std::string& name, std::size_t size,
                        const std::string& sha256) {
   return Json{{"id", id}, {"name", name}, {"size", size}, {"sha256", sha256}}.dump();
+}
+
+// The next file-transfer message from `from` of `kind` (others from `from` skipped).
+std::string expect_file_message(Agent& agent, const std::string& from, std::uint8_t kind,
+                                std::chrono::milliseconds timeout = 20s) {
+  const auto event = agent.expect(
+      std::string("file message ") + std::to_string(kind) + " from " + from,
+      [&](const Json& e) {
+        if (!is_message_from(from, kFileChannel)(e)) return false;
+        const auto text = e.value("text", "");
+        return !text.empty() && static_cast<std::uint8_t>(text[0]) == kind;
+      },
+      timeout);
+  return event["text"].get<std::string>();
+}
+
+std::uint64_t accepted_offset(const std::string& accept) {
+  return Json::parse(accept.substr(1)).value("offset", std::uint64_t{999});
+}
+
+// `bytes[from, to)` as CHUNKs of `id`, retried while the SDK says BUFFER_FULL.
+void send_chunks(Agent& agent, const std::string& id, const std::string& bytes, std::size_t from,
+                 std::size_t to) {
+  for (std::size_t at = from; at < to; at += 65536) {
+    const auto n = std::min<std::size_t>(65536, to - at);
+    std::string why;
+    if (!agent.send_retrying(kFileChannel, base64_encode(chunk(id, at, bytes.substr(at, n))), why)) {
+      throw HarnessError("chunk at " + std::to_string(at) + ": " + why);
+    }
+  }
+}
+
+// A sender may derive its ids from file metadata (the native SDK does), so an id offered
+// again may carry other bytes: the receiver resumes only a partial file of the same size
+// and SHA-256, whether it kept the transfer in memory or finds the partial file on disk
+// after a restart, and otherwise starts from byte 0.
+TEST_F(Files, AReofferOfAnIdWithOtherBytesStartsAgainInMemoryAndFromDisk) {
+  Server server(unlimited_server());
+  const auto call = unique_call_id();
+  const auto in = dir_ / "in";
+  auto bob = start_receiver(server, call, "bob", in, false);
+  Agent mallory(server, call, "mallory");
+  mallory.expect_joined();
+  mallory.expect_roster({"bob"});
+  mallory.create_sender({{"channelId", kFileChannel}, {"participants", {"bob"}}});
+
+  const std::string id = "fedcba9876543210fedcba9876543210";
+  constexpr std::size_t kSize = 2 * 1024 * 1024;
+  constexpr std::size_t kHalf = kSize / 2;
+  const std::string a = random_bytes(kSize, 21);
+  const std::string b = random_bytes(kSize, 22);
+  const auto offer = [&](const std::string& bytes) {
+    mallory.send_bytes(kFileChannel, message(1, offer_json(id, "x.bin", kSize, sha256_of_bytes(bytes))));
+  };
+  offer(a);
+  EXPECT_EQ(accepted_offset(expect_file_message(mallory, "bob", 2)), 0u);
+  send_chunks(mallory, id, a, 0, kHalf);
+  expect_file_message(mallory, "bob", 5);  // PROGRESS: the first MiB is on disk
+
+  // In memory: the same file again resumes, other bytes under the same id start again.
+  offer(a);
+  EXPECT_EQ(accepted_offset(expect_file_message(mallory, "bob", 2)), kHalf);
+  offer(b);
+  EXPECT_EQ(accepted_offset(expect_file_message(mallory, "bob", 2)), 0u);
+  send_chunks(mallory, id, b, 0, kHalf);
+  expect_file_message(mallory, "bob", 5);
+
+  // On disk: bob is killed holding half of b; a new bob finds the partial file, and its
+  // .meta says it is b's, so an offer of a under that id starts from byte 0.
+  ::kill(bob->pid(), SIGKILL);
+  bob->wait_exit(Clock::now() + 5s);
+  mallory.expect("bob left", [](const Json& e) {
+    return e.value("event", "") == "participant_left" && e.value("user", "") == "bob";
+  });
+  ASSERT_EQ(listing(in).size(), 2u);
+  auto again = start_receiver(server, call, "bob", in, false, {"--count", "1"});
+  mallory.expect_roster({"bob"});
+  mallory.set_participants(kFileChannel, {"bob"});
+  offer(a);
+  EXPECT_EQ(accepted_offset(expect_file_message(mallory, "bob", 2)), 0u);
+  send_chunks(mallory, id, a, 0, kSize);
+  mallory.send_bytes(kFileChannel, message(4, Json{{"id", id}}.dump()));
+  expect_line(*again, "received x.bin from mallory", 20s);
+  EXPECT_EQ(again->wait_exit(Clock::now() + 10s), 0);
+  EXPECT_EQ(sha256_of(in / "x.bin"), sha256_of_bytes(a));
+  EXPECT_EQ(listing(in), std::vector<std::string>{"x.bin"});  // no .part, no .meta left
+  std::ifstream log(test_log_dir() + "/receive-bob-2.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("x.bin from mallory: the partial file is not of this offer, starting again"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(Files, ATamperedChunkIsDetectedAndNoFileIsLeft) {

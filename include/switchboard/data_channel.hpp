@@ -129,7 +129,10 @@ class DataChannelFeature {
   Result<std::shared_ptr<DataChannelSender>> createSender(const SenderOptions& options = {});
 
   // A participant started sending to us on a channel: called before that receiver's first
-  // message is readable.
+  // message is readable. Receivers created before the first callback is registered (a
+  // sender may start the moment join() returns) are held and announced to it, in order,
+  // on the event thread; for one whose messages arrived meanwhile, the onMessageReady
+  // registered in the callback is then called once.
   void onReceiverCreated(std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback);
 
  private:

@@ -10,6 +10,8 @@ using core::Clock;
 using core::TimePoint;
 
 constexpr std::size_t kMaxTransportMessage = std::size_t{64} * 1024;
+// Receivers held for an onReceiverCreated callback not registered yet (see dispatch).
+constexpr std::size_t kMaxHeldReceivers = 256;
 // How long leave() lets queued messages and close notices drain before it hangs up.
 constexpr auto kLeaveDrainTime = std::chrono::seconds(2);
 constexpr auto kDrainCheckInterval = std::chrono::milliseconds(5);
@@ -427,6 +429,34 @@ void Call::Impl::set_on_receiver_created(
     std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback) {
   std::lock_guard lock(mu_);
   std::swap(on_receiver_created_, callback);
+  if (!on_receiver_created_) return;
+  receiver_callback_registered_ = true;
+  if (!unannounced_receivers_.empty()) {
+    post_locked([self = shared_from_this()] { self->announce_held_receivers(); });
+  }
+}
+
+// Event thread: the receivers created before any callback was registered, to the callback;
+// then, for one whose messages arrived meanwhile, its onMessageReady (registered in the
+// callback) once, as if they arrived now.
+void Call::Impl::announce_held_receivers() {
+  std::vector<HeldReceiver> held;
+  std::function<void(const std::shared_ptr<DataChannelReceiver>&)> callback;
+  {
+    std::lock_guard lock(mu_);
+    callback = on_receiver_created_;
+    if (callback) held.swap(unannounced_receivers_);
+  }
+  for (const auto& [receiver, impl] : held) {
+    if (quiet_) return;
+    callback(receiver);
+    std::function<void()> ready;
+    {
+      std::lock_guard lock(mu_);
+      if (impl->channel->unread_messages() > 0) ready = impl->on_message_ready;
+    }
+    if (ready && !quiet_) ready();
+  }
 }
 
 std::optional<DataChannelMessage> Call::Impl::read(DataChannelReceiver::Impl& receiver) {
@@ -483,6 +513,15 @@ void Call::Impl::dispatch(const Events& events) {
         {
           std::lock_guard lock(mu_);
           callback = on_receiver_created_;
+          // Not registered yet (join() just returned): held for the first callback, which
+          // then reads what arrived meanwhile. Only before the first registration, and at
+          // most kMaxHeldReceivers (the newest), for a program that never registers one.
+          if (!callback && !receiver_callback_registered_) {
+            if (unannounced_receivers_.size() >= kMaxHeldReceivers) {
+              unannounced_receivers_.erase(unannounced_receivers_.begin());
+            }
+            unannounced_receivers_.push_back({e.receiver, e.impl});
+          }
         }
         if (callback) callback(e.receiver);
         break;
@@ -793,6 +832,7 @@ void Call::Impl::finish_leave() {
     disconnected_cb = std::move(on_disconnected_);
     transport_cb = std::move(on_transport_changed_);
     receiver_cb = std::move(on_receiver_created_);
+    unannounced_receivers_.clear();
     events = take_events_locked();
     closing_.clear();
   }

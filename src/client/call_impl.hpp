@@ -204,6 +204,13 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   std::function<void(const TransportInfo&)> on_transport_changed_;     // mu_
   TransportInfo transport_info_;                                       // mu_
   std::function<void(const std::shared_ptr<DataChannelReceiver>&)> on_receiver_created_;  // mu_
+  // Receivers created before the first onReceiverCreated callback was registered (a sender
+  // may start the moment join() returns): announced to that callback, in order.
+  using HeldReceiver =
+      std::pair<std::shared_ptr<DataChannelReceiver>, std::shared_ptr<DataChannelReceiver::Impl>>;
+  std::vector<HeldReceiver> unannounced_receivers_;  // mu_
+  bool receiver_callback_registered_ = false;                                // mu_
+  void announce_held_receivers();
   // Closed senders whose queued messages and close notice may not have gone out yet:
   // leave() lets them finish.
   std::vector<std::shared_ptr<core::SenderChannel>> closing_;  // mu_

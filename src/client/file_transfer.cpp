@@ -559,6 +559,8 @@ class FileTransfer::Impl : public std::enable_shared_from_this<FileTransfer::Imp
         case TransferState::Waiting:
         case TransferState::Transferring:
           if (!same_file) break;
+          client::log()->info("file transfer: resuming {} from {} at byte {}", in.offer.name, from,
+                              in.received);
           set_state(in, TransferState::Transferring);
           queue(from, files::Accept{offer.id, in.received});
           return;

@@ -176,6 +176,28 @@ TEST_F(Sdk, ReceiverCreatedComesBeforeItsFirstMessage) {
   EXPECT_EQ(r->channelId(), 7);
 }
 
+// A sender may start the moment a participant's join() returns, before the program has
+// registered onReceiverCreated: that receiver and its messages are not lost.
+TEST_F(Sdk, AReceiverCreatedBeforeTheCallbackIsRegisteredIsAnnouncedToIt) {
+  auto& alice = join("alice");
+  auto impl = join_impl("bob");
+  ASSERT_TRUE(impl.ok()) << impl.error().message;
+  auto bob = std::make_shared<Call>(std::move(*impl));
+  ASSERT_TRUE(alice.inbox->wait_log("joined bob"));
+  auto s = sender(alice, {.channelId = 7});
+  ASSERT_TRUE(s->sendMessage("hello").ok());
+  // bob has no callbacks yet; the receiver is created and the message arrives meanwhile.
+  std::this_thread::sleep_for(300ms);
+  Inbox inbox(bob);
+  ASSERT_TRUE(inbox.wait_messages(1));
+  auto log = inbox.log_copy();
+  auto created = std::find(log.begin(), log.end(), "created 7 from alice");
+  auto message = std::find(log.begin(), log.end(), "message 7 from alice");
+  ASSERT_NE(created, log.end());
+  ASSERT_NE(message, log.end());
+  EXPECT_LT(created, message);
+}
+
 TEST_F(Sdk, ReadMessageReturnsMessagesOldestFirstAndNulloptWhenNoneWait) {
   auto& alice = join("alice");
   auto& bob = join("bob", /*auto_read=*/false);

@@ -374,12 +374,14 @@ export class IncomingFile {
       case 'done':
         this.reply({ kind: 'progress', id: this.id, offset: this.size });
         return;
-      case 'declined':
-        this.reply({ kind: 'cancel', id: this.id, code: 'DECLINED', message: 'declined' });
-        return;
       default:
-        return; // still offered: the user has not decided; failed: the sender was told
+        return; // still offered: the user has not decided
     }
+  }
+
+  /** @internal The sender offered other bytes under this id: what we hold is not of that file. */
+  superseded(): void {
+    this.failWith(new FileTransferError('CANCELLED', `${this.from} offered other bytes under this transfer id`));
   }
 
   /** @internal */
@@ -635,8 +637,17 @@ export class FileTransfer {
     const key = `${from} ${offer.id}`;
     const known = this.incoming.get(key);
     if (known) {
-      known.reoffered();
-      return;
+      // The same id is the same file only with the same size and SHA-256: the C++ SDK derives
+      // its ids from the file's metadata, which can stay while the bytes change.
+      const sameFile = known.size === offer.size && known.sha256 === offer.sha256;
+      const ended = known.state === 'declined' || known.state === 'failed';
+      if (known.state === 'offered' || (sameFile && !ended)) {
+        known.reoffered();
+        return;
+      }
+      // Other bytes under that id, or an offer that ended: a new offer, from byte 0.
+      if (!ended && known.state !== 'done') known.superseded();
+      this.incoming.delete(key);
     }
     const name = sanitizeFileName(offer.name);
     if (name === undefined) {

@@ -390,6 +390,29 @@ test('a recipient who drops out resumes from the bytes it has when it is back', 
   assert.equal(offers.length, 1, 'the re-offer is not a new offer');
 });
 
+test('an id offered again resumes only the same size and SHA-256; other bytes are a new offer', async () => {
+  const { net, alice, offers } = setup();
+  const content = randomFile(3 * 1024 * 1024);
+  alice.sendFile(content, ['bob'], { name: 'again.bin' });
+  await until(() => offers.length === 1, 'the offer');
+  const first = offers[0]!;
+  first.accept();
+  await until(() => first.received >= 1024 * 1024, 'a first MiB');
+  net.leave('alice'); // a sender stopped mid-transfer; what it offers next comes raw
+  await until(() => first.state === 'interrupted', 'bob to notice');
+  const offer = (sha256: string): void =>
+    net.deliver('alice', ['bob'], encodeFileMessage({ kind: 'offer', offer: { id: first.id, name: 'again.bin', size: content.length, sha256 } }));
+  offer(first.sha256);
+  await until(() => first.state === 'receiving', 'the resume');
+  assert.equal(offers.length, 1, 'the same file again is not a new offer');
+  offer('0'.repeat(64));
+  await until(() => offers.length === 2, 'a new offer');
+  assert.equal(first.state, 'failed');
+  assert.match(first.errorValue?.message ?? '', /other bytes under this transfer id/);
+  assert.equal(offers[1]!.received, 0);
+  assert.equal(offers[1]!.sha256, '0'.repeat(64));
+});
+
 test('a chunk wholly below the received offset is skipped; one past it cancels', async () => {
   const { net, alice, offers } = setup();
   let n = 0;

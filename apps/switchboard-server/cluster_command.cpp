@@ -51,7 +51,8 @@ int run_cluster_command(int argc, char** argv) {
     calls += node.calls.size();
   }
   for (const auto& node : *nodes) {
-    for (const auto& call : node.calls) std::printf("call %s on %s\n", call.c_str(), node.id.c_str());
+    for (const auto& call : node.calls)
+      std::printf("call %s on %s\n", call.c_str(), node.id.c_str());
   }
   std::printf("%zu node(s), %zu call(s)\n", nodes->size(), calls);
   return 0;

@@ -5,13 +5,13 @@
 // --servers spreads the participants' first connections over the nodes of a cluster
 // (docs/scaling.md), round robin: redirects take each to its call's node.
 //
-// Unless --server or --servers is given it starts the sibling switchboard-server pinned to CPU 0 and
-// pins itself to CPU 1, so the server's share of one core is what the figures cost.
-// Phase 1 saturates: every sender sends as fast as the relay drains (a window of messages
-// in flight per sender keeps the server's queues far below the slow-consumer bound).
-// Phase 2 paces the senders at half the phase-1 send rate (or --rate) to measure latency
-// under load rather than queueing. Latency is receive time minus the steady_clock time the
-// sender wrote into the message's first 8 bytes (same machine, same clock).
+// Unless --server or --servers is given it starts the sibling switchboard-server pinned to CPU 0
+// and pins itself to CPU 1, so the server's share of one core is what the figures cost. Phase 1
+// saturates: every sender sends as fast as the relay drains (a window of messages in flight per
+// sender keeps the server's queues far below the slow-consumer bound). Phase 2 paces the senders at
+// half the phase-1 send rate (or --rate) to measure latency under load rather than queueing.
+// Latency is receive time minus the steady_clock time the sender wrote into the message's first 8
+// bytes (same machine, same clock).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -137,8 +137,8 @@ class Bench {
 
   // Participant g is "p<g % participants>" of call g / participants.
   Result<std::shared_ptr<Call>> join_one(int g) {
-    const auto call_id = "bench-" + std::to_string(::getpid()) + "-" +
-                         std::to_string(g / args_.participants);
+    const auto call_id =
+        "bench-" + std::to_string(::getpid()) + "-" + std::to_string(g / args_.participants);
     const auto user = "p" + std::to_string(g % args_.participants);
     const auto token = mint_access_token(user, call_id, "", std::chrono::hours{1},
                                          signaling::kDevelopmentSecret, unix_now());
@@ -177,6 +177,7 @@ class Bench {
     std::mutex error_mutex;
     std::optional<Error> first_error;
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(joiners));
     for (int t = 0; t < joiners; ++t) {
       threads.emplace_back([&] {
         for (int g = next++; g < total_participants(); g = next++) {
@@ -206,8 +207,8 @@ class Bench {
     }
     for (int s = 0; s < total_senders(); ++s) {
       const int g = (s / args_.senders) * args_.participants + s % args_.senders;
-      auto sender = calls_[static_cast<std::size_t>(g)]->dataChannel().createSender(
-          {.channelId = 10000});
+      auto sender =
+          calls_[static_cast<std::size_t>(g)]->dataChannel().createSender({.channelId = 10000});
       if (!sender) return Error{sender.error().code, sender.error().message};
       (*sender)->onError([this](const Error& error) {
         if (send_errors_++ < 5)
@@ -421,10 +422,9 @@ class Bench {
     }
     char line[256];
     std::cout << "switchboard bench relay: " << args_.calls << " call(s) on " << urls_.size()
-              << " server(s), each of " << args_.participants << " participants, "
-              << args_.senders << " sender(s) broadcasting " << payload_.size()
-              << "-byte messages (fan-out " << fanout() << "), " << args_.duration
-              << " s per phase\n";
+              << " server(s), each of " << args_.participants << " participants, " << args_.senders
+              << " sender(s) broadcasting " << payload_.size() << "-byte messages (fan-out "
+              << fanout() << "), " << args_.duration << " s per phase\n";
     std::snprintf(line, sizeof line, "%-22s %12s %14s %11s %11s %9s %9s\n", "phase", "sent msg/s",
                   "delivered/s", "server CPU", "client CPU", "p50 ms", "p99 ms");
     std::cout << line;
@@ -524,9 +524,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                     "Use this running server (started with --dev) instead of starting one");
   relay->add_option("--calls", args->calls, "Calls of --participants each, all sending at once")
       ->capture_default_str();
-  relay->add_option("--servers", args->servers,
-                    "Nodes of a running cluster (started with --dev), comma-separated: "
-                    "participants enter through them in turn")
+  relay
+      ->add_option("--servers", args->servers,
+                   "Nodes of a running cluster (started with --dev), comma-separated: "
+                   "participants enter through them in turn")
       ->delimiter(',');
   relay->add_option("--rate", args->rate,
                     "Phase 2 send rate, messages/s over all senders (default: half of phase 1)");

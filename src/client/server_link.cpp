@@ -186,8 +186,8 @@ class ServerLink::Impl {
       return;
     }
     if (++redirects_ > kMaxRedirects) {
-      fail({ErrorCode::NotConnected, "more than " + std::to_string(kMaxRedirects) +
-                                         " redirects; last to " + redirect.url});
+      fail({ErrorCode::NotConnected,
+            "more than " + std::to_string(kMaxRedirects) + " redirects; last to " + redirect.url});
       return;
     }
     deadline_.cancel();

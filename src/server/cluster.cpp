@@ -128,8 +128,8 @@ std::uint64_t to_u64(std::string_view text) {
 bool valid_node_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -142,7 +142,8 @@ ClusterNode::ClusterNode(asio::io_context& io, ClusterConfig config, Snapshot sn
 
 ClusterNode::~ClusterNode() {
   alive_.reset();
-  timer_.cancel();
+  boost::system::error_code ignored;
+  timer_.cancel(ignored);
   worker_.reset();  // runs what is queued (the goodbye), then joins
 }
 
@@ -239,7 +240,8 @@ void ClusterNode::place(const std::string& call_id, std::function<void(Result<Pl
     asio::post(io_, [this, alive, done = std::move(done), result = std::move(result)]() mutable {
       if (alive.expired()) return;
       if (!result) {
-        if (result.error().code == ErrorCode::NotConnected) set_redis_up(false, result.error().message);
+        if (result.error().code == ErrorCode::NotConnected)
+          set_redis_up(false, result.error().message);
         ++refused_;
         done(Error{ErrorCode::NotConnected,
                    "this server cannot place new calls right now (" + result.error().message +

@@ -55,9 +55,8 @@ std::string RedisAddress::to_string() const {
 Result<RedisAddress> parse_redis_url(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
   auto bad = [&](const std::string& why) {
-    return Error{ErrorCode::InvalidArgument,
-                 "bad Redis URL \"" + std::string(url) + "\": " + why +
-                     " (expected redis://HOST:PORT[/DB])"};
+    return Error{ErrorCode::InvalidArgument, "bad Redis URL \"" + std::string(url) + "\": " + why +
+                                                 " (expected redis://HOST:PORT[/DB])"};
   };
   if (!url.starts_with(kScheme)) return bad("it must start with redis://");
   std::string_view rest = url.substr(kScheme.size());
@@ -134,8 +133,8 @@ Result<RedisValue> RedisSession::command(const std::vector<std::string>& args) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
-  auto* reply = static_cast<redisReply*>(redisCommandArgv(context_, static_cast<int>(argv.size()),
-                                                          argv.data(), lengths.data()));
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
   if (reply == nullptr) {
     std::string why = context_->errstr;
     drop();  // a context with an error cannot be used again

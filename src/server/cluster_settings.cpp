@@ -1,12 +1,14 @@
 #include "server/cluster_settings.hpp"
 
+#include <utility>
+
 #include "server/cluster.hpp"
 #include "server/cluster_redis.hpp"
 
 namespace switchboard::server {
 
 Result<void> validate_cluster_settings(const ServerConfig& c) {
-  auto invalid = [](std::string message) { return Error{ErrorCode::InvalidArgument, message}; };
+  auto invalid = [](std::string message) { return Error{ErrorCode::InvalidArgument, std::move(message)}; };
   if (c.redis.empty()) {
     if (!c.node_id.empty() || !c.public_url.empty()) {
       return invalid("node_id and public_url only mean something with redis (--redis URL)");

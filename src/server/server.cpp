@@ -158,8 +158,8 @@ Result<void> Server::start() {
                           .public_url = config_.public_url.empty()
                                             ? "ws://" + public_address_.to_string()
                                             : config_.public_url};
-    cluster_ = std::make_unique<ClusterNode>(io_, std::move(cluster),
-                                             [this] { return cluster_state(); });
+    cluster_ =
+        std::make_unique<ClusterNode>(io_, std::move(cluster), [this] { return cluster_state(); });
     cluster_->start();
   }
   accept();
@@ -350,8 +350,8 @@ void Server::place_then_admit(const std::shared_ptr<SignalingSession>& session,
                               std::string call_id) {
   placing_.insert(session.get());
   const std::string id = call_id;
-  cluster_->place(id, [this, alive = std::weak_ptr<bool>(alive_), session,
-                       join = std::move(join), claims = std::move(claims),
+  cluster_->place(id, [this, alive = std::weak_ptr<bool>(alive_), session, join = std::move(join),
+                       claims = std::move(claims),
                        call_id = std::move(call_id)](Result<ClusterNode::Placement> placement) {
     if (alive.expired()) return;
     placing_.erase(session.get());

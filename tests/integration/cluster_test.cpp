@@ -1,17 +1,16 @@
 // Scale-out (docs/scaling.md): a redis-server and three switchboard-server nodes started
 // by the test on loopback (random free ports), real agents entering through any node.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <csignal>
 #include <map>
 #include <optional>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.hpp"
 
@@ -64,8 +63,8 @@ class Redis {
   void start() {
     const std::string log = test_log_dir() + "/redis-" + std::to_string(++starts_) + ".log";
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{SWITCHBOARD_REDIS_SERVER_PROGRAM, "--port", std::to_string(port_), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no"},
+        std::vector<std::string>{SWITCHBOARD_REDIS_SERVER_PROGRAM, "--port", std::to_string(port_),
+                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"},
         log);
     process_->discard_output();
     const auto deadline = Clock::now() + kWait;
@@ -176,9 +175,9 @@ TEST_F(Cluster, ParticipantsEnteringThroughDifferentNodesShareOneCallOnOneNode) 
   EXPECT_EQ(node_sample(nodes[0], "switchboard_cluster_participants", "n0"), 3.0);
   EXPECT_EQ(node_sample(nodes[1], "switchboard_cluster_participants", "n1"), 0.0);
   EXPECT_EQ(node_sample(nodes[2], "switchboard_cluster_participants", "n2"), 0.0);
-  EXPECT_EQ(node_sample(nodes[1], "switchboard_cluster_placements_total", "n1",
-                        ",result=\"redirected\""),
-            1.0);
+  EXPECT_EQ(
+      node_sample(nodes[1], "switchboard_cluster_placements_total", "n1", ",result=\"redirected\""),
+      1.0);
   const auto status = cluster_status(nodes.redis);
   EXPECT_EQ(status.status, 0) << status.out;
   EXPECT_NE(status.out.find("call " + call + " on n0"), std::string::npos) << status.out;
@@ -188,9 +187,8 @@ TEST_F(Cluster, ParticipantsEnteringThroughDifferentNodesShareOneCallOnOneNode) 
 TEST_F(Cluster, FiftyCallsEnteringThroughOneNodeSpreadOverEveryNode) {
   Nodes nodes(3);
   // Every participant enters through n0: only the placement moves calls elsewhere.
-  const auto run = run_cli({"bench", "relay", "--calls", "50", "--participants", "2",
-                            "--servers", nodes[0].url(), "--duration", "0.5", "--size", "64",
-                            "--json"},
+  const auto run = run_cli({"bench", "relay", "--calls", "50", "--participants", "2", "--servers",
+                            nodes[0].url(), "--duration", "0.5", "--size", "64", "--json"},
                            120s);
   ASSERT_EQ(run.status, 0) << run.out << log_tails(20);
   const Json result = Json::parse(run.out, nullptr, false);

@@ -184,6 +184,24 @@ TEST_F(Cluster, ParticipantsEnteringThroughDifferentNodesShareOneCallOnOneNode) 
   EXPECT_NE(status.out.find("3 node(s), 1 call(s)"), std::string::npos) << status.out;
 }
 
+// SIGTERM: the node deregisters on its way out, so it leaves the cluster at once instead of
+// after its registration's 5 s TTL, and its calls can be placed again at once.
+TEST_F(Cluster, NodeStoppedWithSigtermLeavesTheClusterAtOnce) {
+  Nodes nodes(2);
+  const std::string call = unique_call_id();
+  auto alice = join_via(nodes[1], call, "alice");
+  ASSERT_NE(cluster_status(nodes.redis).out.find("call " + call + " on n1"), std::string::npos);
+  const auto stopping = Clock::now();
+  EXPECT_EQ(nodes[1].process().terminate(), 0);
+  const auto status = cluster_status(nodes.redis);
+  EXPECT_LT(Clock::now() - stopping, 4s);
+  EXPECT_NE(status.out.find("1 node(s), 0 call(s)"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("n1 "), std::string::npos) << status.out;
+  // The call's next join lands on n0 without waiting for anything to expire.
+  auto bob = join_via(nodes[0], call, "bob");
+  EXPECT_EQ(node_sample(nodes[0], "switchboard_cluster_participants", "n0"), 1.0);
+}
+
 TEST_F(Cluster, FiftyCallsEnteringThroughOneNodeSpreadOverEveryNode) {
   Nodes nodes(3);
   // Every participant enters through n0: only the placement moves calls elsewhere.

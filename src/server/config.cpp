@@ -43,12 +43,21 @@ json to_json(const toml::node& node) {
   return nullptr;  // dates and times: no key takes them, so they fail the type check
 }
 
+// Config and secret files are small. The read is bounded so that a path naming a device
+// (/dev/zero) fails instead of reading forever; pipes (--secret-file <(...)) still work.
+constexpr std::size_t kMaxReadFileSize = std::size_t{1024} * 1024;
+
 Result<std::string> read_file(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return invalid("cannot read " + std::string(what) + " " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text(kMaxReadFileSize + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  const auto got = static_cast<std::size_t>(in.gcount());
+  if (got > kMaxReadFileSize) {
+    return invalid(std::string(what) + " " + path + " is larger than 1 MiB");
+  }
+  text.resize(got);
+  return text;
 }
 
 Result<std::string> read_secret_file(const std::string& path) {

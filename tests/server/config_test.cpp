@@ -238,5 +238,18 @@ TEST(ServerConfig, RejectsBadStunAndTurnSettings) {
   EXPECT_NE(r.error().message.find("ice_servers"), std::string::npos);
 }
 
+// Found while writing the config fuzz target: a secret file naming an endless device was read
+// until memory ran out. Now the read stops after 1 MiB and says why.
+TEST(ServerConfig, ASecretFileThatNeverEndsIsRefusedNotReadForever) {
+  ServerConfig c;
+  for (const char* key : {"secret_file", "turn_secret_file"}) {
+    const std::string text = std::string(R"({")") + key + R"(": "/dev/zero"})";
+    auto r = apply_config_text(text, ConfigFormat::Json, c);
+    ASSERT_FALSE(r) << key;
+    EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument);
+    EXPECT_NE(r.error().message.find("larger than 1 MiB"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace switchboard::server

@@ -53,6 +53,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> stun_urls, turn_urls;
   std::string turn_secret_file;
   std::uint32_t turn_ttl = 0;
+  std::size_t max_calls = 0;
+  std::uint32_t max_connections = 0, join_rate = 0, join_burst = 0, http_timeout = 0,
+                join_timeout = 0, data_timeout = 0, idle_timeout = 0;
   auto* config_opt = app.add_option("--config", config_file, "settings file (.toml or .json)");
   auto* bind_opt = app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
   auto* port_opt = app.add_option(
@@ -77,6 +80,26 @@ int run(int argc, char** argv) {
                      "durable backlog per recipient before it is cut off (default 8 MiB)");
   auto* mp_opt = app.add_option("--max-participants", max_participants,
                                 "participants per call (default 1000)");
+  auto* mc_opt = app.add_option("--max-calls", max_calls,
+                                "calls on this server; a join creating one more gets SERVER_FULL "
+                                "(default 10000)");
+  auto* mca_opt = app.add_option("--max-connections-per-address", max_connections,
+                                 "open TCP connections per source address, 0 = unlimited "
+                                 "(default 64)");
+  auto* jr_opt = app.add_option("--join-rate", join_rate,
+                                "join attempts per second per source address, 0 = unlimited "
+                                "(default 20)");
+  auto* jb_opt = app.add_option("--join-burst", join_burst,
+                                "join attempts at once per source address (default 40)");
+  auto* ht_opt = app.add_option("--http-request-timeout", http_timeout,
+                                "seconds to receive a whole HTTP request or upgrade (default 10)");
+  auto* jt_opt = app.add_option("--join-timeout", join_timeout,
+                                "seconds from WebSocket open to a successful join (default 10)");
+  auto* dt_opt = app.add_option("--data-connect-timeout", data_timeout,
+                                "seconds from the answer to an open data connection (default 15)");
+  auto* it_opt = app.add_option("--idle-timeout", idle_timeout,
+                                "seconds a signaling connection may stay silent, at least 20 "
+                                "(default 60)");
   auto* stun_opt = app.add_option("--stun-url", stun_urls,
                                   "STUN url for clients (repeatable; replaces stun_urls)");
   auto* turn_opt = app.add_option("--turn-url", turn_urls,
@@ -118,6 +141,14 @@ int run(int argc, char** argv) {
   if (*lt_opt) o.latency_target_ms = latency_target_ms;
   if (*dq_opt) o.durable_queue_bytes = durable_queue_bytes;
   if (*mp_opt) o.max_participants_per_call = max_participants;
+  if (*mc_opt) o.max_calls = max_calls;
+  if (*mca_opt) o.max_connections_per_address = max_connections;
+  if (*jr_opt) o.join_rate_per_address = join_rate;
+  if (*jb_opt) o.join_burst_per_address = join_burst;
+  if (*ht_opt) o.http_request_timeout_s = http_timeout;
+  if (*jt_opt) o.join_timeout_s = join_timeout;
+  if (*dt_opt) o.data_connect_timeout_s = data_timeout;
+  if (*it_opt) o.signaling_idle_timeout_s = idle_timeout;
   if (*stun_opt) o.stun_urls = stun_urls;
   if (*turn_opt) o.turn_urls = turn_urls;
   if (*turn_secret_opt) o.turn_secret_file = turn_secret_file;

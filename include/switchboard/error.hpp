@@ -26,6 +26,9 @@ enum class ErrorCode : std::uint8_t {
   // End-to-end encryption: a received message could not be opened (wrong key, unknown
   // key id, not sealed, or altered on the way). It is not delivered.
   DecryptionFailed,
+  // The server hosts as many calls as it is configured for: a join that would start
+  // another is refused. Joining an existing call still works; try again later.
+  ServerFull,
 };
 
 // "INVALID_ARGUMENT", "SENDER_CLOSED", ...

@@ -6,7 +6,7 @@
 namespace switchboard {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames{{
     {ErrorCode::InvalidArgument, "INVALID_ARGUMENT"},
     {ErrorCode::InvalidChannelId, "INVALID_CHANNEL_ID"},
     {ErrorCode::NoAvailableChannelId, "NO_AVAILABLE_CHANNEL_ID"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames{{
     {ErrorCode::CallFull, "CALL_FULL"},
     {ErrorCode::Internal, "INTERNAL"},
     {ErrorCode::DecryptionFailed, "DECRYPTION_FAILED"},
+    {ErrorCode::ServerFull, "SERVER_FULL"},
 }};
 
 }  // namespace

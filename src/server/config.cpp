@@ -19,6 +19,12 @@ using nlohmann::json;
 
 // A week: longer-lived TURN credentials are hardly short-lived.
 constexpr std::uint32_t kMaxTurnCredentialTtl = 7 * 24 * 3600;
+constexpr std::size_t kMaxCalls = 1'000'000;
+constexpr std::uint32_t kMaxLimit = 1'000'000;
+constexpr std::uint32_t kMaxTimeout = 3600;
+// Clients ping every 15 s (src/client/server_link.cpp, web/src/client/signalingSocket.ts):
+// a shorter idle timeout would drop honest, quiet clients.
+constexpr std::uint32_t kMinIdleTimeout = 20;
 
 Error invalid(std::string message) {
   return {ErrorCode::InvalidArgument, std::move(message)};
@@ -134,6 +140,36 @@ Result<std::vector<signaling::IceServer>> get_ice_servers(const json& v) {
   return servers;
 }
 
+Result<void> validate_limits(const ServerConfig& c) {
+  if (c.max_calls < 1 || c.max_calls > kMaxCalls) {
+    return invalid("max_calls must be 1.." + std::to_string(kMaxCalls) + ", not " +
+                   std::to_string(c.max_calls));
+  }
+  if (c.join_rate_per_address > kMaxLimit || c.join_burst_per_address > kMaxLimit ||
+      c.max_connections_per_address > kMaxLimit) {
+    return invalid("per-address limits must be at most " + std::to_string(kMaxLimit));
+  }
+  if (c.join_rate_per_address > 0 && c.join_burst_per_address < 1) {
+    return invalid("join_burst_per_address must be at least 1 when join_rate_per_address is set");
+  }
+  const std::pair<std::string_view, std::uint32_t> timeouts[] = {
+      {"http_request_timeout_s", c.http_request_timeout_s},
+      {"join_timeout_s", c.join_timeout_s},
+      {"data_connect_timeout_s", c.data_connect_timeout_s},
+      {"signaling_idle_timeout_s", c.signaling_idle_timeout_s}};
+  for (const auto& [key, value] : timeouts) {
+    if (value < 1 || value > kMaxTimeout) {
+      return invalid(std::string(key) + " must be 1.." + std::to_string(kMaxTimeout) +
+                     " seconds, not " + std::to_string(value));
+    }
+  }
+  if (c.signaling_idle_timeout_s < kMinIdleTimeout) {
+    return invalid("signaling_idle_timeout_s must be at least " + std::to_string(kMinIdleTimeout) +
+                   " s: clients ping every 15 s, a shorter timeout drops quiet ones");
+  }
+  return {};
+}
+
 Result<void> apply_json(const json& doc, ServerConfig& c) {
   if (!doc.is_object()) return invalid("the config file must hold a table of settings");
   for (const auto& item : doc.items()) {
@@ -181,6 +217,22 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       r = set_uint(c.durable_queue_bytes, std::uint64_t{1} << 40);
     } else if (key == "max_participants_per_call") {
       r = set_uint(c.max_participants_per_call, signaling::kMaxParticipants);
+    } else if (key == "max_calls") {
+      r = set_uint(c.max_calls, kMaxCalls);
+    } else if (key == "max_connections_per_address") {
+      r = set_uint(c.max_connections_per_address, kMaxLimit);
+    } else if (key == "join_rate_per_address") {
+      r = set_uint(c.join_rate_per_address, kMaxLimit);
+    } else if (key == "join_burst_per_address") {
+      r = set_uint(c.join_burst_per_address, kMaxLimit);
+    } else if (key == "http_request_timeout_s") {
+      r = set_uint(c.http_request_timeout_s, kMaxTimeout);
+    } else if (key == "join_timeout_s") {
+      r = set_uint(c.join_timeout_s, kMaxTimeout);
+    } else if (key == "data_connect_timeout_s") {
+      r = set_uint(c.data_connect_timeout_s, kMaxTimeout);
+    } else if (key == "signaling_idle_timeout_s") {
+      r = set_uint(c.signaling_idle_timeout_s, kMaxTimeout);
     } else if (key == "ice_servers") {
       auto servers = get_ice_servers(v);
       if (!servers) return servers.error();
@@ -299,6 +351,16 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   if (o.latency_target_ms) c.latency_target_ms = *o.latency_target_ms;
   if (o.durable_queue_bytes) c.durable_queue_bytes = *o.durable_queue_bytes;
   if (o.max_participants_per_call) c.max_participants_per_call = *o.max_participants_per_call;
+  if (o.max_calls) c.max_calls = *o.max_calls;
+  if (o.max_connections_per_address) {
+    c.max_connections_per_address = *o.max_connections_per_address;
+  }
+  if (o.join_rate_per_address) c.join_rate_per_address = *o.join_rate_per_address;
+  if (o.join_burst_per_address) c.join_burst_per_address = *o.join_burst_per_address;
+  if (o.http_request_timeout_s) c.http_request_timeout_s = *o.http_request_timeout_s;
+  if (o.join_timeout_s) c.join_timeout_s = *o.join_timeout_s;
+  if (o.data_connect_timeout_s) c.data_connect_timeout_s = *o.data_connect_timeout_s;
+  if (o.signaling_idle_timeout_s) c.signaling_idle_timeout_s = *o.signaling_idle_timeout_s;
   if (o.stun_urls) c.stun_urls = *o.stun_urls;
   if (o.turn_urls) c.turn_urls = *o.turn_urls;
   if (o.turn_secret_file) {
@@ -364,6 +426,7 @@ Result<void> validate(ServerConfig& c) {
     return invalid("max_participants_per_call must be 1.." +
                    std::to_string(signaling::kMaxParticipants));
   }
+  if (auto r = validate_limits(c); !r) return r;
   if (c.ice_servers.size() > signaling::kMaxIceServers) {
     return invalid("at most " + std::to_string(signaling::kMaxIceServers) + " ice_servers");
   }

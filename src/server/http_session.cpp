@@ -99,7 +99,7 @@ void HttpSession::read() {
   parser_.emplace();
   parser_->header_limit(std::uint32_t{16} * 1024);
   parser_->body_limit(std::uint64_t{16} * 1024);
-  stream_.expires_after(std::chrono::seconds(30));
+  stream_.expires_after(std::chrono::seconds(server_.config().http_request_timeout_s));
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -107,6 +107,12 @@ void HttpSession::read() {
 
 void HttpSession::on_read(beast::error_code ec) {
   if (ec || server_alive_.expired()) {
+    // A connection that sent no whole request in time (an idle keep-alive connection
+    // between requests is simply closed).
+    if (ec == beast::error::timeout && !server_alive_.expired() &&
+        (!served_ || parser_->got_some())) {
+      server_.count_refusal(RefusalReason::RequestTimeout);
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -119,10 +125,12 @@ void HttpSession::on_read(beast::error_code ec) {
   if (beast::websocket::is_upgrade(request) && path == "/v1/signal" && !server_.shutting_down()) {
     auto session =
         std::make_shared<SignalingSession>(stream_.release_socket(), server_, server_alive_);
+    session->source = std::move(source);
     session->start(std::move(request));
     return;
   }
 
+  served_ = true;
   auto response = std::make_shared<Response>();
   response->version(request.version());
   response->keep_alive(request.keep_alive());

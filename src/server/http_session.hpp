@@ -14,6 +14,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "server/address_limits.hpp"
+
 namespace switchboard::server {
 
 class Server;
@@ -23,6 +25,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpSession(boost::asio::ip::tcp::socket socket, Server& server,
               std::weak_ptr<bool> server_alive);
   void start() { read(); }
+
+  // The connection's place in its address's count; passed on to the WebSocket session.
+  std::unique_ptr<AddressLimits::Slot> source;
 
  private:
   void read();
@@ -35,6 +40,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Server& server_;
   std::weak_ptr<bool> server_alive_;
+  bool served_ = false;  // answered a request already (keep-alive)
 };
 
 }  // namespace switchboard::server

@@ -38,9 +38,39 @@ std::string_view to_string(DropReason reason) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(RefusalReason reason) noexcept {
+  switch (reason) {
+    case RefusalReason::ServerFull:
+      return "server_full";
+    case RefusalReason::CallFull:
+      return "call_full";
+    case RefusalReason::ConnectionsPerAddress:
+      return "connections_per_address";
+    case RefusalReason::JoinRate:
+      return "join_rate";
+    case RefusalReason::Unauthorized:
+      return "unauthorized";
+    case RefusalReason::MessageTooLarge:
+      return "message_too_large";
+    case RefusalReason::BadMessage:
+      return "bad_message";
+    case RefusalReason::BadOffer:
+      return "bad_offer";
+    case RefusalReason::RequestTimeout:
+      return "request_timeout";
+    case RefusalReason::JoinTimeout:
+      return "join_timeout";
+    case RefusalReason::IdleTimeout:
+      return "idle_timeout";
+    case RefusalReason::DataConnectTimeout:
+      return "data_connect_timeout";
+  }
+  return "unknown";
+}
+
 std::string to_prometheus(const Metrics& m, double cpu_seconds) {
   std::string out;
-  out.reserve(2048);
+  out.reserve(4096);
   family(out, "switchboard_calls", "gauge", "Calls with at least one participant.");
   sample(out, "switchboard_calls", m.calls);
   family(out, "switchboard_participants", "gauge", "Participants in all calls.");
@@ -68,6 +98,23 @@ std::string to_prometheus(const Metrics& m, double cpu_seconds) {
   family(out, "switchboard_sender_pauses_total", "counter",
          "Times a sender was paused because every recipient of its durable data was backed up.");
   sample(out, "switchboard_sender_pauses_total", m.sender_pauses);
+  family(out, "switchboard_refused_total", "counter",
+         "Connections, joins and offers refused or cut off by a limit or a check, by reason.");
+  for (std::size_t i = 0; i < kRefusalReasonCount; ++i) {
+    out.append("switchboard_refused_total{reason=\"")
+        .append(to_string(static_cast<RefusalReason>(i)))
+        .append("\"} ")
+        .append(std::to_string(m.refused[i]))
+        .append("\n");
+  }
+  family(out, "switchboard_ignored_datagrams_total", "counter",
+         "UDP datagrams ignored: STUN for no session, other datagrams from unknown addresses.");
+  out.append("switchboard_ignored_datagrams_total{reason=\"stun_unauthenticated\"} ")
+      .append(std::to_string(m.stun_ignored))
+      .append("\n");
+  out.append("switchboard_ignored_datagrams_total{reason=\"unknown_source\"} ")
+      .append(std::to_string(m.unknown_source_datagrams))
+      .append("\n");
   family(out, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "%.6f", cpu_seconds);

@@ -76,6 +76,9 @@ Server::Server(asio::io_context& io, ServerConfig config)
       acceptor_(io),
       webrtc_(std::make_unique<webrtc::WebRtcServer>(io)),
       calls_(config_.max_participants_per_call),
+      address_limits_(std::make_shared<AddressLimits>(config_.max_connections_per_address,
+                                                       config_.join_rate_per_address,
+                                                       config_.join_burst_per_address)),
       relay_(io, config_, metrics_, nullptr,
              Relay::Hooks{
                  .refuse =
@@ -172,8 +175,22 @@ void Server::accept() {
     if (alive.expired() || !acceptor_.is_open()) return;
     if (!ec) {
       boost::system::error_code ignored;
+      const auto remote = socket.remote_endpoint(ignored);
+      auto slot =
+          AddressLimits::connect(address_limits_, remote.address().to_string(), core::Clock::now());
+      if (!slot) {
+        // Over max_connections_per_address: closed before reading a byte.
+        metrics_.refuse(RefusalReason::ConnectionsPerAddress);
+        spdlog::debug("connection from {} refused: {} open already", remote.address().to_string(),
+                      config_.max_connections_per_address);
+        socket.close(ignored);
+        accept();
+        return;
+      }
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(std::move(socket), *this, alive_)->start();
+      auto session = std::make_shared<HttpSession>(std::move(socket), *this, alive_);
+      session->source = std::move(slot);
+      session->start();
     } else if (ec == asio::error::operation_aborted) {
       return;
     } else {
@@ -190,7 +207,10 @@ void Server::accept() {
 }
 
 std::string Server::metrics_text() const {
-  std::string text = to_prometheus(metrics_, process_cpu_seconds());
+  Metrics m = metrics_;
+  m.stun_ignored = webrtc_->stats().stun_ignored;
+  m.unknown_source_datagrams = webrtc_->stats().unknown_source;
+  std::string text = to_prometheus(m, process_cpu_seconds());
   if (cluster_) text += cluster_->metrics_text(calls_.call_count(), calls_.participant_count());
   return text;
 }
@@ -235,6 +255,7 @@ void Server::handle_message(const std::shared_ptr<SignalingSession>& session,
   }
   const std::shared_ptr<Participant> participant = session->participant;
   if (!participant) {
+    metrics_.refuse(RefusalReason::BadMessage);
     session->fail(ErrorCode::InvalidArgument,
                   "\"" + std::string(signaling::message_type(message)) +
                       "\" before \"join\": only join and ping are accepted before joining; closing",
@@ -269,6 +290,7 @@ void Server::handle_message(const std::shared_ptr<SignalingSession>& session,
                    session->close();
                  },
                  [&](const auto& other) {
+                   metrics_.refuse(RefusalReason::BadMessage);
                    session->fail(
                        ErrorCode::InvalidArgument,
                        "\"" + std::string(signaling::message_type(signaling::Message(other))) +
@@ -315,17 +337,30 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
     session->fail(ErrorCode::Internal, "the server is shutting down", req);
     return;
   }
+  // Before the token's signature is checked: that is the work a flood would cost.
+  if (session->source && !address_limits_->admit_join(session->source->address(),
+                                                      core::Clock::now())) {
+    metrics_.refuse(RefusalReason::JoinRate);
+    session->fail(ErrorCode::TrafficLimited,
+                  "too many join attempts from " + session->source->address() + " (over " +
+                      std::to_string(config_.join_rate_per_address) +
+                      " a second); wait a second and try again",
+                  req);
+    return;
+  }
   std::string call_id;
   if (join.call) {
     call_id = *join.call;
   } else {
     auto claim = unverified_call_claim(join.token);
     if (!claim) {
+      metrics_.refuse(RefusalReason::Unauthorized);
       session->fail(ErrorCode::Unauthorized,
                     "access token rejected: it is not a valid token; ask for a new one", req);
       return;
     }
     if (*claim == signaling::kAnyCall) {
+      metrics_.refuse(RefusalReason::BadMessage);
       session->fail(ErrorCode::InvalidArgument,
                     "join needs \"call\": the access token admits any call", req);
       return;
@@ -335,6 +370,8 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
   auto claims = signaling::verify_token(join.token, config_.secret, unix_now(), call_id);
   if (!claims) {
     spdlog::info("join to call {} refused: {}", call_id, claims.error().message);
+    metrics_.refuse(claims.error().code == ErrorCode::Unauthorized ? RefusalReason::Unauthorized
+                                                                   : RefusalReason::BadMessage);
     session->fail(claims.error().code, claims.error().message, req);
     return;
   }
@@ -394,6 +431,14 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
     }
   }
 
+  if (calls_.find(call_id) == nullptr && calls_.call_count() >= config_.max_calls) {
+    metrics_.refuse(RefusalReason::ServerFull);
+    session->fail(ErrorCode::ServerFull,
+                  "this server hosts its maximum of " + std::to_string(config_.max_calls) +
+                      " calls; joining an existing call works, a new one cannot start now",
+                  req);
+    return;
+  }
   if (cluster_ && calls_.find(call_id) == nullptr) cluster_->call_started();
   Call& call = calls_.find_or_create(call_id);
   call.pinned = false;
@@ -412,6 +457,7 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
     return p;
   });
   if (!added) {
+    if (added.error().code == ErrorCode::CallFull) metrics_.refuse(RefusalReason::CallFull);
     session->fail(added.error().code, added.error().message, req);
     // The replaced identity's leaving may have left two behind, unpaired.
     if (replaced) pair_if_one_to_one(call);
@@ -461,6 +507,7 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
   const std::shared_ptr<Participant> participant = session->participant;
   auto sdp = webrtc::parse_sdp(offer.sdp);
   if (!sdp) {
+    metrics_.refuse(RefusalReason::BadOffer);
     session->send(signaling::ErrorReply{.req = offer.req,
                                         .code = ErrorCode::InvalidArgument,
                                         .message = sdp.error().message,
@@ -536,7 +583,26 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
   // Before the association is up, so that data the client sends at once finds its channel.
   open_channels(*participant);
   participant->connection->start();
+  start_data_connect_timer(participant, ice_session);
   session->send(signaling::Answer{.req = offer.req, .sdp = webrtc::write_sdp(answer), .peer = {}});
+}
+
+void Server::start_data_connect_timer(const std::shared_ptr<Participant>& participant,
+                                      webrtc::WebRtcServer::SessionId ice_session) {
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  timer->expires_after(std::chrono::seconds(config_.data_connect_timeout_s));
+  timer->async_wait([this, timer, alive = std::weak_ptr<bool>(alive_),
+                     weak = std::weak_ptr<Participant>(participant),
+                     ice_session](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    auto p = weak.lock();
+    // Up in time, gone, or replaced by a newer offer (which has its own timer).
+    if (!p || p->gone || p->ice_session != ice_session || p->channels_open) return;
+    metrics_.refuse(RefusalReason::DataConnectTimeout);
+    disconnect(p, "data connection not established within " +
+                      std::to_string(config_.data_connect_timeout_s) +
+                      " s (ICE, DTLS or SCTP did not complete)");
+  });
 }
 
 void Server::open_channels(Participant& participant) {

@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "server/address_limits.hpp"
 #include "server/call_registry.hpp"
 #include "server/cluster.hpp"
 #include "server/config.hpp"
@@ -52,6 +53,9 @@ class Server {
   void handle_message(const std::shared_ptr<SignalingSession>& session, signaling::Message message);
   void session_closed(SignalingSession& session);
   bool shutting_down() const { return shutting_down_; }
+  void count_refusal(RefusalReason reason) { metrics_.refuse(reason); }
+  // A join of this session waits for the cluster to place its call.
+  bool placing(const SignalingSession& session) const { return placing_.contains(&session); }
 
  private:
   void accept();
@@ -84,6 +88,9 @@ class Server {
   void refuse(Participant& participant, ErrorCode code, std::uint16_t channel, std::string message);
   void update_gauges();
   void check_shutdown_done();
+  // Drops the participant's data path when it is not up within data_connect_timeout_s.
+  void start_data_connect_timer(const std::shared_ptr<Participant>& participant,
+                                webrtc::WebRtcServer::SessionId ice_session);
 
   boost::asio::io_context& io_;
   ServerConfig config_;
@@ -93,6 +100,7 @@ class Server {
   std::unique_ptr<webrtc::WebRtcServer> webrtc_;
   std::shared_ptr<const webrtc::Certificate> certificate_;
   CallRegistry calls_;
+  std::shared_ptr<AddressLimits> address_limits_;
   Relay relay_;
   std::unique_ptr<ClusterNode> cluster_;  // with --redis only
   // Sessions whose join waits for its placement (a second join on them is refused).

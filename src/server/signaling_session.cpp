@@ -23,14 +23,20 @@ constexpr std::size_t kMaxOutboxBytes = std::size_t{16} * 1024 * 1024;
 
 SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
                                    std::weak_ptr<bool> server_alive)
-    : ws_(std::move(socket)), server_(server), server_alive_(std::move(server_alive)) {}
+    : ws_(std::move(socket)),
+      join_timer_(ws_.get_executor()),
+      server_(server),
+      server_alive_(std::move(server_alive)) {}
 
 void SignalingSession::start(Request request) {
   request_ = std::move(request);
   beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = std::chrono::seconds(10);  // opening and closing handshakes
-  timeout.idle_timeout = std::chrono::seconds(60);       // a client pings every 15 s
+  const ServerConfig& config = server_.config();
+  // Opening and closing handshakes.
+  timeout.handshake_timeout = std::chrono::seconds(config.http_request_timeout_s);
+  // Clients ping every 15 s; validate() keeps this at 20 s or more.
+  timeout.idle_timeout = std::chrono::seconds(config.signaling_idle_timeout_s);
   timeout.keep_alive_pings = false;
   ws_.set_option(timeout);
   // The limit we answer with an `error` is 64 KiB (checked while reading); this one only
@@ -47,7 +53,24 @@ void SignalingSession::start(Request request) {
     }
     if (self->server_alive_.expired()) return;
     self->server_.session_opened(self);
+    self->start_join_timer();
     self->read();
+  });
+}
+
+void SignalingSession::start_join_timer() {
+  join_timer_.expires_after(std::chrono::seconds(server_.config().join_timeout_s));
+  join_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->server_alive_.expired() || self->participant || self->closing()) return;
+    if (self->server_.placing(*self)) {
+      self->start_join_timer();  // the cluster answers or the connection closes first
+      return;
+    }
+    self->server_.count_refusal(RefusalReason::JoinTimeout);
+    self->fail(ErrorCode::InvalidArgument,
+               "no successful join within " +
+                   std::to_string(self->server_.config().join_timeout_s) +
+                   " s of opening the connection; closing");
   });
 }
 
@@ -59,6 +82,10 @@ void SignalingSession::read() {
 
 void SignalingSession::on_read(boost::system::error_code ec) {
   if (ec || server_alive_.expired()) {
+    // beast's idle timer: nothing (not even a ping) arrived for signaling_idle_timeout_s.
+    if (ec == beast::error::timeout && !server_alive_.expired() && !closing()) {
+      server_.count_refusal(RefusalReason::IdleTimeout);
+    }
     finish();
     return;
   }
@@ -72,9 +99,13 @@ void SignalingSession::on_read(boost::system::error_code ec) {
   if (buffer_.size() > signaling::kMaxSignalingMessageSize) {
     buffer_.clear();
     discarding_ = !message_done;
-    fail(ErrorCode::InvalidArgument, "signaling message larger than " +
-                                         std::to_string(signaling::kMaxSignalingMessageSize) +
-                                         " bytes; closing");
+    server_.count_refusal(RefusalReason::MessageTooLarge);
+    send(signaling::ErrorReply{.req = {},
+                               .code = ErrorCode::InvalidArgument,
+                               .message = "signaling message larger than " +
+                                          std::to_string(signaling::kMaxSignalingMessageSize) +
+                                          " bytes; closing"});
+    close(websocket::close_code::too_big);
     read();
     return;
   }
@@ -113,6 +144,8 @@ void SignalingSession::refuse_unparsed(std::string_view text, const std::string&
       message = "join without an access token; ask your application for one";
     }
   }
+  server_.count_refusal(code == ErrorCode::Unauthorized ? RefusalReason::Unauthorized
+                                                        : RefusalReason::BadMessage);
   fail(code, message + "; closing", std::move(req));
 }
 
@@ -153,9 +186,10 @@ void SignalingSession::write() {
                   });
 }
 
-void SignalingSession::close() {
+void SignalingSession::close(websocket::close_code code) {
   if (close_requested_ || finished_) return;
   close_requested_ = true;
+  close_code_ = code;
   if (!writing_) start_close();
 }
 
@@ -167,7 +201,7 @@ void SignalingSession::fail(ErrorCode code, std::string message, std::optional<s
 void SignalingSession::start_close() {
   if (close_started_ || finished_) return;
   close_started_ = true;
-  ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code ec) {
+  ws_.async_close(close_code_, [self = shared_from_this()](beast::error_code ec) {
     if (ec) {
       beast::error_code ignored;
       beast::get_lowest_layer(self->ws_).socket().close(ignored);
@@ -178,6 +212,7 @@ void SignalingSession::start_close() {
 void SignalingSession::finish() {
   if (finished_) return;
   finished_ = true;
+  join_timer_.cancel();
   outbox_.clear();
   outbox_bytes_ = 0;
   beast::error_code ignored;

@@ -150,6 +150,7 @@ void WebRtcServer::handle(ByteView datagram, const SocketAddress& source) {
   if (looks_like_stun(datagram)) {
     ++stats_.stun_requests;
     auto outcome = ice_.handle_stun(datagram, source, core::Clock::now());
+    if (!outcome.session && outcome.response.empty()) ++stats_.stun_ignored;
     if (!outcome.response.empty()) queue(source, outcome.response);
     return;
   }

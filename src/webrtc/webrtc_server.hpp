@@ -38,6 +38,7 @@ class WebRtcServer {
     std::uint64_t datagrams_in = 0;
     std::uint64_t datagrams_out = 0;
     std::uint64_t stun_requests = 0;
+    std::uint64_t stun_ignored = 0;    // STUN for no session (unknown ufrag, malformed): unanswered
     std::uint64_t unknown_source = 0;  // neither STUN nor from a validated address: dropped
     std::uint64_t send_errors = 0;
   };

@@ -251,5 +251,84 @@ TEST(ServerConfig, ASecretFileThatNeverEndsIsRefusedNotReadForever) {
   }
 }
 
+TEST(ServerConfig, LimitsHaveSafeDefaultsAndComeFromTomlJsonAndFlags) {
+  auto defaults = resolve_config({}, std::string("s"));
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->max_calls, 10000u);
+  EXPECT_EQ(defaults->max_connections_per_address, 64u);
+  EXPECT_EQ(defaults->join_rate_per_address, 20u);
+  EXPECT_EQ(defaults->join_burst_per_address, 40u);
+  EXPECT_EQ(defaults->http_request_timeout_s, 10u);
+  EXPECT_EQ(defaults->join_timeout_s, 10u);
+  EXPECT_EQ(defaults->data_connect_timeout_s, 15u);
+  EXPECT_EQ(defaults->signaling_idle_timeout_s, 60u);
+
+  ServerConfig c;
+  ASSERT_TRUE(apply_config_text(R"(max_calls = 5
+max_connections_per_address = 7
+join_rate_per_address = 3
+join_burst_per_address = 4
+http_request_timeout_s = 2
+join_timeout_s = 3
+data_connect_timeout_s = 4
+signaling_idle_timeout_s = 25
+)",
+                                ConfigFormat::Toml, c));
+  EXPECT_EQ(c.max_calls, 5u);
+  EXPECT_EQ(c.max_connections_per_address, 7u);
+  EXPECT_EQ(c.join_rate_per_address, 3u);
+  EXPECT_EQ(c.join_burst_per_address, 4u);
+  EXPECT_EQ(c.http_request_timeout_s, 2u);
+  EXPECT_EQ(c.join_timeout_s, 3u);
+  EXPECT_EQ(c.data_connect_timeout_s, 4u);
+  EXPECT_EQ(c.signaling_idle_timeout_s, 25u);
+  ASSERT_TRUE(apply_config_text(R"({"max_calls": 9, "join_rate_per_address": 0})",
+                                ConfigFormat::Json, c));
+  EXPECT_EQ(c.max_calls, 9u);
+  EXPECT_EQ(c.join_rate_per_address, 0u);
+
+  ConfigOverrides o;
+  o.max_calls = 2;
+  o.max_connections_per_address = 0;  // unlimited
+  o.join_timeout_s = 1;
+  o.signaling_idle_timeout_s = 20;
+  auto flags = resolve_config(o, std::string("s"));
+  ASSERT_TRUE(flags) << flags.error().message;
+  EXPECT_EQ(flags->max_calls, 2u);
+  EXPECT_EQ(flags->max_connections_per_address, 0u);
+  EXPECT_EQ(flags->join_timeout_s, 1u);
+  EXPECT_EQ(flags->signaling_idle_timeout_s, 20u);
+}
+
+TEST(ServerConfig, RejectsLimitsThatCannotWork) {
+  auto refused = [](ConfigOverrides o, std::string_view names) {
+    auto r = resolve_config(o, std::string("s"));
+    ASSERT_FALSE(r) << names;
+    EXPECT_NE(r.error().message.find(names), std::string::npos) << r.error().message;
+  };
+  ConfigOverrides o;
+  o.max_calls = 0;
+  refused(o, "max_calls");
+  o = {};
+  o.join_timeout_s = 0;
+  refused(o, "join_timeout_s");
+  o = {};
+  o.data_connect_timeout_s = 3601;
+  refused(o, "data_connect_timeout_s");
+  o = {};
+  o.http_request_timeout_s = 0;
+  refused(o, "http_request_timeout_s");
+  o = {};
+  // Shorter than the clients' ping interval would drop quiet, honest clients.
+  o.signaling_idle_timeout_s = 19;
+  refused(o, "signaling_idle_timeout_s");
+  o = {};
+  o.join_burst_per_address = 0;
+  refused(o, "join_burst_per_address");
+  ServerConfig c;
+  EXPECT_FALSE(apply_config_text(R"({"max_calls": -1})", ConfigFormat::Json, c));
+  EXPECT_FALSE(apply_config_text(R"({"join_timeout_s": "10"})", ConfigFormat::Json, c));
+}
+
 }  // namespace
 }  // namespace switchboard::server

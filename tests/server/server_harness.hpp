@@ -173,6 +173,8 @@ class SignalClient {
   }
 
   beast::error_code error() const { return error_; }
+  // The code of the server's close frame (after closed_by_server()).
+  unsigned close_code() const { return static_cast<unsigned>(ws_.reason().code); }
 
  private:
   asio::io_context io_;

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   // End-to-end encryption: a received message could not be opened (a key we lack, another
   // key, not sealed, or altered on the way). It is not delivered.
   'DECRYPTION_FAILED',
+  'SERVER_FULL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

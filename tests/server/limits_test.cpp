@@ -240,7 +240,12 @@ TEST(Limits, ASilentSignalingConnectionIsClosedAfterTheIdleTimeoutAndCounted) {
     left = (*m)["type"] == "participant_left";
   }
   EXPECT_TRUE(left);
-  EXPECT_FALSE(silent.receive().has_value());
+  // Alice reads what was queued for her, then the end of the connection (not a time-out).
+  for (int i = 0; i < 10 && silent.receive(); ++i) {
+  }
+  EXPECT_TRUE(silent.error() == asio::error::eof || silent.error() == asio::error::connection_reset ||
+              silent.error() == websocket::error::closed)
+      << silent.error().message();
   EXPECT_EQ(refused(server.port(), "idle_timeout"), 1u);
 }
 

@@ -245,6 +245,11 @@ Result<std::string> ServerProcess::start(const std::string& program, int cpu) {
                           "0",
                           "--rate-limit-messages",
                           "0",
+                          // Every participant comes from this one address.
+                          "--max-connections-per-address",
+                          "0",
+                          "--join-rate",
+                          "0",
                           "--log-level",
                           "warn",
                           nullptr};

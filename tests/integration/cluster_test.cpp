@@ -97,7 +97,10 @@ struct Nodes {
   explicit Nodes(std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
       servers.push_back(std::make_unique<Server>(Server::Options{
-          .flags = {"--redis", redis.url(), "--node-id", node_id(i)}, .dev = true}));
+          .flags = {"--redis", redis.url(), "--node-id", node_id(i),
+                    // Every participant comes from 127.0.0.1.
+                    "--max-connections-per-address", "0", "--join-rate", "0"},
+          .dev = true}));
     }
   }
   Server& operator[](std::size_t i) { return *servers.at(i); }

@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   auto valid = validate(config);
-  if (!valid && (valid.error().code != ErrorCode::InvalidArgument || valid.error().message.empty())) {
+  if (!valid &&
+      (valid.error().code != ErrorCode::InvalidArgument || valid.error().message.empty())) {
     std::abort();
   }
   return 0;

@@ -75,8 +75,8 @@ struct Tally {
   std::vector<std::uint8_t> seen;  // per index: times delivered
   std::uint32_t delivered = 0;
   std::uint32_t duplicates = 0;
-  std::uint32_t reordered = 0;   // arrived after a higher index
-  std::uint32_t corrupted = 0;   // bytes or sequence number not those sent for the index
+  std::uint32_t reordered = 0;  // arrived after a higher index
+  std::uint32_t corrupted = 0;  // bytes or sequence number not those sent for the index
   std::uint32_t highest = 0;
   bool any = false;
   Clock::time_point last_delivery{};
@@ -100,8 +100,8 @@ struct Tally {
     if (seen[i]++ > 0) ++duplicates;
     if (any && i < highest) ++reordered;
     if (any) {
-      longest_gap = std::max(longest_gap, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              now - last_delivery));
+      longest_gap = std::max(
+          longest_gap, std::chrono::duration_cast<std::chrono::milliseconds>(now - last_delivery));
     }
     highest = std::max(highest, i);
     any = true;
@@ -122,8 +122,8 @@ class PacketLoss : public IntegrationTest {
 
   // alice -> bob in a call of their own on a fresh server; `p2p` lets them go direct.
   void join_both(bool p2p) {
-    server_ = std::make_unique<Server>(Server::Options{
-        .flags = {"--rate-limit-bytes", "0", "--rate-limit-messages", "0"}});
+    server_ = std::make_unique<Server>(
+        Server::Options{.flags = {"--rate-limit-bytes", "0", "--rate-limit-messages", "0"}});
     call_id_ = unique_call_id(p2p ? "p2p" : "server");
     JoinOptions options;
     options.p2p = p2p;
@@ -228,8 +228,8 @@ class PacketLoss : public IntegrationTest {
     join_both(p2p);
     if (HasFatalFailure()) return;
     if (p2p) ASSERT_TRUE(wait_direct(std::chrono::seconds(30))) << "the call never went direct";
-    auto sender = alice_->dataChannel().createSender(
-        {.channelId = 1001, .reliability = Reliability::Lossy});
+    auto sender =
+        alice_->dataChannel().createSender({.channelId = 1001, .reliability = Reliability::Lossy});
     ASSERT_TRUE(sender.ok()) << sender.error().message;
 
     const auto start = Clock::now();
@@ -301,10 +301,18 @@ class PacketLoss : public IntegrationTest {
   std::shared_ptr<DataChannelReceiver> receiver_;
 };
 
-TEST_F(PacketLoss, DurableThroughTheServerLosesDuplicatesAndReordersNothing) { durable(false); }
-TEST_F(PacketLoss, DurablePeerToPeerLosesDuplicatesAndReordersNothing) { durable(true); }
-TEST_F(PacketLoss, LossyThroughTheServerKeepsDeliveringWhileSending) { lossy(false); }
-TEST_F(PacketLoss, LossyPeerToPeerKeepsDeliveringWhileSending) { lossy(true); }
+TEST_F(PacketLoss, DurableThroughTheServerLosesDuplicatesAndReordersNothing) {
+  durable(false);
+}
+TEST_F(PacketLoss, DurablePeerToPeerLosesDuplicatesAndReordersNothing) {
+  durable(true);
+}
+TEST_F(PacketLoss, LossyThroughTheServerKeepsDeliveringWhileSending) {
+  lossy(false);
+}
+TEST_F(PacketLoss, LossyPeerToPeerKeepsDeliveringWhileSending) {
+  lossy(true);
+}
 
 }  // namespace
 }  // namespace switchboard::integration

@@ -224,6 +224,7 @@ TEST(Limits, ASilentSignalingConnectionIsClosedAfterTheIdleTimeoutAndCounted) {
   ServerThread server(config);
   SignalClient silent(server.port());
   ASSERT_EQ(silent.join("alice", "c1")["type"], "joined");
+  const auto joined = std::chrono::steady_clock::now();
   SignalClient pinging(server.port());
   ASSERT_EQ(pinging.join("bob", "c1")["type"], "joined");
   ASSERT_EQ(pinging.receive()->at("type"), "p2p");
@@ -240,6 +241,8 @@ TEST(Limits, ASilentSignalingConnectionIsClosedAfterTheIdleTimeoutAndCounted) {
     left = (*m)["type"] == "participant_left";
   }
   EXPECT_TRUE(left);
+  // The reads block without a bound (asio waits out SO_RCVTIMEO): bound it here instead.
+  EXPECT_LT(std::chrono::steady_clock::now() - joined, 6s);
   // Alice reads what was queued for her, then the end of the connection (not a time-out).
   for (int i = 0; i < 10 && silent.receive(); ++i) {
   }

@@ -51,6 +51,7 @@ TEST(SignalingMessage, EveryTypeRoundTrips) {
   expect_round_trip(ParticipantLeft{std::nullopt, 9, "dave"});
   expect_round_trip(ErrorReply{"r1", ErrorCode::Unauthorized, "access token rejected: expired", std::nullopt});
   expect_round_trip(ErrorReply{std::nullopt, ErrorCode::CallFull, "", std::nullopt});
+  expect_round_trip(ErrorReply{std::nullopt, ErrorCode::ServerFull, "", std::nullopt});
   expect_round_trip(Redirect{std::nullopt, "wss://eu.example.org/v1/signal"});
   expect_round_trip(Join{"r1", "t", std::nullopt, std::nullopt, "call-1"});
   expect_round_trip(Joined{"r1", 1, "a", "", "c", {}, {}, 1024, 1000000, 5000});

@@ -53,6 +53,7 @@ test('Signaling: the examples of docs/protocol.md parse and serialize back to th
     '{"type":"participant_left","participantId":4,"identity":"dave"}',
     '{"type":"p2p","peer":7,"session":3,"offer":true}',
     '{"type":"error","req":"r1","code":"UNAUTHORIZED","message":"expired"}',
+    '{"type":"error","req":"j","code":"SERVER_FULL","message":"this server hosts its maximum of calls"}',
     '{"type":"error","code":"TRAFFIC_LIMITED","message":"over 50 messages/s; frames dropped","channelId":10000}',
     '{"type":"disconnect","reason":"slow consumer"}',
     '{"type":"redirect","url":"wss://eu.example.org/v1/signal"}',

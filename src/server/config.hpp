@@ -34,14 +34,14 @@ struct ServerConfig {
   std::size_t max_participants_per_call = 1000;
   // Limits against abuse (apps/switchboard-server/README.md, "Limits"); each refusal is
   // counted in switchboard_refused_total.
-  std::size_t max_calls = 10000;                      // a join creating one more: SERVER_FULL
-  std::uint32_t max_connections_per_address = 64;     // open TCP connections; 0 = unlimited
-  std::uint32_t join_rate_per_address = 20;           // join attempts per second; 0 = unlimited
-  std::uint32_t join_burst_per_address = 40;          // ... of which this many at once
-  std::uint32_t http_request_timeout_s = 10;          // a whole HTTP request (or upgrade)
-  std::uint32_t join_timeout_s = 10;                  // WebSocket open to a successful join
-  std::uint32_t data_connect_timeout_s = 15;          // answer to data channels up
-  std::uint32_t signaling_idle_timeout_s = 60;        // clients ping every 15 s
+  std::size_t max_calls = 10000;                   // a join creating one more: SERVER_FULL
+  std::uint32_t max_connections_per_address = 64;  // open TCP connections; 0 = unlimited
+  std::uint32_t join_rate_per_address = 20;        // join attempts per second; 0 = unlimited
+  std::uint32_t join_burst_per_address = 40;       // ... of which this many at once
+  std::uint32_t http_request_timeout_s = 10;       // a whole HTTP request (or upgrade)
+  std::uint32_t join_timeout_s = 10;               // WebSocket open to a successful join
+  std::uint32_t data_connect_timeout_s = 15;       // answer to data channels up
+  std::uint32_t signaling_idle_timeout_s = 60;     // clients ping every 15 s
   std::vector<signaling::IceServer> ice_servers;
   // Handed to every client in `joined.iceServers` (see turn_credentials.hpp): the STUN
   // urls as one entry, the TURN urls with credentials minted per join as another.

@@ -172,15 +172,14 @@ class RawSignal {
   }
   // Joins `call` with a development token; the answer.
   Json join(const std::string& user, const std::string& call) {
-    send(Json{{"type", "join"},
-              {"req", "j"},
-              {"call", call},
-              {"token", signaling::mint_token({.sub = user,
-                                               .call = call,
-                                               .name = "",
-                                               .exp = unix_now() + 600,
-                                               .iat = unix_now()},
-                                              kDevSecret)}});
+    send(Json{
+        {"type", "join"},
+        {"req", "j"},
+        {"call", call},
+        {"token",
+         signaling::mint_token(
+             {.sub = user, .call = call, .name = "", .exp = unix_now() + 600, .iat = unix_now()},
+             kDevSecret)}});
     auto reply = receive();
     return reply ? *reply : Json::object();
   }
@@ -424,7 +423,7 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
         {R"({"type":"join","token":"a.b.c","call":"c","p2p":123456789012345678901234567890})",
          "INVALID_ARGUMENT"},
         {R"({"type":"ping","req":123456789012345678901234567890})", "INVALID_ARGUMENT"},
-        {R"({"type":"offer","sdp":"v=0"})", "INVALID_ARGUMENT"},  // before joining
+        {R"({"type":"offer","sdp":"v=0"})", "INVALID_ARGUMENT"},         // before joining
         {R"({"type":"joined","participantId":1})", "INVALID_ARGUMENT"},  // a server message
         {deep, "INVALID_ARGUMENT"},
     };
@@ -440,7 +439,8 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
       EXPECT_EQ(code, expected) << text.substr(0, 80);
       EXPECT_EQ(close, 1000u) << text.substr(0, 80);
       (expected == "UNAUTHORIZED" ? unauthorized : bad) += 1;
-      if (summary.find(code) == std::string::npos) summary += (summary.empty() ? "" : " or ") + code;
+      if (summary.find(code) == std::string::npos)
+        summary += (summary.empty() ? "" : " or ") + code;
     }
     // Unknown fields are ignored, however deep: a ping carrying 30,000 nested arrays is a ping.
     {
@@ -458,8 +458,9 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     table.add("JSON of the wrong shape (" + std::to_string(shapes.size()) +
                   " kinds: null, [], wrong types, missing token, 1e400, 30-digit integers, "
                   "a server message, `offer` before `join`, 30,000-deep nesting)",
-              summary + " with `req` echoed when readable, close 1000, `refused{bad_message}` / "
-                        "`refused{unauthorized}`");
+              summary +
+                  " with `req` echoed when readable, close 1000, `refused{bad_message}` / "
+                  "`refused{unauthorized}`");
   }
 
   // Joins without a token, with a forged signature, expired, for another call.
@@ -488,9 +489,10 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     EXPECT_EQ(join_with({{"call", call}, {"token", expired}}), "UNAUTHORIZED");
     EXPECT_EQ(join_with({{"call", call}, {"token", other_call}}), "UNAUTHORIZED");
     EXPECT_EQ(join_with({{"call", call}, {"token", "x.y.z"}}), "UNAUTHORIZED");
-    table.add("join without a token, with an empty one, a forged signature, an expired "
-              "token, another call's token, garbage",
-              "UNAUTHORIZED with the join's `req`, close 1000, `refused{unauthorized}`");
+    table.add(
+        "join without a token, with an empty one, a forged signature, an expired "
+        "token, another call's token, garbage",
+        "UNAUTHORIZED with the join's `req`, close 1000, `refused{unauthorized}`");
   }
 
   // SDP: bogus fingerprints, absurd sizes, and a good offer whose connection never comes.
@@ -512,13 +514,14 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     };
     const std::vector<std::pair<std::string, std::string>> bad_sdps = {
         {"fingerprint not hex", replace(good, "a=fingerprint:", "a=fingerprint:sha-256 ZZ:ZZ")},
-        {"fingerprint of 31 bytes",
-         replace(good, "a=fingerprint:",
-                 "a=fingerprint:sha-256 " + [] {
-                   std::string f;
-                   for (int i = 0; i < 31; ++i) f += i ? ":AB" : "AB";
-                   return f;
-                 }())},
+        {"fingerprint of 31 bytes", replace(
+                                        good, "a=fingerprint:",
+                                        "a=fingerprint:sha-256 " +
+                                            [] {
+                                              std::string f;
+                                              for (int i = 0; i < 31; ++i) f += i ? ":AB" : "AB";
+                                              return f;
+                                            }())},
         {"fingerprint md5", replace(good, "a=fingerprint:", "a=fingerprint:md5 AB:CD")},
         {"no fingerprint", replace(good, "a=fingerprint:", "a=x-nothing:1")},
         {"20 KB attribute", replace(good, "a=setup:", "a=setup:" + std::string(20000, 'a'))},
@@ -526,14 +529,14 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
          [&] {
            std::string sdp = good;
            for (int i = 0; i < 200; ++i) {
-             sdp += "a=candidate:" + std::to_string(i) +
-                    " 1 udp 2122260223 10.0.0.1 " + std::to_string(1000 + i) + " typ host\r\n";
+             sdp += "a=candidate:" + std::to_string(i) + " 1 udp 2122260223 10.0.0.1 " +
+                    std::to_string(1000 + i) + " typ host\r\n";
            }
            return sdp;
          }()},
         {"sctp-port 99999999", replace(good, "a=sctp-port:", "a=sctp-port:99999999")},
-        {"max-message-size 10^30",
-         replace(good, "a=max-message-size:", "a=max-message-size:1000000000000000000000000000000")},
+        {"max-message-size 10^30", replace(good, "a=max-message-size:",
+                                           "a=max-message-size:1000000000000000000000000000000")},
         {"not SDP", "hello"},
     };
     std::string outcomes;
@@ -624,10 +627,11 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
         webrtc::StunTransactionId txid{};
         for (auto& b : txid) b = static_cast<std::uint8_t>(rng());
         webrtc::StunWriter writer(webrtc::kStunBindingMethod, webrtc::StunClass::Request, txid);
-        writer.add_username(random_name(8) + ":" + random_name(4)).add_priority(static_cast<std::uint32_t>(rng()));
+        writer.add_username(random_name(8) + ":" + random_name(4))
+            .add_priority(static_cast<std::uint32_t>(rng()));
         // Half claim integrity with a password the server cannot know.
-        const Bytes request = (round % 2 == 0) ? writer.finish(random_name(24), true)
-                                               : writer.finish({}, true);
+        const Bytes request =
+            (round % 2 == 0) ? writer.finish(random_name(24), true) : writer.finish({}, true);
         boost::system::error_code ec;
         socket->send_to(asio::buffer(request), target, 0, ec);
         if (!ec) ++stun_sent;
@@ -682,40 +686,48 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     using server::testing::client_frame;
     const Bytes good = client_frame(5, 1, "ok");
     std::vector<std::pair<std::string, Bytes>> malformed = {
-        {"random bytes", [] {
+        {"random bytes",
+         [] {
            const std::string r = random_bytes(300, 99);
            return Bytes(r.begin(), r.end());
          }()},
         {"header cut at 7 bytes", Bytes(good.begin(), good.begin() + 7)},
         {"payload cut short", Bytes(good.begin(), good.end() - 1)},
-        {"version 9", [&] {
+        {"version 9",
+         [&] {
            Bytes b = good;
            b[0] = 9;
            return b;
          }()},
-        {"type 77", [&] {
+        {"type 77",
+         [&] {
            Bytes b = good;
            b[1] = 77;
            return b;
          }()},
-        {"unknown flag bits", [&] {
+        {"unknown flag bits",
+         [&] {
            Bytes b = good;
            b[2] = 0x80;
            return b;
          }()},
         {"DATA on channel 0", client_frame(0, 1, "zero")},
-        {"10,000 recipients", [] {
+        {"10,000 recipients",
+         [] {
            std::vector<core::ParticipantId> to(10000);
-           for (std::size_t i = 0; i < to.size(); ++i) to[i] = static_cast<core::ParticipantId>(i + 1);
+           for (std::size_t i = 0; i < to.size(); ++i)
+             to[i] = static_cast<core::ParticipantId>(i + 1);
            return client_frame(6, 1, "many", to);
          }()},
-        {"empty recipient list flag", [&] {
+        {"empty recipient list flag",
+         [&] {
            Bytes b = good;
            b[2] |= 0x10;  // TO flag, then a count of 0 where the payload begins
            b.insert(b.begin() + 14, {0, 0});
            return b;
          }()},
-        {"fragment beyond its message", [] {
+        {"fragment beyond its message",
+         [] {
            core::FrameHeader h;
            h.channel_id = 7;
            h.sequence = 1;
@@ -761,8 +773,9 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
         5s);
     EXPECT_TRUE(forged_error) << "no INVALID_ARGUMENT for the forged sender";
     EXPECT_TRUE(too_large_error) << "no MESSAGE_TOO_LARGE";
-    EXPECT_EQ(await_metric(server, dropped("malformed"), malformed0 + malformed.size()) - malformed0,
-              malformed.size());
+    EXPECT_EQ(
+        await_metric(server, dropped("malformed"), malformed0 + malformed.size()) - malformed0,
+        malformed.size());
     EXPECT_EQ(series(metrics_text(server), dropped("forged_sender")) - forged0, 1u);
     EXPECT_EQ(series(metrics_text(server), dropped("too_large")) - too_large0, 1u);
     std::string kinds;
@@ -779,7 +792,8 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
               "not expressible: the channel field is 16 bits; written as 70000 mod 65536 = "
               "4464 it is an ordinary channel and is delivered as such");
     // Let the last frames reach everyone, then leave.
-    server::testing::run_until(io, [] { return false; }, 300ms);
+    server::testing::run_until(
+        io, [] { return false; }, 300ms);
   }
 
   // A thousand connections opened at once from one address, then dropped.
@@ -812,11 +826,12 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     RawTcp again(port, "127.0.0.18");
     again.write("GET /healthz HTTP/1.0\r\n\r\n");
     EXPECT_EQ(again.read_all(closed).substr(0, 12), "HTTP/1.0 200");
-    table.add("1,000 TCP connections opened at once from one address (half with a partial "
-              "request), then dropped",
-              "64 accepted (`max_connections_per_address`), " + std::to_string(over) +
-                  " closed at accept, `refused{connections_per_address}`; all places free "
-                  "again once dropped");
+    table.add(
+        "1,000 TCP connections opened at once from one address (half with a partial "
+        "request), then dropped",
+        "64 accepted (`max_connections_per_address`), " + std::to_string(over) +
+            " closed at accept, `refused{connections_per_address}`; all places free "
+            "again once dropped");
   }
 
   // The ones started first: closed by their timeouts, and counted.
@@ -826,9 +841,9 @@ TEST_F(Hostile, AnHonestCallLosesNothingWhileTheServerIsAttacked) {
     EXPECT_EQ(code, "INVALID_ARGUMENT");
     EXPECT_EQ(close, 1000u);
     EXPECT_EQ(grew(refused("join_timeout")), 1u);
-    table.add("WebSocket opened and never joined",
-              code + " (\"no successful join within 2 s\"), " + describe_close(close) +
-                  ", `refused{join_timeout}`");
+    table.add("WebSocket opened and never joined", code + " (\"no successful join within 2 s\"), " +
+                                                       describe_close(close) +
+                                                       ", `refused{join_timeout}`");
     bool slow_closed = false;
     bool mute_closed = false;
     EXPECT_EQ(slowloris.read_all(slow_closed), "");

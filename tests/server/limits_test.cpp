@@ -246,7 +246,8 @@ TEST(Limits, ASilentSignalingConnectionIsClosedAfterTheIdleTimeoutAndCounted) {
   // Alice reads what was queued for her, then the end of the connection (not a time-out).
   for (int i = 0; i < 10 && silent.receive(); ++i) {
   }
-  EXPECT_TRUE(silent.error() == asio::error::eof || silent.error() == asio::error::connection_reset ||
+  EXPECT_TRUE(silent.error() == asio::error::eof ||
+              silent.error() == asio::error::connection_reset ||
               silent.error() == websocket::error::closed)
       << silent.error().message();
   EXPECT_EQ(refused(server.port(), "idle_timeout"), 1u);
@@ -259,7 +260,8 @@ class DataConnectLimit : public ::testing::Test {
     if (!server_) return;
     bool done = false;
     server_->shutdown("server shutting down", [&] { done = true; });
-    run_until(io_, [&] { return done; }, 5s);
+    run_until(
+        io_, [&] { return done; }, 5s);
     server_.reset();
   }
   asio::io_context io_;
@@ -295,12 +297,13 @@ TEST_F(DataConnectLimit, AnOfferWhoseConnectionNeverComesUpIsDroppedAndCounted) 
   ASSERT_TRUE(run_until(io_, [&] { return bob.take("answer").has_value(); }));
   const auto answered = std::chrono::steady_clock::now();
   std::optional<json> disconnect;
-  ASSERT_TRUE(run_until(io_, [&] { return (disconnect = bob.take("disconnect")).has_value(); },
-                        5s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return (disconnect = bob.take("disconnect")).has_value(); }, 5s));
   EXPECT_GE(std::chrono::steady_clock::now() - answered, 900ms);
   EXPECT_NE((*disconnect)["reason"].get<std::string>().find("data connection not established"),
             std::string::npos);
-  EXPECT_TRUE(run_until(io_, [&] { return bob.closed; }, 5s));
+  EXPECT_TRUE(run_until(
+      io_, [&] { return bob.closed; }, 5s));
   EXPECT_TRUE(run_until(io_, [&] { return honest.signal.take("participant_left").has_value(); }));
   EXPECT_EQ(server_->metrics().refused_for(RefusalReason::DataConnectTimeout), 1u);
   // Alice, connected in time, stays.

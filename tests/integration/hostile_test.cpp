@@ -113,8 +113,24 @@ class OutcomeTable {
 
 // ---- raw clients ---------------------------------------------------------------------------
 
-// A blocking WebSocket client from a chosen loopback source address. Reads give up after
-// 5 s. Never throws: failures show as a closed connection.
+// Runs `io` until `done` or 5 s passed (blocking reads would wait out SO_RCVTIMEO: asio
+// polls again); false on time-out, with the pending operation cancelled and finished.
+bool run_bounded(asio::io_context& io, const bool& done) {
+  io.restart();
+  const auto deadline = Clock::now() + 5s;
+  while (!done && Clock::now() < deadline) io.run_one_for(deadline - Clock::now());
+  return done;
+}
+
+// After a time-out, with the operation's socket closed: runs the cancelled operation to
+// its end, so that its handler never touches what the caller is about to free.
+void finish_cancelled(asio::io_context& io, const bool& done) {
+  io.restart();
+  for (int i = 0; i < 100 && !done; ++i) io.run_one_for(50ms);
+}
+
+// A WebSocket client from a chosen loopback source address. Reads give up after 5 s
+// (closing the connection). Never throws: failures show as a closed connection.
 class RawSignal {
  public:
   RawSignal(std::uint16_t port, const std::string& source) : ws_(io_) {
@@ -124,8 +140,6 @@ class RawSignal {
     if (!ec) socket.bind({asio::ip::make_address(source), 0}, ec);
     if (!ec) socket.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
     if (!ec) {
-      timeval tv{5, 0};
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       ws_.read_message_max(std::size_t{8} * 1024 * 1024);
       ws_.handshake("127.0.0.1", "/v1/signal", ec);
     }
@@ -149,7 +163,21 @@ class RawSignal {
   std::optional<Json> receive() {
     if (!open_) return std::nullopt;
     beast::flat_buffer buffer;
-    ws_.read(buffer, error_);
+    bool done = false;
+    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+      error_ = ec;
+      done = true;
+    });
+    if (!run_bounded(io_, done)) {
+      // Nothing within the bound: give up on this connection.
+      error_ = asio::error::timed_out;
+      beast::error_code ignored;
+      ws_.next_layer().close(ignored);
+      finish_cancelled(io_, done);
+      error_ = asio::error::timed_out;
+      open_ = false;
+      return std::nullopt;
+    }
     if (error_) return std::nullopt;
     return Json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
   }
@@ -199,8 +227,6 @@ class RawTcp {
     socket_.open(tcp::v4(), ec);
     if (!ec) socket_.bind({asio::ip::make_address(source), 0}, ec);
     if (!ec) socket_.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    timeval tv{5, 0};
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     connected_ = !ec;
   }
   bool connected() const { return connected_; }
@@ -215,7 +241,20 @@ class RawTcp {
     char buffer[4096];
     for (;;) {
       boost::system::error_code ec;
-      const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+      std::size_t n = 0;
+      bool done = false;
+      socket_.async_read_some(asio::buffer(buffer),
+                              [&](boost::system::error_code e, std::size_t k) {
+                                ec = e;
+                                n = k;
+                                done = true;
+                              });
+      if (!run_bounded(io_, done)) {
+        closed = false;
+        socket_.close(ec);
+        finish_cancelled(io_, done);
+        return out;
+      }
       out.append(buffer, n);
       if (ec) {
         closed = ec == asio::error::eof || ec == asio::error::connection_reset;

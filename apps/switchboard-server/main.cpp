@@ -49,7 +49,7 @@ int run(int argc, char** argv) {
   std::uint16_t port = 0;
   std::size_t max_message_size = 0, durable_queue_bytes = 0, max_participants = 0;
   std::uint64_t rate_bytes = 0, rate_messages = 0;
-  std::uint32_t latency_target_ms = 0;
+  std::uint32_t latency_target_ms = 0, resume_grace_ms = 0;
   std::vector<std::string> stun_urls, turn_urls;
   std::string turn_secret_file;
   std::uint32_t turn_ttl = 0;
@@ -78,6 +78,9 @@ int run(int argc, char** argv) {
   auto* dq_opt =
       app.add_option("--durable-queue-bytes", durable_queue_bytes,
                      "durable backlog per recipient before it is cut off (default 8 MiB)");
+  auto* rg_opt = app.add_option(
+      "--resume-grace-ms", resume_grace_ms,
+      "ms a participant whose connection died is kept for it to resume (default 30000)");
   auto* mp_opt = app.add_option("--max-participants", max_participants,
                                 "participants per call (default 1000)");
   auto* mc_opt = app.add_option("--max-calls", max_calls,
@@ -149,6 +152,7 @@ int run(int argc, char** argv) {
   if (*jt_opt) o.join_timeout_s = join_timeout;
   if (*dt_opt) o.data_connect_timeout_s = data_timeout;
   if (*it_opt) o.signaling_idle_timeout_s = idle_timeout;
+  if (*rg_opt) o.resume_grace_ms = resume_grace_ms;
   if (*stun_opt) o.stun_urls = stun_urls;
   if (*turn_opt) o.turn_urls = turn_urls;
   if (*turn_secret_opt) o.turn_secret_file = turn_secret_file;

@@ -29,6 +29,7 @@ struct AgentArgs {
   ParticipantArgs participant;
   std::string p2p = "auto";
   std::string e2ee_key_file;
+  double reconnect_timeout_s = 60;
 };
 
 // stdout: one event per line, flushed per line, lines never interleaved. Events raised
@@ -108,6 +109,20 @@ class Agent {
       out_.write(e);
       disconnected_ = true;
       wakeup.signal();
+    });
+    call_->onConnectionStateChanged([this](const ConnectionStateChangedEvent& change) {
+      if (change.state == ConnectionState::Reconnecting) {
+        auto e = event("reconnecting");
+        e["reason"] = change.reason.message;
+        out_.write(e);
+      } else if (change.state == ConnectionState::Connected) {
+        auto e = event("reconnected");
+        e["resumed"] = change.resumed;
+        e["unconfirmedMessages"] = change.unconfirmedMessageCount;
+        e["participants"] = participants_json(call_->participants());
+        out_.write(e);
+      }
+      // Disconnected: onDisconnected prints it.
     });
     call_->onTransportChanged([this](const TransportInfo& info) { print_transport(info); });
     call_->dataChannel().onReceiverCreated(
@@ -342,6 +357,8 @@ int run_agent(const AgentArgs& args) {
   options.displayName = p.display_name;
   options.p2p = args.p2p == "auto";
   options.e2ee = std::move(e2ee);
+  options.reconnectTimeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(args.reconnect_timeout_s * 1000));
   auto call = client->join(p.server, p.call, *token, options);
   if (!call) {
     out.start(error_event(std::nullopt, call.error()));
@@ -374,6 +391,11 @@ void add_agent_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--e2ee-key-file", args->e2ee_key_file,
                   "Seal and open every message with the keys in FILE (lines KEYID:BASE64 or "
                   "KEYID:passphrase:TEXT; docs/protocol.md, \"End-to-end encryption\")");
+  cmd->add_option("--reconnect-timeout", args->reconnect_timeout_s,
+                  "Seconds to keep trying to rejoin after the connection to the server is lost "
+                  "(reconnecting/reconnected events); 0: give up at once (disconnected)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = run_agent(*args); });
 }
 

@@ -179,6 +179,16 @@ int run_chat(const ChatArgs& chat_args) {
     console.line("* disconnected: " + error.message);
     wakeup.signal();
   });
+  call->onConnectionStateChanged([&](const ConnectionStateChangedEvent& change) {
+    if (change.state == ConnectionState::Reconnecting) {
+      console.line("* connection lost (" + change.reason.message + "); reconnecting");
+    } else if (change.state == ConnectionState::Connected) {
+      console.line(change.resumed ? std::string("* reconnected; nothing was lost")
+                                  : "* reconnected as a new participant; " +
+                                        std::to_string(change.unconfirmedMessageCount) +
+                                        " line(s) or file messages may not have arrived");
+    }
+  });
   call->dataChannel().onReceiverCreated(
       [&console, &files](const std::shared_ptr<DataChannelReceiver>& receiver) {
         if (files.handleReceiver(receiver)) return;

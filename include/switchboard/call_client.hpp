@@ -46,6 +46,12 @@ struct JoinOptions {
   // connection is up (and back through the server when a third joins or it fails); false
   // keeps every message on the server path.
   bool p2p = true;
+  // When the connection to the server is lost after join() returned (the server went
+  // away, the network dropped), the call joins again by itself, retrying with backoff
+  // (250 ms doubling to 2 s) for this long, and resumes the session when the server still
+  // holds it (Call::onConnectionStateChanged). Zero: a lost connection ends the call
+  // (onDisconnected) at once.
+  std::chrono::milliseconds reconnectTimeout{60000};
   // End-to-end encryption (switchboard/e2ee.hpp): every message this participant sends is
   // sealed with these keys, and every message it receives must open with them (else the
   // receiver's onError gets DECRYPTION_FAILED and the message is dropped). Each sender's
@@ -65,6 +71,30 @@ struct TransportInfo {
   bool operator==(const TransportInfo&) const = default;
 };
 
+// The call's connection to the server.
+enum class ConnectionState : std::uint8_t {
+  Connected,     // joined; messages flow
+  Reconnecting,  // the connection was lost; joining again (messages queue meanwhile)
+  Disconnected,  // over: left, cut off, or reconnecting gave up
+};
+
+struct ConnectionStateChangedEvent {
+  ConnectionState state = ConnectionState::Connected;
+  // Reconnecting and Disconnected: what happened.
+  Error reason;
+  // Connected after Reconnecting. Resumed: the server had kept this participant's session,
+  // so identity, senders and receivers carried on and no durable message was lost or
+  // duplicated either way. Not resumed: the call was joined afresh (the server restarted
+  // or the grace period ran out): the others' receivers closed (new ones come as they send
+  // again), the senders carry on (same channel ids, options, recipients, numbering), and
+  // durable messages may have been lost in the gap, both ways.
+  bool resumed = false;
+  // Not resumed: the durable messages this participant had sent that the server had not
+  // confirmed taking in; they are lost. (A server that crashed may also have lost
+  // messages it had confirmed but not yet delivered.)
+  std::uint64_t unconfirmedMessageCount = 0;
+};
+
 class Call {
  public:
   class Impl;
@@ -79,7 +109,7 @@ class Call {
   const ParticipantInfo& self() const;
   // The others in the call now.
   std::vector<ParticipantInfo> participants() const;
-  // True from join until leave() or a disconnection.
+  // True from join until leave() or a disconnection, except while reconnecting.
   bool connected() const;
 
   DataChannelFeature& dataChannel();
@@ -87,8 +117,12 @@ class Call {
   void onParticipantJoined(std::function<void(const ParticipantInfo&)> callback);
   void onParticipantLeft(std::function<void(const ParticipantInfo&)> callback);
   // The call ended without leave(): the server cut us off (error.message says why, e.g.
-  // "slow consumer") or the connection failed. Called once.
+  // "slow consumer") or the connection failed and reconnecting gave up. Called once.
   void onDisconnected(std::function<void(const Error&)> callback);
+
+  ConnectionState connectionState() const;
+  // Reconnecting, Connected again (resumed or not), Disconnected.
+  void onConnectionStateChanged(std::function<void(const ConnectionStateChangedEvent&)> callback);
 
   // The path our messages take. A switch loses, duplicates and reorders nothing.
   TransportInfo transport() const;

@@ -36,6 +36,13 @@ void Call::onParticipantLeft(std::function<void(const ParticipantInfo&)> callbac
 void Call::onDisconnected(std::function<void(const Error&)> callback) {
   impl_->set_on_disconnected(std::move(callback));
 }
+ConnectionState Call::connectionState() const {
+  return impl_->connection_state();
+}
+void Call::onConnectionStateChanged(
+    std::function<void(const ConnectionStateChangedEvent&)> callback) {
+  impl_->set_on_connection_state_changed(std::move(callback));
+}
 TransportInfo Call::transport() const {
   return impl_->transport();
 }

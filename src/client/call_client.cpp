@@ -47,6 +47,7 @@ Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::str
   config.token = std::string(token);
   if (!options.displayName.empty()) config.display_name = options.displayName;
   config.p2p = options.p2p;
+  config.reconnect_window = options.reconnectTimeout;
   auto call = Call::Impl::join(*impl_->loop, client::call_transport(), std::move(config),
                                options.timeout, {}, options.e2ee);
   if (!call) return std::move(call).error();

@@ -1,7 +1,10 @@
 #include "client/call_impl.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string>
+
+#include "core/path_switch.hpp"
 
 namespace switchboard {
 namespace {
@@ -113,6 +116,13 @@ void Call::Impl::start(const client::TransportFactory& factory, client::ServerLi
   callbacks.path_changed = [weak](std::optional<core::ParticipantId> peer) {
     if (auto self = weak.lock()) self->on_path_changed(peer);
   };
+  callbacks.reconnecting = [weak](const Error& e) {
+    if (auto self = weak.lock()) self->on_reconnecting(e);
+  };
+  callbacks.rejoined = [weak](const signaling::Joined& j,
+                              const client::Transport::Callbacks::Rejoined& r) {
+    if (auto self = weak.lock()) self->on_rejoined(j, r);
+  };
   callbacks.error = [weak](const signaling::ErrorReply& e) {
     if (auto self = weak.lock()) self->on_server_error(e);
   };
@@ -161,6 +171,21 @@ void Call::Impl::on_joined(const signaling::Joined& joined) {
 }
 
 void Call::Impl::on_connected() {
+  std::optional<ConnectionStateChangedEvent> back;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Connected && reconnecting_) {
+      reconnecting_ = false;
+      back = reconnected_.value_or(ConnectionStateChangedEvent{});
+      reconnected_.reset();
+    }
+  }
+  if (back) {
+    transport_connected_ = true;
+    flush();
+    notify_connection_state(*back);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (state_ != State::Joining) return;
@@ -177,6 +202,97 @@ void Call::Impl::on_connected() {
   flush();
 }
 
+// ---- Reconnecting ----
+
+void Call::Impl::notify_connection_state(const ConnectionStateChangedEvent& event) {
+  std::function<void(const ConnectionStateChangedEvent&)> callback;
+  {
+    std::lock_guard lock(mu_);
+    callback = on_connection_state_changed_;
+  }
+  if (callback && !quiet_) callback(event);
+}
+
+void Call::Impl::on_reconnecting(const Error& error) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Connected) return;
+    reconnecting_ = true;
+  }
+  // The flush waits; messages queue in their senders (BUFFER_FULL past their bound).
+  transport_connected_ = false;
+  notify_connection_state({ConnectionState::Reconnecting, error, false, 0});
+}
+
+void Call::Impl::on_rejoined(const signaling::Joined& joined,
+                             const client::Transport::Callbacks::Rejoined& rejoined) {
+  ConnectionStateChangedEvent event{ConnectionState::Connected, {}, rejoined.resumed,
+                                    rejoined.unconfirmed};
+  Events events;
+  std::vector<ParticipantInfo> gone;
+  std::vector<ParticipantInfo> arrived;
+  std::function<void(const ParticipantInfo&)> left_cb;
+  std::function<void(const ParticipantInfo&)> joined_cb;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_ || state_ != State::Connected) return;
+    if (!rejoined.resumed) {
+      // A batch polled for the old connection carries its participant ids: it is dropped.
+      if (blocked_) {
+        if (blocked_->first.reliability == Reliability::Durable) {
+          event.unconfirmedMessageCount += core::durable_messages_in(blocked_->second);
+        }
+        blocked_.reset();
+      }
+      std::set<Identity> before;
+      endpoint_->roster().for_each([&](const core::Participant& p) {
+        if (p.id != endpoint_->self()) before.insert(p.identity);
+      });
+      std::vector<core::Participant> others;
+      std::set<Identity> after;
+      for (const auto& p : joined.participants) {
+        others.push_back({p.participant_id, p.identity, p.display_name});
+        after.insert(p.identity);
+        if (!before.contains(p.identity)) arrived.push_back({p.identity, p.display_name});
+      }
+      endpoint_->roster().for_each([&](const core::Participant& p) {
+        if (p.id != endpoint_->self() && !after.contains(p.identity)) {
+          gone.push_back(public_info(p));
+        }
+      });
+      others.push_back({joined.participant_id, joined.identity, joined.display_name});
+      event.unconfirmedMessageCount +=
+          endpoint_->rejoin(joined.participant_id, others, Clock::now());
+      events = take_events_locked();  // the old receivers closed
+      transport_info_ = TransportInfo{};
+      left_cb = on_participant_left_;
+      joined_cb = on_participant_joined_;
+    }
+    reconnected_ = event;
+  }
+  dispatch(events);
+  for (const auto& p : gone) {
+    if (left_cb && !quiet_) left_cb(p);
+  }
+  for (const auto& p : arrived) {
+    if (joined_cb && !quiet_) joined_cb(p);
+  }
+}
+
+ConnectionState Call::Impl::connection_state() const {
+  std::lock_guard lock(mu_);
+  if (state_ == State::Connected || state_ == State::Leaving) {
+    return reconnecting_ ? ConnectionState::Reconnecting : ConnectionState::Connected;
+  }
+  return ConnectionState::Disconnected;
+}
+
+void Call::Impl::set_on_connection_state_changed(
+    std::function<void(const ConnectionStateChangedEvent&)> callback) {
+  std::lock_guard lock(mu_);
+  std::swap(on_connection_state_changed_, callback);
+}
+
 // ---- Roster ----
 
 std::vector<ParticipantInfo> Call::Impl::participants() const {
@@ -191,7 +307,7 @@ std::vector<ParticipantInfo> Call::Impl::participants() const {
 
 bool Call::Impl::connected() const {
   std::lock_guard lock(mu_);
-  return state_ == State::Connected;
+  return state_ == State::Connected && !reconnecting_;
 }
 
 void Call::Impl::on_participant_joined(const signaling::ParticipantInfo& info) {
@@ -695,6 +811,7 @@ void Call::Impl::on_resume() {
 // ---- Disconnection and leaving ----
 
 void Call::Impl::on_closed(const Error& error) {
+  bool was_connected = false;
   std::vector<std::function<void(const Error&)>> sender_callbacks;
   std::function<void(const Error&)> callback;
   {
@@ -706,7 +823,9 @@ void Call::Impl::on_closed(const Error& error) {
         state_changed_.notify_all();
         break;
       case State::Connected:
+        was_connected = true;
         state_ = State::Disconnected;
+        reconnecting_ = false;
         state_changed_.notify_all();
         for (const auto& [id, sender] : senders_) {
           if (sender->on_error) sender_callbacks.push_back(sender->on_error);
@@ -729,6 +848,7 @@ void Call::Impl::on_closed(const Error& error) {
     cb(Error{ErrorCode::NotConnected, "the call was disconnected: " + error.message});
   }
   if (callback && !quiet_) callback(error);
+  if (was_connected) notify_connection_state({ConnectionState::Disconnected, error, false, 0});
 }
 
 void Call::Impl::teardown_transport() {

@@ -99,6 +99,9 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void set_on_participant_joined(std::function<void(const ParticipantInfo&)> callback);
   void set_on_participant_left(std::function<void(const ParticipantInfo&)> callback);
   void set_on_disconnected(std::function<void(const Error&)> callback);
+  ConnectionState connection_state() const;
+  void set_on_connection_state_changed(
+      std::function<void(const ConnectionStateChangedEvent&)> callback);
   TransportInfo transport() const;
   void set_on_transport_changed(std::function<void(const TransportInfo&)> callback);
   Result<void> set_e2ee_keys(E2eeKeys keys);
@@ -147,6 +150,10 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   void start(const client::TransportFactory& factory, client::ServerLinkConfig config);
   void on_joined(const signaling::Joined& joined);
   void on_connected();
+  void on_reconnecting(const Error& error);
+  void on_rejoined(const signaling::Joined& joined,
+                   const client::Transport::Callbacks::Rejoined& rejoined);
+  void notify_connection_state(const ConnectionStateChangedEvent& event);
   void on_participant_joined(const signaling::ParticipantInfo& info);
   void on_participant_left(const signaling::ParticipantLeft& left);
   void on_data(ByteView data);
@@ -202,6 +209,9 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   std::function<void(const ParticipantInfo&)> on_participant_left_;    // mu_
   std::function<void(const Error&)> on_disconnected_;                  // mu_
   std::function<void(const TransportInfo&)> on_transport_changed_;     // mu_
+  std::function<void(const ConnectionStateChangedEvent&)> on_connection_state_changed_;  // mu_
+  // Connected, but the transport is joining again (Transport::Callbacks::reconnecting).
+  bool reconnecting_ = false;  // mu_
   TransportInfo transport_info_;                                       // mu_
   std::function<void(const std::shared_ptr<DataChannelReceiver>&)> on_receiver_created_;  // mu_
   // Receivers created before the first onReceiverCreated callback was registered (a sender
@@ -224,6 +234,8 @@ class Call::Impl : public std::enable_shared_from_this<Call::Impl> {
   // Event thread only.
   std::unique_ptr<client::Transport> transport_;
   bool transport_connected_ = false;
+  // What `connected` reports after a rejoin.
+  std::optional<ConnectionStateChangedEvent> reconnected_;
   std::optional<std::pair<core::TrafficClass, Bytes>> blocked_;  // refused with BUFFER_FULL
   Bytes batch_;
   std::optional<boost::asio::steady_timer> timer_;

@@ -33,38 +33,57 @@ CallTransport::CallTransport(asio::io_context& io, ServerLinkConfig config, Call
     : io_(io),
       config_(std::move(config)),
       callbacks_(std::move(callbacks)),
+      retry_timer_(io),
+      server_ack_timer_(io),
       hold_timer_(io),
       heartbeat_timer_(io) {
+  if (config_.reconnect_window.count() > 0) {
+    config_.resumable = true;
+    config_.ping_interval = kPingInterval;
+    config_.silence_limit = kSilenceLimit;
+  }
+  link_ = make_link();
+}
+
+std::unique_ptr<ServerLink> CallTransport::make_link() {
   ServerLink::Callbacks link;
-  link.joined = [this](const signaling::Joined& j) { on_joined(j); };
-  link.connected = [this] {
-    server_connected_ = true;
-    flush_pending();  // SWITCH frames queued while the direct path came up first
-    if (callbacks_.connected) callbacks_.connected();
+  link.joined = [this](const signaling::Joined& j) {
+    if (reconnecting_) {
+      on_rejoined(j);
+    } else {
+      on_joined(j);
+    }
   };
+  link.connected = [this] { on_link_connected(); };
   link.participant_joined = [this](const signaling::ParticipantInfo& p) {
     on_participant_joined(p);
   };
   link.participant_left = [this](const signaling::ParticipantLeft& p) { on_participant_left(p); };
   link.data = [this](ByteView d) { on_server_data(d); };
+  link.durable_received = [this](std::size_t cls) { on_durable_received(cls); };
+  link.ack = [this](const signaling::DurableCounts& c) { on_server_ack(c); };
   link.error = [this](const signaling::ErrorReply& e) {
     if (callbacks_.error) callbacks_.error(e);
   };
   link.writable = [this] { on_server_writable(); };
-  link.closed = [this](const Error& e) {
-    close_direct();
-    if (callbacks_.closed) callbacks_.closed(e);
-  };
+  link.closed = [this](const Error& e) { on_link_closed(e); };
   link.p2p = [this](const signaling::P2p& p) { on_p2p(p); };
   link.peer_signal = [this](const signaling::Message& m) { on_peer_signal(m); };
-  link_ = std::make_unique<ServerLink>(io_, config_, std::move(link));
+  ServerLinkConfig config = config_;
+  if (resume_token_) {
+    config.resume = signaling::ResumeRequest{.token = *resume_token_, .received = server_received_};
+  }
+  return std::make_unique<ServerLink>(io_, std::move(config), std::move(link));
 }
 
 CallTransport::~CallTransport() {
   *alive_ = false;
   hold_timer_.cancel();
   heartbeat_timer_.cancel();
+  retry_timer_.cancel();
+  server_ack_timer_.cancel();
   graveyard_.clear();
+  dead_links_.clear();
   direct_.reset();
   link_.reset();
 }
@@ -96,13 +115,29 @@ Result<void> CallTransport::send(core::TrafficClass cls, ByteView message) {
     });
     return Error{ErrorCode::BufferFull, "switching back to the server path"};
   }
-  if (!pending_.empty()) {
+  if (reconnecting_ || (ever_connected_ && !server_connected_)) {
+    return Error{ErrorCode::BufferFull, "reconnecting to the server"};
+  }
+  if (!pending_.empty() || !replay_.empty()) {
     flush_pending();
-    if (!pending_.empty()) {
+    if (!pending_.empty() || !replay_.empty()) {
       return Error{ErrorCode::BufferFull, "resending the direct path's messages first"};
     }
   }
-  return link_->send(cls, message);
+  return send_to_server(cls, message);
+}
+
+// Every transport message for the server goes here, except replays: on a resumable link
+// durable ones are kept until the server confirms them, at most kMaxUnacked bytes.
+Result<void> CallTransport::send_to_server(core::TrafficClass cls, ByteView message) {
+  const bool logged = resume_token_ && cls.reliability == Reliability::Durable;
+  if (logged && server_log_.unacked_bytes() >= kMaxUnacked) {
+    blocked_on_server_ = true;
+    return Error{ErrorCode::BufferFull, "waiting for the server to acknowledge"};
+  }
+  auto sent = link_->send(cls, message);
+  if (sent && logged) server_log_.sent(cls.priority, message);
+  return sent;
 }
 
 std::size_t CallTransport::buffered_amount() const {
@@ -110,6 +145,7 @@ std::size_t CallTransport::buffered_amount() const {
   total += pending_bytes_;
   if (direct_ && direct_->link) total += direct_->link->buffered_amount();
   if (send_log_) total += send_log_->unacked_bytes();
+  total += server_log_.unacked_bytes();
   return total;
 }
 
@@ -124,15 +160,24 @@ void CallTransport::leave() {
   left_ = true;
   hold_timer_.cancel();
   heartbeat_timer_.cancel();
+  retry_timer_.cancel();
+  server_ack_timer_.cancel();
   close_direct();
   if (link_) link_->leave();
 }
 
 void CallTransport::flush_pending() {
   if (!server_connected_) return;  // `connected` flushes
+  // What a resumed link owes the server comes first, as it was (still in server_log_).
+  while (!replay_.empty()) {
+    auto& [cls, bytes] = replay_.front();
+    auto sent = link_->send(cls, bytes);
+    if (!sent && sent.error().code == ErrorCode::BufferFull) return;  // `writable` resumes
+    replay_.pop_front();
+  }
   while (!pending_.empty()) {
     auto& [cls, bytes] = pending_.front();
-    auto sent = link_->send(cls, bytes);
+    auto sent = send_to_server(cls, bytes);
     if (!sent && sent.error().code == ErrorCode::BufferFull) return;  // `writable` resumes
     // Sent, or the server link is going down (its `closed` follows): either way it is done.
     pending_bytes_ -= bytes.size();
@@ -141,9 +186,9 @@ void CallTransport::flush_pending() {
 }
 
 void CallTransport::on_server_writable() {
-  const bool had_pending = !pending_.empty();
+  const bool had_pending = !pending_.empty() || !replay_.empty();
   flush_pending();
-  if (had_pending && !pending_.empty()) return;
+  if (had_pending && (!pending_.empty() || !replay_.empty())) return;
   if (callbacks_.writable) callbacks_.writable();
 }
 
@@ -159,8 +204,157 @@ void CallTransport::post_writable() {
 
 // ---- The call's roster ----
 
+// ---- Losing the server and coming back ----
+
+void CallTransport::on_link_connected() {
+  server_connected_ = true;
+  const bool back = reconnecting_;
+  reconnecting_ = false;
+  ever_connected_ = true;
+  backoff_ = kFirstBackoff;
+  flush_pending();  // replays, then SWITCH or RESENT frames queued meanwhile
+  if (callbacks_.connected) callbacks_.connected();
+  if (back) post_writable();
+}
+
+void CallTransport::on_link_closed(const Error& error) {
+  server_connected_ = false;
+  // The link is inside its own callback: it goes on the next turn.
+  if (link_) {
+    dead_links_.push_back(std::move(link_));
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) dead_links_.clear();
+    });
+  }
+  if (left_) return;
+  const bool lost = dead_links_.back()->lost();
+  const auto now = core::Clock::now();
+  if (!reconnecting_) {
+    if (config_.reconnect_window.count() <= 0 || !ever_connected_ || !lost) {
+      close_direct();
+      if (callbacks_.closed) callbacks_.closed(error);
+      return;
+    }
+    log()->warn("lost the connection to the server ({}); reconnecting", error.message);
+    reconnecting_ = true;
+    reconnect_started_ = now;
+    backoff_ = kFirstBackoff;
+    server_ack_timer_.cancel();
+    server_ack_armed_ = false;
+    // The direct path goes too: what the peer did not acknowledge is resent through the
+    // server once it is back (pending_).
+    if (direct_) {
+      leave_direct(/*peer_present=*/true);
+      close_direct();
+    }
+    if (callbacks_.reconnecting) callbacks_.reconnecting(error);
+    if (left_) return;
+  } else if (!lost || now - reconnect_started_ >= config_.reconnect_window) {
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(config_.reconnect_window).count();
+    close_direct();
+    if (callbacks_.closed) {
+      callbacks_.closed(Error{
+          error.code, lost ? "could not reconnect to the server within " +
+                                 std::to_string(seconds) + " s: " + error.message
+                           : "reconnecting failed: " + error.message});
+    }
+    return;
+  }
+  const auto left_in_window = std::chrono::duration_cast<std::chrono::milliseconds>(
+      reconnect_started_ + config_.reconnect_window - now);
+  retry_timer_.expires_after(std::max(std::chrono::milliseconds(0),
+                                      std::min(backoff_, left_in_window)));
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  retry_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (!ec && *alive) retry();
+  });
+}
+
+void CallTransport::retry() {
+  if (left_ || !reconnecting_ || link_) return;
+  link_ = make_link();
+  if (receive_paused_) link_->set_receive_paused(true);
+  link_->start();
+}
+
+void CallTransport::on_rejoined(const signaling::Joined& joined) {
+  Callbacks::Rejoined info;
+  info.resumed = joined.resumed && joined.participant_id == self_ && joined.received.has_value();
+  if (info.resumed) {
+    // The server took in what it says; the rest goes again, first.
+    if (auto taken = server_log_.acknowledged(core::DirectAck{0, *joined.received}); !taken) {
+      log()->warn("the server's resume counts are wrong: {}", taken.error().message);
+    }
+    // A replay an earlier attempt began is in server_log_ still: start it over.
+    replay_.clear();
+    for (auto& entry : server_log_.unacked_copies()) replay_.push_back(std::move(entry));
+  } else {
+    // A new participant: what the old session had not confirmed is gone, and so is
+    // everything addressed by the old participant ids.
+    info.unconfirmed = server_log_.unacked_data_messages();
+    for (const auto& [cls, bytes] : pending_) info.unconfirmed += core::durable_messages_in(bytes);
+    server_log_ = core::DirectSendLog(0);
+    server_received_ = {};
+    pending_.clear();
+    pending_bytes_ = 0;
+    replay_.clear();
+    receive_logs_.clear();
+  }
+  blocked_on_server_ = false;
+  resume_token_ = joined.resume_token;
+  std::set<core::ParticipantId> now_in;
+  for (const auto& p : joined.participants) now_in.insert(p.participant_id);
+  if (info.resumed) {
+    // Who came and went while we were away; their announcements went to the dead link.
+    const std::set<core::ParticipantId> before = others_;
+    for (core::ParticipantId id : before) {
+      if (now_in.contains(id)) continue;
+      on_participant_left(signaling::ParticipantLeft{.req = {}, .participant_id = id, .identity = {}});
+    }
+    for (const auto& p : joined.participants) {
+      if (!before.contains(p.participant_id)) on_participant_joined(p);
+    }
+  } else {
+    self_ = joined.participant_id;
+    others_ = std::move(now_in);
+  }
+  max_message_size_ = joined.max_message_size;
+  if (callbacks_.rejoined) callbacks_.rejoined(joined, info);
+}
+
+void CallTransport::on_durable_received(std::size_t cls) {
+  if (!resume_token_ || cls >= server_received_.size()) return;
+  ++server_received_[cls];
+  if (server_ack_armed_) return;
+  server_ack_armed_ = true;
+  server_ack_timer_.expires_after(kServerAckDelay);
+  server_ack_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    server_ack_armed_ = false;
+    send_server_ack();
+  });
+}
+
+void CallTransport::send_server_ack() {
+  if (link_ && server_connected_ && resume_token_) link_->send_ack(server_received_);
+}
+
+void CallTransport::on_server_ack(const signaling::DurableCounts& received) {
+  if (!resume_token_) return;
+  if (auto taken = server_log_.acknowledged(core::DirectAck{0, received}); !taken) {
+    log()->warn("the server acknowledged more than we sent: {}", taken.error().message);
+    return;
+  }
+  if (blocked_on_server_ && server_log_.unacked_bytes() < kMaxUnacked) {
+    blocked_on_server_ = false;
+    if (callbacks_.writable) callbacks_.writable();
+  }
+}
+
 void CallTransport::on_joined(const signaling::Joined& joined) {
   joined_ = true;
+  resume_token_ = joined.resume_token;
   self_ = joined.participant_id;
   for (const auto& p : joined.participants) others_.insert(p.participant_id);
   max_message_size_ = joined.max_message_size;

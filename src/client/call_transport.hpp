@@ -14,6 +14,13 @@
 //     not acknowledged goes again through the server (RESENT) before anything new, and
 //     the peer takes in each message once, whichever path brings it first.
 //
+// When the connection to the server is lost after the call was up, the transport joins
+// again by itself (docs/protocol.md, "Reconnecting and resuming"): with backoff, for
+// ServerLinkConfig's reconnect window, resuming the session when the server still holds
+// it. On a resumable link both sides count the durable transport messages they took in
+// and acknowledge them (`ack`); core::DirectSendLog keeps what the server has not
+// confirmed, and a resumed link sends that again first, so nothing is lost or doubled.
+//
 // Threads: the Transport contract (io_context thread only).
 
 #include <chrono>
@@ -50,6 +57,15 @@ class CallTransport final : public Transport {
   // goes back to the server.
   static constexpr std::chrono::milliseconds kAckInterval{1000};
   static constexpr std::chrono::milliseconds kDirectSilence{5000};
+  // Reconnecting: the first retry after this, doubling up to kMaxBackoff.
+  static constexpr std::chrono::milliseconds kFirstBackoff{250};
+  static constexpr std::chrono::milliseconds kMaxBackoff{2000};
+  // A resumable link acknowledges what it took in at most this often.
+  static constexpr std::chrono::milliseconds kServerAckDelay{50};
+  // Keep-alive of a link that reconnects: the loss of a silent network is noticed in
+  // kSilenceLimit plus at most one ping interval.
+  static constexpr std::chrono::milliseconds kPingInterval{1000};
+  static constexpr std::chrono::milliseconds kSilenceLimit{3000};
 
   CallTransport(boost::asio::io_context& io, ServerLinkConfig config, Callbacks callbacks);
   ~CallTransport() override;
@@ -70,6 +86,15 @@ class CallTransport final : public Transport {
   };
 
   // ServerLink events.
+  std::unique_ptr<ServerLink> make_link();
+  void on_link_connected();
+  void on_link_closed(const Error& error);
+  void retry();
+  void on_rejoined(const signaling::Joined& joined);
+  void on_server_ack(const signaling::DurableCounts& received);
+  void on_durable_received(std::size_t cls);
+  void send_server_ack();
+  Result<void> send_to_server(core::TrafficClass cls, ByteView message);
   void on_joined(const signaling::Joined& joined);
   void on_participant_joined(const signaling::ParticipantInfo& info);
   void on_participant_left(const signaling::ParticipantLeft& left);
@@ -105,7 +130,27 @@ class CallTransport final : public Transport {
   ServerLinkConfig config_;
   Callbacks callbacks_;
   std::unique_ptr<ServerLink> link_;
+  // Links that closed inside their own callbacks, destroyed on the next turn.
+  std::vector<std::unique_ptr<ServerLink>> dead_links_;
   bool left_ = false;
+  bool ever_connected_ = false;  // the first data connection came up: losses reconnect
+
+  // Reconnecting (config_.reconnect_window > 0).
+  bool reconnecting_ = false;
+  core::TimePoint reconnect_started_{};
+  std::chrono::milliseconds backoff_ = kFirstBackoff;
+  boost::asio::steady_timer retry_timer_;
+  // The server path's acknowledgements, on a resumable link (the server gave a token):
+  // our durable transport messages it has not confirmed, and the ones we took in.
+  std::optional<std::string> resume_token_;
+  core::DirectSendLog server_log_{0};
+  signaling::DurableCounts server_received_{};
+  bool server_ack_armed_ = false;
+  bool blocked_on_server_ = false;
+  boost::asio::steady_timer server_ack_timer_;
+  // Sent before the connection was lost and not confirmed: a resumed link sends them
+  // again first (they stay in server_log_).
+  std::deque<std::pair<core::TrafficClass, Bytes>> replay_;
   bool joined_ = false;
   bool server_connected_ = false;  // the server link's data connection is up
   core::ParticipantId self_ = core::kNoParticipant;

@@ -23,7 +23,6 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);  // WebSocket up
 constexpr auto kJoinTimeout = std::chrono::seconds(10);     // joined after the join
 // From the answer to SCTP up: ICE gives up after 10 s by itself; this bounds DTLS and SCTP.
 constexpr auto kDataConnectTimeout = std::chrono::seconds(30);
-constexpr auto kPingInterval = std::chrono::seconds(15);
 constexpr std::size_t kMinMaxMessageSize = 262144;
 constexpr std::size_t kMaxMessageHeadroom = 65536;  // frame headers on top of a message
 constexpr const char* kSignalPath = "/v1/signal";
@@ -111,12 +110,16 @@ class ServerLink::Impl {
     join.call = config_.call;
     join.display_name = config_.display_name;
     join.p2p = config_.p2p;
+    if (config_.resumable) join.resumable = true;
+    join.resume = config_.resume;
     ws_->send(signaling::serialize(join));
+    last_heard_ = std::chrono::steady_clock::now();
     arm_deadline(kJoinTimeout, "the server did not answer the join within 10 s");
     schedule_ping();
   }
 
   void on_message(std::string_view text) {
+    last_heard_ = std::chrono::steady_clock::now();
     auto parsed = signaling::parse_message(text, signaling::kMaxServerMessageSize);
     if (!parsed) return;  // a message we cannot read changes nothing
     std::visit([this](auto& m) { handle(m); }, *parsed);
@@ -165,6 +168,7 @@ class ServerLink::Impl {
   void handle(signaling::ErrorReply& error) {
     if (state_ == State::Joining) {
       // The join was refused; the server closes the connection next.
+      refused_ = true;
       fail({error.code, error.message});
       return;
     }
@@ -173,6 +177,7 @@ class ServerLink::Impl {
   }
 
   void handle(signaling::Disconnect& disconnect) {
+    refused_ = true;
     fail({ErrorCode::NotConnected,
           disconnect.reason.empty() ? "the server disconnected us" : disconnect.reason});
   }
@@ -181,11 +186,13 @@ class ServerLink::Impl {
   void handle(signaling::Redirect& redirect) {
     if (state_ != State::Connecting && state_ != State::Joining) return;
     if (auto url = parse_websocket_url(redirect.url); !url) {
+      refused_ = true;
       fail({ErrorCode::NotConnected,
             "the server redirects to \"" + redirect.url + "\", which is not a ws:// URL"});
       return;
     }
     if (++redirects_ > kMaxRedirects) {
+      refused_ = true;
       fail({ErrorCode::NotConnected,
             "more than " + std::to_string(kMaxRedirects) + " redirects; last to " + redirect.url});
       return;
@@ -207,6 +214,10 @@ class ServerLink::Impl {
     if (candidate.peer) forward_peer_signal(candidate);
   }
 
+  void handle(signaling::Ack& ack) {
+    if (joined() && callbacks_.ack) callbacks_.ack(ack.received);
+  }
+
   void handle(signaling::P2p& p2p) {
     if (joined() && callbacks_.p2p) callbacks_.p2p(p2p);
   }
@@ -221,6 +232,12 @@ class ServerLink::Impl {
   void signal(const signaling::Message& message) {
     if (joined() && ws_) ws_->send(signaling::serialize(message));
   }
+
+  void send_ack(const signaling::DurableCounts& received) {
+    if (joined() && ws_) ws_->send(signaling::serialize(signaling::Ack{.req = {}, .received = received}));
+  }
+
+  bool lost() const { return !refused_; }
 
  private:
   // Pong, and what only clients send: nothing to do.
@@ -275,9 +292,9 @@ class ServerLink::Impl {
             .channel_opened = {},
             .message =
                 [this](std::uint16_t stream, ByteView data, bool) {
-                  if (stream < 4 && state_ == State::Connected && callbacks_.data) {
-                    callbacks_.data(data);
-                  }
+                  if (stream >= 4 || state_ != State::Connected) return;
+                  if (stream < 2 && callbacks_.durable_received) callbacks_.durable_received(stream);
+                  if (callbacks_.data) callbacks_.data(data);
                 },
             .channel_closed = {},
             .buffered_amount_low =
@@ -341,9 +358,23 @@ class ServerLink::Impl {
   }
 
   void schedule_ping() {
-    ping_timer_.expires_after(kPingInterval);
-    ping_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    const auto due = std::chrono::steady_clock::now() + config_.ping_interval;
+    ping_timer_.expires_at(due);
+    ping_timer_.async_wait([this, due, alive = alive_](boost::system::error_code ec) {
       if (ec || !*alive || state_ == State::Over || !ws_) return;
+      const auto now = std::chrono::steady_clock::now();
+      const auto silent = now - last_heard_;
+      // A timer this late means our own thread was stalled (a blocking callback): what
+      // the server sent meanwhile is still unread, so the silence is not its.
+      const bool stalled = now - due > config_.ping_interval;
+      if (config_.silence_limit.count() > 0 && silent > config_.silence_limit && !stalled) {
+        fail({ErrorCode::NotConnected,
+              "no word from the server for " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) +
+                  " ms"});
+        return;
+      }
       ws_->send(signaling::serialize(signaling::Ping{}));
       schedule_ping();
     });
@@ -398,6 +429,8 @@ class ServerLink::Impl {
   std::size_t local_max_message_size_ = kMinMaxMessageSize;
   bool receive_paused_ = false;
   int redirects_ = 0;
+  bool refused_ = false;  // the server refused the join or sent us away
+  std::chrono::steady_clock::time_point last_heard_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
@@ -424,6 +457,14 @@ void ServerLink::set_receive_paused(bool paused) {
 
 void ServerLink::signal(const signaling::Message& message) {
   impl_->signal(message);
+}
+
+void ServerLink::send_ack(const signaling::DurableCounts& received) {
+  impl_->send_ack(received);
+}
+
+bool ServerLink::lost() const {
+  return impl_->lost();
 }
 
 void ServerLink::leave() {

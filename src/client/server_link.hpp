@@ -10,6 +10,7 @@
 // that thread from inside io.run(), never from inside a call into ServerLink. A callback
 // may call into the link but must not destroy it (post the destruction).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,16 @@ struct ServerLinkConfig {
   // Where the data connection's UDP socket binds; empty = the wildcard address of the
   // server's family.
   std::string local_address;
+  // Keep-alive: a `ping` this often; with a silence limit, the link is lost when nothing
+  // at all came from the server for that long (the server answers every ping).
+  std::chrono::milliseconds ping_interval{15000};
+  std::chrono::milliseconds silence_limit{0};  // 0: never
+  // After the call was up, a lost connection is re-established for this long (by
+  // client::CallTransport, with backoff); 0: a loss ends the call.
+  std::chrono::milliseconds reconnect_window{0};
+  // Join as a resumable participant (join.resumable), or resume a session (join.resume).
+  bool resumable = false;
+  std::optional<signaling::ResumeRequest> resume;
 };
 
 class ServerLink {
@@ -47,6 +58,11 @@ class ServerLink {
     std::function<void(const signaling::ParticipantLeft&)> participant_left;
     // One transport message from the server (frames stamped with their sender).
     std::function<void(ByteView)> data;
+    // Right before `data`, when that transport message came on a durable stream: its
+    // class (0 normal, 1 high), for the counts a resumable client acknowledges.
+    std::function<void(std::size_t durable_class)> durable_received;
+    // The server's `ack`: what it took in from us so far.
+    std::function<void(const signaling::DurableCounts&)> ack;
     // The server refused something after the join (with channel_id: frames of that
     // channel were not relayed).
     std::function<void(const signaling::ErrorReply&)> error;
@@ -83,6 +99,13 @@ class ServerLink {
   // An offer, answer or candidate for a peer (with `peer` set), through the server.
   // Dropped unless joined.
   void signal(const signaling::Message& message);
+
+  // `ack` with our counts (a resumable link, once joined).
+  void send_ack(const signaling::DurableCounts& received);
+
+  // After `closed`: true when the connection was lost (network, timeouts, the server
+  // gone), false when the server refused the join or sent us away (`disconnect`).
+  bool lost() const;
 
   // Sends `leave` and closes both connections. No callback runs after it.
   void leave();

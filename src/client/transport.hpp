@@ -34,6 +34,19 @@ class Transport {
     std::function<void(core::ParticipantId peer, ByteView)> peer_data;
     // Our frames now travel directly to `peer`, or (nullopt) through the server.
     std::function<void(std::optional<core::ParticipantId> peer)> path_changed;
+    // The connection to the server was lost after the call was up; the transport tries
+    // again (send() answers BUFFER_FULL meanwhile). `closed` follows if it gives up.
+    std::function<void(const Error&)> reconnecting;
+    // Admitted again after `reconnecting`; `connected` follows once the data connection
+    // is up. Resumed: the same participant, nothing lost either way (roster changes of
+    // the gap were reported as participant_joined/left before this). Not resumed: a new
+    // participant (joined.participant_id) in the call as `joined` lists it; what we had
+    // sent and the server had not confirmed is gone: `unconfirmed` DATA messages.
+    struct Rejoined {
+      bool resumed = false;
+      std::uint64_t unconfirmed = 0;
+    };
+    std::function<void(const signaling::Joined&, const Rejoined&)> rejoined;
   };
 
   virtual ~Transport() = default;

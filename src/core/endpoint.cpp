@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "core/path_switch.hpp"
 #include "core/routing.hpp"
 #include <string>
 
@@ -64,6 +65,43 @@ void DataChannelEndpoint::participant_left(ParticipantId id) {
   for (auto it = receivers_.lower_bound({id, 0}); it != receivers_.end() && it->first.first == id;) {
     close_receiver(it++, ReceiverCloseReason::ParticipantLeft);
   }
+}
+
+std::uint64_t DataChannelEndpoint::rejoin(ParticipantId self, const std::vector<Participant>& others,
+                                          TimePoint now) {
+  std::unordered_map<ParticipantId, Identity> old_identities;
+  std::vector<ParticipantId> old_ids;
+  roster_.for_each([&](const Participant& p) {
+    old_identities.emplace(p.id, p.identity);
+    old_ids.push_back(p.id);
+  });
+  while (!receivers_.empty()) close_receiver(receivers_.begin(), ReceiverCloseReason::ParticipantLeft);
+  for (ParticipantId id : old_ids) {
+    reassembler_.drop(id);
+    roster_.remove(id);  // one by one: the roster's version keeps growing
+  }
+  held_.clear();
+  held_bytes_ = 0;
+  departed_.clear();
+  self_ = self;
+  for (const Participant& p : others) roster_.add(p);
+  std::uint64_t dropped = 0;
+  if (carry_) {
+    if (carry_->first.reliability == Reliability::Durable) {
+      dropped += durable_messages_in(carry_->second);
+    }
+    carry_.reset();
+  }
+  const SenderChannel::Remap remap = [&](ParticipantId old) -> std::optional<ParticipantId> {
+    auto it = old_identities.find(old);
+    if (it == old_identities.end()) return std::nullopt;
+    const Participant* now_in = roster_.find(it->second);
+    if (now_in == nullptr || now_in->id == self_) return std::nullopt;
+    return now_in->id;
+  };
+  scheduler_.for_each_sender([&](SenderChannel& s) { dropped += s.rejoin(self, remap); });
+  (void)now;
+  return dropped;
 }
 
 Result<DataChannelEndpoint::SenderPtr> DataChannelEndpoint::create_sender(

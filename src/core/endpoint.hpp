@@ -74,6 +74,13 @@ class DataChannelEndpoint {
   const Roster& roster() const { return roster_; }
   void participant_joined(Participant participant, TimePoint now);
   void participant_left(ParticipantId id);
+  // Joined again as a new participant `self` with these others (the server lost the old
+  // session): every receiver closes (ParticipantLeft; new ones come as the others send
+  // again), senders keep their options and numbering and their queued messages are
+  // readdressed by identity (SenderChannel::rejoin). Returns the durable messages that
+  // were dropped: frames polled for the old connection and not sent, and messages
+  // that cannot be readdressed.
+  std::uint64_t rejoin(ParticipantId self, const std::vector<Participant>& others, TimePoint now);
 
   // Senders. Creating one on the channel id of an open sender closes that one first.
   Result<SenderPtr> create_sender(const SenderOptions& options, TimePoint now);

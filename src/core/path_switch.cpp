@@ -59,6 +59,23 @@ Result<DirectAck> decode_direct_ack(ByteView bytes) {
   return ack;
 }
 
+std::uint64_t durable_messages_in(ByteView transport_message) {
+  std::uint64_t count = 0;
+  ByteView rest = transport_message;
+  while (!rest.empty()) {
+    auto frame = decode_frame(rest);
+    if (!frame) break;
+    const FrameHeader& h = frame->header;
+    if (h.type == FrameType::Resent) {
+      count += durable_messages_in(split_resent_payload(frame->payload).message);
+    } else if (h.type == FrameType::Data && h.reliability == Reliability::Durable &&
+               (!h.fragmented || h.fragment_offset + frame->payload.size() >= h.message_size)) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 // ---- DirectSendLog ----
 
 void DirectSendLog::sent(Priority priority, ByteView message) {
@@ -90,6 +107,23 @@ Result<void> DirectSendLog::acknowledged(const DirectAck& ack) {
 
 std::size_t DirectSendLog::unacked_messages() const {
   return classes_[0].unacked.size() + classes_[1].unacked.size();
+}
+
+std::vector<std::pair<TrafficClass, Bytes>> DirectSendLog::unacked_copies() const {
+  std::vector<std::pair<TrafficClass, Bytes>> out;
+  out.reserve(unacked_messages());
+  for (std::size_t i = 0; i < kDurableClasses; ++i) {
+    for (const Bytes& message : classes_[i].unacked) out.emplace_back(durable_class(i), message);
+  }
+  return out;
+}
+
+std::uint64_t DirectSendLog::unacked_data_messages() const {
+  std::uint64_t count = 0;
+  for (const Class& c : classes_) {
+    for (const Bytes& message : c.unacked) count += durable_messages_in(message);
+  }
+  return count;
 }
 
 std::vector<std::pair<TrafficClass, Bytes>> DirectSendLog::take_resends(ParticipantId peer) {

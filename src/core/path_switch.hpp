@@ -65,6 +65,10 @@ inline constexpr std::size_t kDirectAckSize = 13;
 Bytes encode_direct_ack(const DirectAck& ack);
 Result<DirectAck> decode_direct_ack(ByteView bytes);
 
+// The DATA messages a transport message completes: unfragmented DATA frames and last
+// fragments, those inside RESENT frames included. What a lost transport message costs.
+std::uint64_t durable_messages_in(ByteView transport_message);
+
 // The sender's half: the durable direct messages the peer has not acknowledged yet.
 class DirectSendLog {
  public:
@@ -81,6 +85,13 @@ class DirectSendLog {
   // Leaving the direct path: a RESENT frame per unacknowledged message, in order per
   // class, each one transport message for the server path. Empties the log.
   std::vector<std::pair<TrafficClass, Bytes>> take_resends(ParticipantId peer);
+  // The unacknowledged messages as they were sent, in order per class; the log keeps them
+  // (the same log serves the server path, where a resumed connection gets them again
+  // as they were and the receiver's counts go on from its acknowledgement).
+  std::vector<std::pair<TrafficClass, Bytes>> unacked_copies() const;
+  // The DATA messages whose last fragment is among the unacknowledged transport messages
+  // (durable_messages_in each).
+  std::uint64_t unacked_data_messages() const;
 
  private:
   struct Class {

@@ -25,6 +25,13 @@ class FrameScheduler {
   // The earliest time a paced sender with queued data may send again.
   std::optional<TimePoint> next_wakeup(TimePoint now) const;
   bool idle() const;
+  // Every sender still scheduled (open ones, and closed ones that have not finished).
+  template <typename Fn>
+  void for_each_sender(Fn&& fn) const {
+    for (const auto& ring : rings_) {
+      for (const Flow& flow : ring) fn(*flow.sender);
+    }
+  }
 
  private:
   struct Flow {

@@ -1,6 +1,7 @@
 #include "core/sender_channel.hpp"
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "core/routing.hpp"
@@ -168,6 +169,49 @@ void SenderChannel::write_close_frames(Bytes& out) {
     }
   }
   if (!batch.empty()) encode_frame(h, batch, {}, out);
+}
+
+std::uint64_t SenderChannel::rejoin(ParticipantId self, const Remap& remap) {
+  self_ = self;
+  resolved_.reset();
+  resolved_version_ = ~std::uint64_t{0};
+  // Close notices go to whom the readdressed messages reach on the new session.
+  sent_to_.clear();
+  sent_to_everyone_ = false;
+  std::uint64_t dropped = 0;
+  std::map<const std::vector<ParticipantId>*, std::shared_ptr<const std::vector<ParticipantId>>>
+      readdressed;
+  std::deque<Queued> kept;
+  for (Queued& m : queue_) {
+    std::shared_ptr<const std::vector<ParticipantId>> to = m.to;
+    bool drop = m.sent > 0;  // its first fragments went to the old session
+    if (!drop && !to->empty()) {
+      auto [it, inserted] = readdressed.try_emplace(to.get());
+      if (inserted) {
+        std::vector<ParticipantId> ids;
+        for (ParticipantId id : *to) {
+          if (auto now = remap(id)) ids.push_back(*now);
+        }
+        if (!ids.empty()) it->second = std::make_shared<const std::vector<ParticipantId>>(ids);
+      }
+      to = it->second;
+      drop = !to;  // never "everyone" instead of nobody
+    }
+    if (drop) {
+      buffered_ -= m.data.size() - m.sent;
+      if (reliability_ == Reliability::Durable) ++dropped;
+      continue;
+    }
+    if (to->empty()) {
+      sent_to_everyone_ = true;
+    } else if (!sent_to_everyone_) {
+      sent_to_.insert(to->begin(), to->end());
+    }
+    m.to = std::move(to);
+    kept.push_back(std::move(m));
+  }
+  queue_ = std::move(kept);
+  return dropped;
 }
 
 }  // namespace switchboard::core

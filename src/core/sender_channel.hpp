@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -58,6 +59,14 @@ class SenderChannel {
   void restore_sequence(std::uint32_t next) { next_sequence_ = next; }
   // Stops accepting messages; queued ones still go, then the close notice.
   void close() { closed_ = true; }
+
+  // The call was joined again as a new participant `self` (a server that lost the old
+  // session): queued messages are readdressed by identity (`remap`: an old participant
+  // id to its new one, or nothing when that participant is not in the call now); a
+  // message partly handed to the old connection, and one left with no recipient, are
+  // dropped. Returns the durable messages dropped.
+  using Remap = std::function<std::optional<ParticipantId>(ParticipantId)>;
+  std::uint64_t rejoin(ParticipantId self, const Remap& remap);
 
   // For the scheduler.
   bool has_frame() const;

@@ -215,6 +215,8 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       r = set_uint(c.latency_target_ms, 3'600'000);
     } else if (key == "durable_queue_bytes") {
       r = set_uint(c.durable_queue_bytes, std::uint64_t{1} << 40);
+    } else if (key == "resume_grace_ms") {
+      r = set_uint(c.resume_grace_ms, 3'600'000);
     } else if (key == "max_participants_per_call") {
       r = set_uint(c.max_participants_per_call, signaling::kMaxParticipants);
     } else if (key == "max_calls") {
@@ -361,6 +363,7 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   if (o.join_timeout_s) c.join_timeout_s = *o.join_timeout_s;
   if (o.data_connect_timeout_s) c.data_connect_timeout_s = *o.data_connect_timeout_s;
   if (o.signaling_idle_timeout_s) c.signaling_idle_timeout_s = *o.signaling_idle_timeout_s;
+  if (o.resume_grace_ms) c.resume_grace_ms = *o.resume_grace_ms;
   if (o.stun_urls) c.stun_urls = *o.stun_urls;
   if (o.turn_urls) c.turn_urls = *o.turn_urls;
   if (o.turn_secret_file) {

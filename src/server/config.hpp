@@ -42,6 +42,9 @@ struct ServerConfig {
   std::uint32_t join_timeout_s = 10;               // WebSocket open to a successful join
   std::uint32_t data_connect_timeout_s = 15;       // answer to data channels up
   std::uint32_t signaling_idle_timeout_s = 60;     // clients ping every 15 s
+  // A resumable participant whose connection dies without `leave` is kept this long
+  // (others see no leave; messages to it wait in its durable queue); 0 = leave at once.
+  std::uint32_t resume_grace_ms = 30'000;
   std::vector<signaling::IceServer> ice_servers;
   // Handed to every client in `joined.iceServers` (see turn_credentials.hpp): the STUN
   // urls as one entry, the TURN urls with credentials minted per join as another.
@@ -84,6 +87,7 @@ struct ConfigOverrides {
   std::optional<std::uint32_t> join_timeout_s;
   std::optional<std::uint32_t> data_connect_timeout_s;
   std::optional<std::uint32_t> signaling_idle_timeout_s;
+  std::optional<std::uint32_t> resume_grace_ms;
   std::optional<std::vector<std::string>> stun_urls;
   std::optional<std::vector<std::string>> turn_urls;
   std::optional<std::string> turn_secret_file;

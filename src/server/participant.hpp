@@ -4,6 +4,7 @@
 // WebRTC connection to the server's UDP port, and what waits to be sent to it.
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,8 +13,10 @@
 
 #include "core/clock.hpp"
 #include "core/participant.hpp"
+#include "core/path_switch.hpp"
 #include "core/rate_limit.hpp"
 #include "server/recipient_queue.hpp"
+#include "signaling/messages.hpp"
 #include "webrtc/webrtc_connection.hpp"
 #include "webrtc/webrtc_server.hpp"
 
@@ -46,6 +49,21 @@ struct Participant {
   std::weak_ptr<SignalingSession> session;
   bool gone = false;  // left the call; pending callbacks must ignore it
   bool p2p = true;    // joined allowing a direct connection in a 1:1 call (`join.p2p`)
+
+  // Resuming (docs/protocol.md, "Reconnecting and resuming"), for a `resumable` join.
+  // Such a participant acknowledges what it takes in, and when its connection dies
+  // without `leave` it is suspended until `suspended_until` instead of leaving.
+  bool resumable = false;
+  std::string resume_token;
+  std::optional<core::TimePoint> suspended_until;  // set while suspended
+  // Durable transport messages taken in from it, per class; `acked` what it was told.
+  signaling::DurableCounts received{};
+  signaling::DurableCounts acked{};
+  bool ack_due = false;  // in the server's list of acknowledgements to send
+  // Durable transport messages sent to it and not acknowledged (copies), and, after a
+  // resume, those of them to send again before anything else.
+  core::DirectSendLog sent_log{0};
+  std::deque<std::pair<StreamIndex, Bytes>> replay;
 
   // The data path: set once the offer was answered; channels_open once SCTP is up and the
   // four negotiated channels exist.

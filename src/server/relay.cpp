@@ -390,6 +390,18 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
   Participant& r = *recipient;
   if (r.channels_open && r.connection) {
     while (r.connection->buffered_amount() < kSctpHighWater) {
+      // A resumed participant first gets what it had not acknowledged, as it was.
+      if (!r.replay.empty()) {
+        auto& [replay_stream, bytes] = r.replay.front();
+        if (auto sent = r.connection->send(replay_stream, bytes);
+            !sent && sent.error().code == ErrorCode::BufferFull) {
+          break;
+        }
+        r.replay.pop_front();
+        continue;
+      }
+      // A resumable participant's copies are bounded like its queue; its `ack` wakes it.
+      if (r.resumable && r.sent_log.unacked_bytes() >= config_.durable_queue_bytes) break;
       StreamIndex stream = 0;
       QueuedBatch* batch = r.queue.next(now, stream);
       if (batch == nullptr) break;
@@ -398,6 +410,9 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
       if (sent) {
         metrics_.relayed_messages += batch->messages;
         metrics_.relayed_bytes += batch->payload_bytes;
+        if (r.resumable && !is_lossy_stream(stream)) {
+          r.sent_log.sent(is_high_stream(stream) ? Priority::High : Priority::Normal, batch->data);
+        }
       } else if (is_lossy_stream(stream)) {
         metrics_.drop(DropReason::Latency, batch->messages);
       } else {
@@ -428,6 +443,8 @@ void Relay::drain(const std::shared_ptr<Participant>& recipient, core::TimePoint
 
 std::uint64_t Relay::discard(Participant& participant) {
   std::uint64_t messages = participant.queue.clear();
+  participant.replay.clear();
+  participant.sent_log = core::DirectSendLog(0);
   for (auto& batch : participant.batches) {
     messages += batch.messages;
     batch = OutgoingBatch{};

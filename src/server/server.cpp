@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "server/http_session.hpp"
@@ -23,6 +24,25 @@ namespace {
 
 // The server's rate-limit buckets hold this many seconds of the rate; the SDK's hold one.
 constexpr double kRateLimitBurstSeconds = 4.0;
+
+// Resuming: acknowledgements go at most this often per participant; a resumable client
+// pings every second, so signaling silent this long means its connection is gone.
+constexpr auto kAckDelay = std::chrono::milliseconds(50);
+constexpr auto kResumableSilence = std::chrono::seconds(5);
+constexpr auto kSweepInterval = std::chrono::milliseconds(500);
+constexpr std::size_t kMaxRevokedTokens = 10'000;
+
+std::string random_resume_token() {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
+}
 
 template <class... Ts>
 struct Overloaded : Ts... {
@@ -94,7 +114,9 @@ Server::Server(asio::io_context& io, ServerConfig config)
                      },
              }),
       shutdown_timer_(io),
-      accept_timer_(io) {}
+      accept_timer_(io),
+      ack_timer_(io),
+      sweep_timer_(io) {}
 
 Server::~Server() {
   alive_.reset();
@@ -166,6 +188,7 @@ Result<void> Server::start() {
     cluster_->start();
   }
   accept();
+  arm_sweep();
   return {};
 }
 
@@ -237,7 +260,9 @@ void Server::session_opened(const std::shared_ptr<SignalingSession>& session) {
 
 void Server::session_closed(SignalingSession& session) {
   if (metrics_.signaling_connections > 0) --metrics_.signaling_connections;
-  if (auto participant = std::move(session.participant)) leave(participant);
+  if (auto participant = std::move(session.participant)) {
+    lose(participant, "signaling connection closed");
+  }
   check_shutdown_done();
 }
 
@@ -288,6 +313,17 @@ void Server::handle_message(const std::shared_ptr<SignalingSession>& session,
                  [&](const signaling::Leave&) {
                    leave(participant);
                    session->close();
+                 },
+                 [&](const signaling::Ack& ack) {
+                   if (!participant->resumable) return;
+                   if (auto taken = participant->sent_log.acknowledged(
+                           core::DirectAck{0, ack.received});
+                       !taken) {
+                     spdlog::warn("#{} {}: {}", participant->id, participant->identity,
+                                  taken.error().message);
+                     return;
+                   }
+                   relay_.wake(participant);  // room for more unacknowledged messages
                  },
                  [&](const auto& other) {
                    metrics_.refuse(RefusalReason::BadMessage);
@@ -415,6 +451,7 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
   const auto* claims = &claims_ref;
   std::string display_name =
       join.display_name ? *join.display_name : (claims->name.empty() ? claims->sub : claims->name);
+  if (join.resume && resume(session, join, claims->sub, call_id)) return;
 
   // The same identity again: the newer connection wins.
   bool replaced = false;
@@ -466,27 +503,12 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
   std::shared_ptr<Participant> participant = std::move(*added);
   participant->session = session;
   session->participant = participant;
-
-  signaling::Joined joined;
-  joined.req = req;
-  joined.participant_id = participant->id;
-  joined.identity = participant->identity;
-  joined.display_name = participant->display_name;
-  joined.call = call.id;
-  for (const auto& p : call.roster.participants()) {
-    if (p.id != participant->id) joined.participants.push_back({p.id, p.identity, p.display_name});
+  if (join.resumable.value_or(false) && config_.resume_grace_ms > 0) {
+    participant->resume_token = random_resume_token();
+    participant->resumable = !participant->resume_token.empty();
+    if (participant->resumable) resume_tokens_[participant->resume_token] = participant;
   }
-  joined.ice_servers = ice_servers_for(config_, participant->identity, unix_now());
-  joined.max_message_size = static_cast<std::uint32_t>(config_.max_message_size);
-  if (config_.rate_limit_bytes_per_second > 0) {
-    joined.rate_limit_bytes_per_second =
-        static_cast<std::uint32_t>(config_.rate_limit_bytes_per_second);
-  }
-  if (config_.rate_limit_messages_per_second > 0) {
-    joined.rate_limit_messages_per_second =
-        static_cast<std::uint32_t>(config_.rate_limit_messages_per_second);
-  }
-  session->send(joined);
+  session->send(make_joined(*participant, call, req));
 
   const signaling::ParticipantJoined announcement{
       .req = {},
@@ -500,6 +522,163 @@ void Server::admit(const std::shared_ptr<SignalingSession>& session, const signa
   update_gauges();
   spdlog::info("call {}: {} joined as #{} ({} in the call)", call.id, participant->identity,
                participant->id, call.members.size());
+}
+
+signaling::Joined Server::make_joined(const Participant& participant, const Call& call,
+                                      const std::optional<std::string>& req) const {
+  signaling::Joined joined;
+  joined.req = req;
+  joined.participant_id = participant.id;
+  joined.identity = participant.identity;
+  joined.display_name = participant.display_name;
+  joined.call = call.id;
+  for (const auto& p : call.roster.participants()) {
+    if (p.id != participant.id) joined.participants.push_back({p.id, p.identity, p.display_name});
+  }
+  joined.ice_servers = ice_servers_for(config_, participant.identity, unix_now());
+  joined.max_message_size = static_cast<std::uint32_t>(config_.max_message_size);
+  if (config_.rate_limit_bytes_per_second > 0) {
+    joined.rate_limit_bytes_per_second =
+        static_cast<std::uint32_t>(config_.rate_limit_bytes_per_second);
+  }
+  if (config_.rate_limit_messages_per_second > 0) {
+    joined.rate_limit_messages_per_second =
+        static_cast<std::uint32_t>(config_.rate_limit_messages_per_second);
+  }
+  if (participant.resumable) {
+    joined.resume_token = participant.resume_token;
+    joined.resume_grace_ms = config_.resume_grace_ms;
+  }
+  return joined;
+}
+
+// ---- Resuming ----
+
+bool Server::resume(const std::shared_ptr<SignalingSession>& session, const signaling::Join& join,
+                    const std::string& identity, const std::string& call_id) {
+  if (auto revoked = revoked_tokens_.find(join.resume->token); revoked != revoked_tokens_.end()) {
+    session->send(signaling::Disconnect{.req = join.req, .reason = revoked->second});
+    session->close();
+    return true;
+  }
+  auto it = resume_tokens_.find(join.resume->token);
+  if (it == resume_tokens_.end()) return false;
+  std::shared_ptr<Participant> p = it->second.lock();
+  if (!p || p->gone || p->call == nullptr || p->call->id != call_id || p->identity != identity) {
+    return false;
+  }
+  // A connection the server has not yet noticed to be dead goes quietly: it is the same
+  // client, and the others see nothing.
+  if (auto old = p->session.lock()) {
+    if (old->participant == p) old->participant.reset();
+    old->close();
+  }
+  close_data_path(p);
+  p->suspended_until.reset();
+  p->session = session;
+  session->participant = p;
+  p->p2p = join.p2p.value_or(true);
+  // What the client took in is done with; the rest goes again, first, as it was.
+  if (auto taken = p->sent_log.acknowledged(core::DirectAck{0, join.resume->received}); !taken) {
+    spdlog::warn("#{} {} resumed claiming {}", p->id, p->identity, taken.error().message);
+  }
+  p->replay.clear();
+  for (auto& [cls, bytes] : p->sent_log.unacked_copies()) {
+    p->replay.emplace_back(static_cast<StreamIndex>(core::durable_class_index(cls.priority)),
+                           std::move(bytes));
+  }
+  p->acked = p->received;
+  signaling::Joined joined = make_joined(*p, *p->call, join.req);
+  joined.resumed = true;
+  joined.received = p->received;
+  session->send(joined);
+  spdlog::info("call {}: {} (#{}) resumed; {} durable transport messages to send again",
+               call_id, p->identity, p->id, p->replay.size());
+  pair_if_one_to_one(*p->call);
+  return true;
+}
+
+void Server::lose(const std::shared_ptr<Participant>& participant, const std::string& reason) {
+  if (participant->gone) return;
+  if (participant->resumable && !shutting_down_) {
+    suspend(participant, reason);
+  } else {
+    disconnect(participant, reason);
+  }
+}
+
+void Server::suspend(const std::shared_ptr<Participant>& p, const std::string& reason) {
+  if (p->gone || p->suspended_until) return;
+  if (auto session = p->session.lock()) {
+    if (session->participant == p) session->participant.reset();
+    session->close();
+  }
+  p->session.reset();
+  close_data_path(p);
+  p->suspended_until = core::Clock::now() + std::chrono::milliseconds(config_.resume_grace_ms);
+  spdlog::info("call {}: {} (#{}) lost its connection ({}); kept {} ms for it to resume",
+               p->call ? p->call->id : "-", p->identity, p->id, reason, config_.resume_grace_ms);
+}
+
+void Server::note_received(const std::shared_ptr<Participant>& p, StreamIndex stream) {
+  ++p->received[stream];
+  if (!p->ack_due) {
+    p->ack_due = true;
+    ack_due_.push_back(p);
+  }
+  if (ack_armed_) return;
+  ack_armed_ = true;
+  ack_timer_.expires_after(kAckDelay);
+  ack_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    ack_armed_ = false;
+    send_acks();
+  });
+}
+
+void Server::send_acks() {
+  for (const auto& weak : std::exchange(ack_due_, {})) {
+    auto p = weak.lock();
+    if (!p) continue;
+    p->ack_due = false;
+    if (p->gone || p->received == p->acked) continue;
+    auto session = p->session.lock();
+    if (!session) continue;  // suspended: its resume says what it missed
+    p->acked = p->received;
+    session->send(signaling::Ack{.req = {}, .received = p->received});
+  }
+}
+
+void Server::arm_sweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    sweep();
+    arm_sweep();
+  });
+}
+
+void Server::sweep() {
+  const core::TimePoint now = core::Clock::now();
+  const auto wall = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Participant>> expired;
+  std::vector<std::shared_ptr<Participant>> silent;
+  calls_.for_each_participant([&](const std::shared_ptr<Participant>& p) {
+    if (p->suspended_until) {
+      if (now >= *p->suspended_until) expired.push_back(p);
+      return;
+    }
+    if (!p->resumable) return;
+    if (auto s = p->session.lock(); s && wall - s->last_heard() > kResumableSilence) {
+      silent.push_back(p);
+    }
+  });
+  for (const auto& p : silent) suspend(p, "its signaling was silent for 5 s");
+  for (const auto& p : expired) {
+    spdlog::info("call {}: {} (#{}) did not resume within {} ms", p->call ? p->call->id : "-",
+                 p->identity, p->id, config_.resume_grace_ms);
+    leave(p);
+  }
 }
 
 void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
@@ -564,8 +743,12 @@ void Server::handle_offer(const std::shared_ptr<SignalingSession>& session,
           },
       .channel_opened = {},
       .message =
-          [this, raw](std::uint16_t stream, ByteView data, bool) {
-            if (stream < kStreamCount && !raw->gone) relay_.on_transport_message(*raw, data);
+          [this, raw, current](std::uint16_t stream, ByteView data, bool) {
+            if (stream >= kStreamCount || raw->gone) return;
+            if (raw->resumable && !is_lossy_stream(static_cast<StreamIndex>(stream))) {
+              if (auto p = current()) note_received(p, static_cast<StreamIndex>(stream));
+            }
+            relay_.on_transport_message(*raw, data);
           },
       .channel_closed = {},
       .buffered_amount_low =
@@ -650,6 +833,8 @@ void Server::pair_if_one_to_one(Call& call) {
   const auto& first = call.members.begin()->second;
   const auto& second = std::next(call.members.begin())->second;
   if (!first->p2p || !second->p2p) return;
+  // A suspended participant cannot connect; its resume pairs them again.
+  if (first->suspended_until || second->suspended_until) return;
   const std::uint32_t session = ++call.p2p_sessions;
   for (const auto& [me, peer] : {std::pair{first, second}, std::pair{second, first}}) {
     if (auto s = me->session.lock()) {
@@ -664,6 +849,8 @@ void Server::pair_if_one_to_one(Call& call) {
 void Server::leave(const std::shared_ptr<Participant>& participant, bool pair_remaining) {
   if (participant->gone) return;
   participant->gone = true;
+  if (!participant->resume_token.empty()) resume_tokens_.erase(participant->resume_token);
+  participant->suspended_until.reset();
   close_data_path(participant);
   relay_.discard(*participant);
   if (auto s = participant->session.lock()) {
@@ -693,6 +880,15 @@ void Server::leave(const std::shared_ptr<Participant>& participant, bool pair_re
 
 void Server::disconnect(const std::shared_ptr<Participant>& participant, const std::string& reason,
                         bool pair_remaining) {
+  if (participant->resumable && !participant->gone) {
+    if (revoked_tokens_.emplace(participant->resume_token, reason).second) {
+      revoked_order_.push_back(participant->resume_token);
+    }
+    if (revoked_order_.size() > kMaxRevokedTokens) {
+      revoked_tokens_.erase(revoked_order_.front());
+      revoked_order_.pop_front();
+    }
+  }
   auto session = participant->session.lock();
   if (session) session->send(signaling::Disconnect{.req = {}, .reason = reason});
   leave(participant, pair_remaining);
@@ -706,7 +902,7 @@ void Server::post_disconnect(const std::weak_ptr<Participant>& participant, std:
                auto p = participant.lock();
                if (!p || p->gone) return;
                spdlog::info("#{} {}: {}", p->id, p->identity, reason);
-               disconnect(p, reason);
+               lose(p, reason);
              });
 }
 

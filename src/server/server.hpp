@@ -5,10 +5,13 @@
 // them. One io_context thread runs all of it (docs/architecture.md).
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -85,6 +88,19 @@ class Server {
   void forward_to_peer(Participant& from, signaling::Message message, std::uint32_t peer,
                        const std::optional<std::string>& req);
   void finish_shutdown();
+  // Resuming (docs/protocol.md, "Reconnecting and resuming").
+  signaling::Joined make_joined(const Participant& participant, const Call& call,
+                                const std::optional<std::string>& req) const;
+  bool resume(const std::shared_ptr<SignalingSession>& session, const signaling::Join& join,
+              const std::string& identity, const std::string& call_id);
+  // The participant's connection died without `leave`: suspend it when it may resume,
+  // else disconnect it.
+  void lose(const std::shared_ptr<Participant>& participant, const std::string& reason);
+  void suspend(const std::shared_ptr<Participant>& participant, const std::string& reason);
+  void note_received(const std::shared_ptr<Participant>& participant, StreamIndex stream);
+  void send_acks();
+  void arm_sweep();
+  void sweep();
   void refuse(Participant& participant, ErrorCode code, std::uint16_t channel, std::string message);
   void update_gauges();
   void check_shutdown_done();
@@ -113,6 +129,20 @@ class Server {
   std::function<void()> shutdown_done_;
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer accept_timer_;
+  // Resume tokens of the resumable participants in calls (suspended ones included).
+  std::unordered_map<std::string, std::weak_ptr<Participant>> resume_tokens_;
+  // Tokens of participants the server sent away (slow consumer, replaced, shutting down)
+  // and why: resuming with one is answered with that `disconnect`, as the connection would
+  // have been had it been up. The oldest go first past kMaxRevokedTokens.
+  std::unordered_map<std::string, std::string> revoked_tokens_;
+  std::deque<std::string> revoked_order_;
+  // Participants that took in durable messages since their last `ack`, acknowledged
+  // together kAckDelay after the first.
+  std::vector<std::weak_ptr<Participant>> ack_due_;
+  boost::asio::steady_timer ack_timer_;
+  bool ack_armed_ = false;
+  // Ends grace periods and suspends resumable participants whose signaling went silent.
+  boost::asio::steady_timer sweep_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

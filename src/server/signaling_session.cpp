@@ -89,6 +89,7 @@ void SignalingSession::on_read(boost::system::error_code ec) {
     finish();
     return;
   }
+  last_heard_ = std::chrono::steady_clock::now();
   const bool message_done = ws_.is_message_done();
   if (discarding_ || close_requested_) {
     buffer_.clear();

@@ -4,6 +4,7 @@
 // 64 KiB and hands them to the Server; writes the Server's replies in order. Every failure
 // ends in a clean close of this connection only.
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -43,6 +44,8 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   // `error` (with the request's `req`), then close.
   void fail(ErrorCode code, std::string message, std::optional<std::string> req = std::nullopt);
   bool closing() const { return close_requested_ || finished_; }
+  // When the client last sent anything (a resumable client pings every second).
+  std::chrono::steady_clock::time_point last_heard() const { return last_heard_; }
 
   // Set once the join succeeded; cleared when the participant leaves.
   std::shared_ptr<Participant> participant;
@@ -74,6 +77,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   bool close_started_ = false;
   bool discarding_ = false;  // the current message is over the limit: skip its rest
   bool finished_ = false;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace switchboard::server

@@ -67,6 +67,45 @@ Result<std::optional<bool>> optional_bool(const json& object, const char* field)
   return std::optional<bool>{it->get<bool>()};
 }
 
+Result<DurableCounts> required_counts(const json& object, const char* field) {
+  const auto it = object.find(field);
+  if (it == object.end()) return field_error(field, "is missing");
+  DurableCounts counts{};
+  if (!it->is_array() || it->size() != counts.size()) {
+    return field_error(field, "must be an array of 2 integers in 0..4294967295");
+  }
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const json& n = (*it)[i];
+    if (!n.is_number_unsigned() ||
+        n.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+      return field_error(field, "must be an array of 2 integers in 0..4294967295");
+    }
+    counts[i] = static_cast<std::uint32_t>(n.get<std::uint64_t>());
+  }
+  return counts;
+}
+
+Result<std::optional<DurableCounts>> optional_counts(const json& object, const char* field) {
+  if (!object.contains(field)) return std::optional<DurableCounts>{};
+  auto counts = required_counts(object, field);
+  if (!counts) return std::move(counts).error();
+  return std::optional<DurableCounts>{*counts};
+}
+
+Result<std::optional<ResumeRequest>> optional_resume(const json& object) {
+  const auto it = object.find("resume");
+  if (it == object.end()) return std::optional<ResumeRequest>{};
+  if (!it->is_object()) return field_error("resume", "must be an object");
+  ResumeRequest resume;
+  auto token = required_string(*it, "token", kMaxReqSize, 1);
+  if (!token) return std::move(token).error();
+  resume.token = std::move(*token);
+  auto received = required_counts(*it, "received");
+  if (!received) return std::move(received).error();
+  resume.received = *received;
+  return std::optional<ResumeRequest>{std::move(resume)};
+}
+
 Result<ParticipantInfo> parse_participant(const json& object) {
   if (!object.is_object()) return field_error("participants", "must hold objects");
   ParticipantInfo info;
@@ -143,6 +182,12 @@ Result<Message> parse_body(std::string_view type, const json& object,
     if (!call) return std::move(call).error();
     if (*call && (*call)->empty()) return field_error("call", bound_text(1, kMaxCallIdSize));
     join.call = std::move(*call);
+    auto resumable = optional_bool(object, "resumable");
+    if (!resumable) return std::move(resumable).error();
+    join.resumable = *resumable;
+    auto resume = optional_resume(object);
+    if (!resume) return std::move(resume).error();
+    join.resume = std::move(*resume);
     return Message{std::move(join)};
   }
   if (type == "leave") return Message{Leave{std::move(req)}};
@@ -206,6 +251,19 @@ Result<Message> parse_body(std::string_view type, const json& object,
     auto rate_messages = optional_u32(object, "rateLimitMessagesPerSecond");
     if (!rate_messages) return std::move(rate_messages).error();
     joined.rate_limit_messages_per_second = *rate_messages;
+    auto resume_token = optional_string(object, "resumeToken", kMaxReqSize);
+    if (!resume_token) return std::move(resume_token).error();
+    joined.resume_token = std::move(*resume_token);
+    auto grace = optional_u32(object, "resumeGraceMs");
+    if (!grace) return std::move(grace).error();
+    joined.resume_grace_ms = *grace;
+    auto resumed = optional_bool(object, "resumed");
+    if (!resumed) return std::move(resumed).error();
+    joined.resumed = resumed->value_or(false);
+    auto received = optional_counts(object, "received");
+    if (!received) return std::move(received).error();
+    joined.received = *received;
+    if (joined.resumed && !joined.received) return field_error("received", "is missing");
     return Message{std::move(joined)};
   }
   if (type == "participant_joined") {
@@ -265,6 +323,11 @@ Result<Message> parse_body(std::string_view type, const json& object,
     p2p.offer = offer->value_or(false);
     return Message{std::move(p2p)};
   }
+  if (type == "ack") {
+    auto received = required_counts(object, "received");
+    if (!received) return std::move(received).error();
+    return Message{Ack{std::move(req), *received}};
+  }
   return field_error("type", "is not a known message type");
 }
 
@@ -283,6 +346,13 @@ void write_body(ordered_json& out, const Join& m) {
   if (m.display_name) out["displayName"] = *m.display_name;
   if (m.p2p) out["p2p"] = *m.p2p;
   if (m.call) out["call"] = *m.call;
+  if (m.resumable) out["resumable"] = *m.resumable;
+  if (m.resume) {
+    ordered_json resume = ordered_json::object();
+    resume["token"] = m.resume->token;
+    resume["received"] = m.resume->received;
+    out["resume"] = std::move(resume);
+  }
 }
 void write_body(ordered_json&, const Leave&) {}
 void write_body(ordered_json&, const Ping&) {}
@@ -326,6 +396,10 @@ void write_body(ordered_json& out, const Joined& m) {
   if (m.rate_limit_messages_per_second) {
     out["rateLimitMessagesPerSecond"] = *m.rate_limit_messages_per_second;
   }
+  if (m.resume_token) out["resumeToken"] = *m.resume_token;
+  if (m.resume_grace_ms) out["resumeGraceMs"] = *m.resume_grace_ms;
+  if (m.resumed) out["resumed"] = true;
+  if (m.received) out["received"] = *m.received;
 }
 void write_body(ordered_json& out, const ParticipantJoined& m) {
   out.update(participant_json(m.participant.participant_id, m.participant.identity,
@@ -351,6 +425,9 @@ void write_body(ordered_json& out, const P2p& m) {
   out["session"] = m.session;
   out["offer"] = m.offer;
 }
+void write_body(ordered_json& out, const Ack& m) {
+  out["received"] = m.received;
+}
 
 }  // namespace
 
@@ -368,7 +445,8 @@ std::string_view message_type(const Message& message) noexcept {
                                          "pong",
                                          "redirect",
                                          "disconnect",
-                                         "p2p"};
+                                         "p2p",
+                                         "ack"};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
 }

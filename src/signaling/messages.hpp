@@ -6,6 +6,7 @@
 // parse_message is a pure function from text to a message or an InvalidArgument error that
 // names the offending field; serialize is its inverse. Neither throws.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,6 +49,18 @@ struct IceServer {
 
 // Every message may carry `req`, a client's request id the server echoes in its reply.
 
+// Durable transport messages taken in per durable class (normal, high) on the server path,
+// counted since the participant joined (docs/protocol.md, "Reconnecting and resuming").
+using DurableCounts = std::array<std::uint32_t, 2>;
+
+// Picking up a session after the connection was lost: the token from `joined`, and what
+// this client took in from the server so far.
+struct ResumeRequest {
+  std::string token;
+  DurableCounts received{};
+  bool operator==(const ResumeRequest&) const = default;
+};
+
 // Client to server.
 struct Join {
   std::optional<std::string> req;
@@ -56,6 +69,10 @@ struct Join {
   std::optional<bool> p2p;
   // The call to join; absent = the token's `call` (which must not then be "*").
   std::optional<std::string> call;
+  // The client acknowledges durable messages (`ack`) and can resume: the server keeps it
+  // suspended for a grace period when its connection dies without `leave`.
+  std::optional<bool> resumable;
+  std::optional<ResumeRequest> resume;
   bool operator==(const Join&) const = default;
 };
 struct Leave {
@@ -104,6 +121,13 @@ struct Joined {
   // sends to it so that it fails early with TRAFFIC_LIMITED.
   std::optional<std::uint32_t> rate_limit_bytes_per_second;
   std::optional<std::uint32_t> rate_limit_messages_per_second;
+  // For a `resumable` join: the token that resumes this session, how long (ms) the server
+  // keeps it after the connection dies, and, when `resumed`, the session picked up again
+  // (same participant id) and what the server took in from this participant so far.
+  std::optional<std::string> resume_token;
+  std::optional<std::uint32_t> resume_grace_ms;
+  bool resumed = false;
+  std::optional<DurableCounts> received;
   bool operator==(const Joined&) const = default;
 };
 struct ParticipantJoined {
@@ -157,8 +181,16 @@ struct P2p {
   bool operator==(const P2p&) const = default;
 };
 
+// Both directions, between a resumable client and the server once joined: the durable
+// transport messages taken in so far on the server path, per class.
+struct Ack {
+  std::optional<std::string> req;
+  DurableCounts received{};
+  bool operator==(const Ack&) const = default;
+};
+
 using Message = std::variant<Join, Leave, Ping, Offer, Answer, Candidate, Joined, ParticipantJoined,
-                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect, P2p>;
+                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect, P2p, Ack>;
 
 // The `type` string of a message: "join", "participant_joined", ...
 std::string_view message_type(const Message& message) noexcept;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/endpoint.hpp"
 #include "core/frame.hpp"
 #include "core/path_switch.hpp"
 
@@ -287,6 +288,88 @@ TEST(PathSwitch, EveryMessageArrivesOnceAndInOrderAcrossRandomSwitches) {
       ASSERT_EQ(received[i], i) << "seed " << seed;
     }
   }
+}
+
+}  // namespace
+}  // namespace switchboard::core
+
+namespace switchboard::core {
+namespace {
+
+Bytes data_frame(std::uint32_t sequence, Reliability reliability, std::uint32_t size,
+                 std::uint32_t offset, std::uint32_t length) {
+  FrameHeader h;
+  h.type = FrameType::Data;
+  h.reliability = reliability;
+  h.channel_id = 1;
+  h.sequence = sequence;
+  h.message_size = size;
+  h.fragmented = size != length;
+  h.fragment_offset = offset;
+  Bytes out;
+  const Bytes payload(length, 7);
+  encode_frame(h, {}, payload, out);
+  return out;
+}
+
+TEST(DurableMessagesIn, CountsWholeMessagesAndLastFragmentsIncludingResentOnes) {
+  Bytes batch = data_frame(1, Reliability::Durable, 10, 0, 10);  // whole
+  put_bytes(batch, data_frame(2, Reliability::Durable, 20, 0, 10));   // first half: no
+  put_bytes(batch, data_frame(2, Reliability::Durable, 20, 10, 10));  // last half: yes
+  EXPECT_EQ(durable_messages_in(batch), 2U);
+  EXPECT_EQ(durable_messages_in(data_frame(3, Reliability::Lossy, 5, 0, 5)), 0U);
+  Bytes resent;
+  encode_resent_frame(1, Priority::Normal, 9, 0, batch, resent);
+  EXPECT_EQ(durable_messages_in(resent), 2U);
+}
+
+TEST(DirectSendLog, UnackedCopiesLeaveTheLogAsItWas) {
+  DirectSendLog log(0);
+  for (std::uint32_t i = 0; i < 3; ++i) log.sent(Priority::Normal, message(i));
+  log.sent(Priority::High, data_frame(1, Reliability::Durable, 4, 0, 4));
+  ASSERT_TRUE(log.acknowledged(DirectAck{0, {1, 0}}));
+  const auto copies = log.unacked_copies();
+  ASSERT_EQ(copies.size(), 3U);
+  EXPECT_EQ(number(copies[0].second), 1U);
+  EXPECT_EQ(number(copies[1].second), 2U);
+  EXPECT_EQ(copies[2].first.priority, Priority::High);
+  EXPECT_EQ(log.unacked_messages(), 3U);
+  EXPECT_EQ(log.unacked_data_messages(), 1U);  // only the DATA frame is a message
+  // The counts go on from the acknowledgement, copies or not.
+  ASSERT_TRUE(log.acknowledged(DirectAck{0, {3, 1}}));
+  EXPECT_EQ(log.unacked_messages(), 0U);
+}
+
+TEST(EndpointRejoin, ReaddressesQueuedMessagesByIdentityAndDropsWhatCannotGo) {
+  DataChannelEndpoint ep(1, EndpointConfig{});
+  const TimePoint now = Clock::now();
+  ep.participant_joined({1, "alice", ""}, now);
+  ep.participant_joined({2, "bob", ""}, now);
+  ep.participant_joined({3, "carol", ""}, now);
+  auto to_bob = ep.create_sender({.channelId = 10, .participants = {"bob"}}, now);
+  auto to_carol = ep.create_sender({.channelId = 11, .participants = {"carol"}}, now);
+  ASSERT_TRUE(to_bob && to_carol);
+  ASSERT_TRUE(ep.send(**to_bob, Bytes{1}));
+  ASSERT_TRUE(ep.send(**to_bob, Bytes{2}));
+  ASSERT_TRUE(ep.send(**to_carol, Bytes{3}));
+  // A new server: alice is 5, bob is 7, carol is gone.
+  const std::uint64_t dropped = ep.rejoin(5, {{5, "alice", ""}, {7, "bob", ""}}, now);
+  EXPECT_EQ(dropped, 1U);
+  EXPECT_EQ(ep.self(), 5U);
+  Bytes out;
+  ASSERT_TRUE(ep.poll(now, out, 65536));
+  ByteView rest(out);
+  std::vector<std::uint32_t> sequences;
+  while (!rest.empty()) {
+    auto frame = decode_frame(rest);
+    ASSERT_TRUE(frame);
+    ASSERT_EQ(frame->to.size(), 1U);
+    EXPECT_EQ(frame->to[0], 7U);
+    sequences.push_back(frame->header.sequence);
+  }
+  EXPECT_EQ(sequences, (std::vector<std::uint32_t>{1, 2}));
+  // Numbering carries on.
+  EXPECT_EQ(*ep.send(**to_bob, Bytes{4}), 3U);
 }
 
 }  // namespace

@@ -300,12 +300,21 @@ int Process::terminate() {
   return *status_;
 }
 
+void Process::kill(int signal) {
+  if (reap(false)) return;
+  ::kill(pid_, signal);
+  if (signal == SIGKILL) {
+    while (!reap(true)) {
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------- Server
 
 Server::Server() : Server(Options{}) {}
 
 Server::Server(Options options) {
-  std::vector<std::string> argv = {server_program(), "--port", "0"};
+  std::vector<std::string> argv = {server_program(), "--port", std::to_string(options.port)};
   if (options.dev) argv.emplace_back("--dev");
   argv.insert(argv.end(), options.flags.begin(), options.flags.end());
   const std::string log = fresh_log_path("server");

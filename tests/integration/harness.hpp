@@ -91,6 +91,8 @@ class Process {
   std::optional<int> wait_exit(Clock::time_point deadline);
   // SIGTERM, SIGKILL after 3 s; returns the exit status.
   int terminate();
+  // Sends `signal` (e.g. SIGKILL) and, for SIGKILL, waits until the child is reaped.
+  void kill(int signal);
 
  private:
   void read_loop();
@@ -118,6 +120,8 @@ class Server {
   struct Options {
     std::vector<std::string> flags;
     bool dev = true;
+    // 0: any free port.
+    std::uint16_t port = 0;
   };
   Server();
   explicit Server(Options options);

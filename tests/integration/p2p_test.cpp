@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.hpp"
+#include "netns.hpp"
 
 namespace switchboard::integration {
 namespace {
@@ -48,13 +49,6 @@ void expect_direct(Agent& agent, const std::string& peer,
     throw HarnessError(agent.user() + ": transport p2p names peer " + event.value("peer", "") +
                        ", not " + peer);
   }
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // switchboard_relayed_messages_total from the server's GET /metrics.
@@ -330,23 +324,6 @@ TEST_F(PeerToPeer, AThirdParticipantMovesTheCallToTheServerAndBackWithoutLossOrR
 
 // ------------------------------------------------------------------ network namespaces
 
-struct Namespaces {
-  std::string a;
-  std::string b;
-  std::string service_ip;
-  bool forward = false;  // S forwards between A and B (p2p-netns --forward)
-};
-
-// The namespaces scripts/p2p-netns made, from its environment.
-std::optional<Namespaces> namespaces_from_environment() {
-  const char* a = std::getenv("SWITCHBOARD_NETNS_A");
-  const char* b = std::getenv("SWITCHBOARD_NETNS_B");
-  const char* ip = std::getenv("SWITCHBOARD_NETNS_SERVICE_IP");
-  if (a == nullptr || b == nullptr || ip == nullptr) return std::nullopt;
-  const char* forward = std::getenv("SWITCHBOARD_NETNS_FORWARD");
-  return Namespaces{a, b, ip, forward != nullptr && std::string(forward) == "1"};
-}
-
 // Skips unless scripts/p2p-netns runs the test.
 class PeerToPeerNetns : public IntegrationTest {
  protected:
@@ -373,14 +350,6 @@ class PeerToPeerNetns : public IntegrationTest {
 
 constexpr const char* kTurnSecret = "switchboard-p2p-test-turn-secret";
 constexpr std::uint16_t kTurnPort = 3478;
-
-// posix_spawn does not search PATH.
-std::string find_ip() {
-  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (::access(path, X_OK) == 0) return path;
-  }
-  throw HarnessError("no ip command (iproute2)");
-}
 
 std::string find_turnserver() {
   if (const char* chosen = std::getenv("SWITCHBOARD_TURNSERVER")) return chosen;
@@ -456,39 +425,6 @@ class Coturn {
   std::unique_ptr<Process> process_;
 };
 
-// A server on the service address that admits tokens signed with a secret of this test
-// (--dev only binds loopback), with the given extra flags.
-struct NetnsCall {
-  NetnsCall(const Namespaces& ns, std::vector<std::string> extra_flags)
-      : secret_file(write_test_file("secret", "switchboard-p2p-integration-secret")),
-        server([&] {
-          Server::Options options{.flags = {"--bind", ns.service_ip, "--secret-file", secret_file},
-                                  .dev = false};
-          options.flags.insert(options.flags.end(), extra_flags.begin(), extra_flags.end());
-          return options;
-        }()),
-        call(unique_call_id()) {}
-
-  // An agent for `user` in namespace `ns`, with a token for this call.
-  std::unique_ptr<Agent> join(const std::string& ns, const std::string& user) {
-    const RunResult token =
-        run_cli({"token", "--user", user, "--call", call, "--secret-file", secret_file});
-    if (token.status != 0) throw HarnessError("switchboard token failed: " + token.out);
-    auto agent = std::make_unique<Agent>(
-        server, Agent::Options{.call = call,
-                               .user = user,
-                               .token = token.out,
-                               .p2p = true,
-                               .launcher = {find_ip(), "netns", "exec", ns}});
-    agent->expect_joined();
-    return agent;
-  }
-
-  std::string secret_file;
-  Server server;
-  std::string call;
-};
-
 TEST_F(PeerToPeerNetns, ClientsThatOnlyReachTurnGoDirectThroughTheRelay) {
   if (wrong_topology(false)) GTEST_SKIP();
   const Namespaces& ns = ns_;
@@ -551,21 +487,6 @@ TEST_F(PeerToPeerNetns, ClientsWithNoPathToEachOtherStayOnTheServer) {
   EXPECT_EQ(relayed_messages(netns.server), before + 2 * 1000 + 2);
   EXPECT_TRUE(alice->take_received(is_transport("p2p")).empty());
   EXPECT_TRUE(bob->take_received(is_transport("p2p")).empty());
-}
-
-// Runs nft (in the test's namespace, S) on `ruleset`; throws unless it succeeds.
-void apply_nft(const std::string& name, const std::string& ruleset) {
-  std::string nft;
-  for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"}) {
-    if (::access(path, X_OK) == 0) nft = path;
-  }
-  if (nft.empty()) throw HarnessError("no nft command (nftables)");
-  const std::string file = write_test_file(name + ".nft", ruleset);
-  const std::string log = test_log_dir() + "/" + name + ".log";
-  Process process({nft, "-f", file}, log);
-  process.close_stdin();
-  const auto status = process.wait_exit(Clock::now() + kWait);
-  if (status != 0) throw HarnessError("nft -f " + file + " failed: " + read_text(log));
 }
 
 // Counts the server's --trace-frames lines by their type= field.

@@ -351,9 +351,11 @@ TEST_F(Leave, EveryReceiverFedByTheLeaverClosesWithParticipantLeft) {
 }
 
 // A participant that vanishes without leaving (its process killed): the server notices
-// the closed connection, and the others' receivers of it close with participant_left.
+// the closed connection, keeps the participant for its grace period (it might resume,
+// docs/protocol.md "Reconnecting and resuming"; half a second here), and then the
+// others' receivers of it close with participant_left.
 TEST_F(Leave, ReceiversOfAParticipantWhoseAgentIsKilledCloseWithParticipantLeft) {
-  Server server;
+  Server server(Server::Options{.flags = {"--resume-grace-ms", "500"}});
   auto agents = join_call(server, unique_call_id(), {"alice", "bob", "carol"});
   Agent& alice = by_name(agents, "alice");
   const std::uint16_t channel = alice.create_sender({{"channelId", 610}});

@@ -22,8 +22,8 @@ void expect_invalid(std::string_view text, std::string_view field) {
 }
 
 TEST(SignalingMessage, EveryTypeRoundTrips) {
-  expect_round_trip(Join{"r1", "tok.en.sig", "Alice", true, std::nullopt});
-  expect_round_trip(Join{std::nullopt, "t", std::nullopt, std::nullopt, std::nullopt});
+  expect_round_trip(Join{"r1", "tok.en.sig", "Alice", true, std::nullopt, std::nullopt, std::nullopt});
+  expect_round_trip(Join{std::nullopt, "t", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   expect_round_trip(Leave{"r2"});
   expect_round_trip(Leave{});
   expect_round_trip(Ping{"r3"});
@@ -45,22 +45,22 @@ TEST(SignalingMessage, EveryTypeRoundTrips) {
        {{"turn:t.example.org:3478?transport=udp", "turns:t.example.org:5349"}, "user", "pass"}},
       262144,
       std::nullopt,
-      std::nullopt});
-  expect_round_trip(Joined{std::nullopt, 0, "a", "", "*", {}, {}, 0, std::nullopt, std::nullopt});
+      std::nullopt, std::nullopt, std::nullopt, false, std::nullopt});
+  expect_round_trip(Joined{std::nullopt, 0, "a", "", "*", {}, {}, 0, std::nullopt, std::nullopt, std::nullopt, std::nullopt, false, std::nullopt});
   expect_round_trip(ParticipantJoined{std::nullopt, {9, "dave", "Dave"}});
   expect_round_trip(ParticipantLeft{std::nullopt, 9, "dave"});
   expect_round_trip(ErrorReply{"r1", ErrorCode::Unauthorized, "access token rejected: expired", std::nullopt});
   expect_round_trip(ErrorReply{std::nullopt, ErrorCode::CallFull, "", std::nullopt});
   expect_round_trip(ErrorReply{std::nullopt, ErrorCode::ServerFull, "", std::nullopt});
   expect_round_trip(Redirect{std::nullopt, "wss://eu.example.org/v1/signal"});
-  expect_round_trip(Join{"r1", "t", std::nullopt, std::nullopt, "call-1"});
-  expect_round_trip(Joined{"r1", 1, "a", "", "c", {}, {}, 1024, 1000000, 5000});
+  expect_round_trip(Join{"r1", "t", std::nullopt, std::nullopt, "call-1", std::nullopt, std::nullopt});
+  expect_round_trip(Joined{"r1", 1, "a", "", "c", {}, {}, 1024, 1000000, 5000, std::nullopt, std::nullopt, false, std::nullopt});
   expect_round_trip(ErrorReply{std::nullopt, ErrorCode::TrafficLimited, "slow down", 10000});
   expect_round_trip(Disconnect{std::nullopt, "slow consumer"});
 }
 
 TEST(SignalingMessage, SerializesTheAdditionsForTheServer) {
-  EXPECT_EQ(serialize(Join{"r1", "tok", std::nullopt, std::nullopt, "c1"}),
+  EXPECT_EQ(serialize(Join{"r1", "tok", std::nullopt, std::nullopt, "c1", std::nullopt, std::nullopt}),
             R"({"type":"join","req":"r1","token":"tok","call":"c1"})");
   EXPECT_EQ(serialize(ErrorReply{std::nullopt, ErrorCode::TrafficLimited, "slow", 7}),
             R"({"type":"error","code":"TRAFFIC_LIMITED","message":"slow","channelId":7})");
@@ -99,7 +99,7 @@ TEST(SignalingMessage, ClientsMayReadServerMessagesLargerThanTheClientLimit) {
 }
 
 TEST(SignalingMessage, SerializesTheDocumentedWireNames) {
-  EXPECT_EQ(serialize(Join{"r1", "tok", "Alice", false, std::nullopt}),
+  EXPECT_EQ(serialize(Join{"r1", "tok", "Alice", false, std::nullopt, std::nullopt, std::nullopt}),
             R"({"type":"join","req":"r1","token":"tok","displayName":"Alice","p2p":false})");
   EXPECT_EQ(serialize(ParticipantLeft{std::nullopt, 9, "dave"}),
             R"({"type":"participant_left","participantId":9,"identity":"dave"})");
@@ -179,6 +179,42 @@ TEST(SignalingMessage, TooLongStringsAreRejected) {
   expect_invalid(R"({"type":"participant_left","participantId":1,"identity":")" + identity + "\"}",
                  "\"identity\"");
   expect_invalid(R"({"type":"participant_left","participantId":1,"identity":""})", "\"identity\"");
+}
+
+}  // namespace
+}  // namespace switchboard::signaling
+
+namespace switchboard::signaling {
+namespace {
+
+TEST(SignalingMessage, ResumingRoundTripsWithItsDocumentedNames) {
+  Join join{"j", "tok", std::nullopt, true, "c1", true, ResumeRequest{"abc", {1042, 3}}};
+  expect_round_trip(join);
+  EXPECT_EQ(serialize(join),
+            R"({"type":"join","req":"j","token":"tok","p2p":true,"call":"c1","resumable":true,)"
+            R"("resume":{"token":"abc","received":[1042,3]}})");
+  const Joined joined{"j",          3,     "alice",  "Alice",        "c1", {}, {}, 262144,
+                      std::nullopt, std::nullopt, "abc", 30000U, true, DurableCounts{977, 3}};
+  expect_round_trip(joined);
+  EXPECT_NE(serialize(joined).find(R"("resumeToken":"abc","resumeGraceMs":30000,"resumed":true,"received":[977,3])"),
+            std::string::npos)
+      << serialize(joined);
+  expect_round_trip(Ack{std::nullopt, {0, 4294967295U}});
+  EXPECT_EQ(serialize(Ack{std::nullopt, {5, 6}}), R"({"type":"ack","received":[5,6]})");
+}
+
+TEST(SignalingMessage, MalformedResumeFieldsAreRejectedByName) {
+  expect_invalid(R"({"type":"ack"})", "\"received\" is missing");
+  expect_invalid(R"({"type":"ack","received":[1]})", "\"received\"");
+  expect_invalid(R"({"type":"ack","received":[1,-2]})", "\"received\"");
+  expect_invalid(R"({"type":"ack","received":[1,4294967296]})", "\"received\"");
+  expect_invalid(R"({"type":"join","token":"t","resume":{"received":[1,2]}})", "\"token\"");
+  expect_invalid(R"({"type":"join","token":"t","resume":"x"})", "\"resume\"");
+  expect_invalid(R"({"type":"join","token":"t","resumable":1})", "\"resumable\"");
+  expect_invalid(
+      R"({"type":"joined","participantId":1,"identity":"a","displayName":"","call":"c",)"
+      R"("participants":[],"iceServers":[],"maxMessageSize":1,"resumed":true})",
+      "\"received\" is missing");
 }
 
 }  // namespace

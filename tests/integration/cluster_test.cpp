@@ -141,8 +141,13 @@ bool eventually(const std::function<bool()>& predicate, std::chrono::millisecond
   return true;
 }
 
-std::unique_ptr<Agent> join_via(Server& node, const std::string& call, const std::string& user) {
-  auto agent = std::make_unique<Agent>(node, call, user);
+// Agents that give up at once when their node dies (print `disconnected`).
+const std::vector<std::string> kNoReconnect = {"--reconnect-timeout", "0"};
+
+std::unique_ptr<Agent> join_via(Server& node, const std::string& call, const std::string& user,
+                                std::vector<std::string> extra_args = {}) {
+  auto agent = std::make_unique<Agent>(
+      node, Agent::Options{.call = call, .user = user, .extra_args = std::move(extra_args)});
   agent->expect_joined();
   return agent;
 }
@@ -271,9 +276,10 @@ TEST_F(Cluster, RedisRestartNodesKeepTheirCallsRefuseNewOnesThenRegisterAgain) {
   everyone_hears_everyone(late, "new");
 }
 
-// The cluster's half of a node's death, without the SDK's reconnection: the dead node's
-// placements expire with its registration, so fresh participants of its calls get the
-// calls placed again on a live node within 15 s; the other calls go on untouched.
+// The cluster's half of a node's death, without the SDK's reconnection (agents with
+// --reconnect-timeout 0): the dead node's placements expire with its registration, so
+// fresh participants of its calls get the calls placed again on a live node within 15 s;
+// the other calls go on untouched.
 TEST_F(Cluster, NodeKilledNewJoinsOfItsCallsArePlacedOnTheOthersWithin15s) {
   Nodes nodes(3);
   struct Pair {
@@ -283,8 +289,10 @@ TEST_F(Cluster, NodeKilledNewJoinsOfItsCallsArePlacedOnTheOthersWithin15s) {
   std::vector<Pair> pairs(6);
   for (std::size_t c = 0; c < pairs.size(); ++c) {
     pairs[c].call = unique_call_id("c" + std::to_string(c));
-    pairs[c].agents.push_back(join_via(nodes[c % 2], pairs[c].call, "a" + std::to_string(c)));
-    pairs[c].agents.push_back(join_via(nodes[(c + 1) % 2], pairs[c].call, "b" + std::to_string(c)));
+    pairs[c].agents.push_back(
+        join_via(nodes[c % 2], pairs[c].call, "a" + std::to_string(c), kNoReconnect));
+    pairs[c].agents.push_back(
+        join_via(nodes[(c + 1) % 2], pairs[c].call, "b" + std::to_string(c), kNoReconnect));
   }
   const auto status = cluster_status(nodes.redis);
   std::vector<std::size_t> doomed, kept;
@@ -327,10 +335,10 @@ TEST_F(Cluster, NodeKilledNewJoinsOfItsCallsArePlacedOnTheOthersWithin15s) {
   }
 }
 
-// PENDING: needs the SDK's automatic reconnection (rejoin after the connection is lost,
-// senders re-created), which is not on main yet; disabled so that it is never counted as
-// passing. Enable it (drop DISABLED_) once `switchboard agent` reconnects by itself.
-TEST_F(Cluster, DISABLED_NodeKilledItsCallsComeBackOnTheOthersWithin15sOthersNeverNotice) {
+// A node dies: the agents of its calls reconnect by themselves (docs/protocol.md,
+// "Reconnecting and resuming") through the node they first came in by, which places the
+// call again.
+TEST_F(Cluster, NodeKilledItsCallsComeBackOnTheOthersWithin15sOthersNeverNotice) {
   Nodes nodes(3);
   // Six calls of two, every participant entering through n0 or n1: placement puts two calls
   // on each node (least loaded; ties stay where asked).

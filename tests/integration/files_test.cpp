@@ -29,6 +29,15 @@ Server::Options unlimited_server() {
   return Server::Options{.flags = {"--rate-limit-bytes", "0", "--rate-limit-messages", "0"}};
 }
 
+// The same, for tests that kill a participant's process and wait for the others to see it
+// leave: the server keeps such a participant for its resume grace period (docs/protocol.md,
+// "Reconnecting and resuming"), half a second here instead of 30.
+Server::Options unlimited_server_short_grace() {
+  Server::Options options = unlimited_server();
+  options.flags.insert(options.flags.end(), {"--resume-grace-ms", "500"});
+  return options;
+}
+
 class Files : public IntegrationTest {
  protected:
   void SetUp() override {
@@ -321,7 +330,7 @@ TEST_F(Files, AReceiverKilledMidTransferResumesFromItsPartialFile) {
 }
 
 TEST_F(Files, ASenderKilledMidTransferAndRestartedResumesTheReceiversPartialFile) {
-  Server server(unlimited_server());
+  Server server(unlimited_server_short_grace());
   const auto call = unique_call_id();
   const auto file = make_file("again.bin", k200MB, 11);
   const auto in = dir_ / "in";
@@ -407,7 +416,7 @@ void send_chunks(Agent& agent, const std::string& id, const std::string& bytes, 
 // and SHA-256, whether it kept the transfer in memory or finds the partial file on disk
 // after a restart, and otherwise starts from byte 0.
 TEST_F(Files, AReofferOfAnIdWithOtherBytesStartsAgainInMemoryAndFromDisk) {
-  Server server(unlimited_server());
+  Server server(unlimited_server_short_grace());
   const auto call = unique_call_id();
   const auto in = dir_ / "in";
   auto bob = start_receiver(server, call, "bob", in, false);

@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
   CLI::App app{"switchboard-server: relays DataChannel messages between the participants of calls"};
   ConfigOverrides o;
   std::string config_file, bind, public_ip, secret_file, trace_frames, log_level, web_root;
+  std::string tls_cert, tls_key;
   std::uint16_t port = 0;
   std::size_t max_message_size = 0, durable_queue_bytes = 0, max_participants = 0;
   std::uint64_t rate_bytes = 0, rate_messages = 0;
@@ -124,6 +125,11 @@ int run(int argc, char** argv) {
   auto* public_url_opt = app.add_option(
       "--public-url", public_url,
       "URL other nodes redirect this node's callers to (default ws://PUBLIC_IP:PORT)");
+  auto* tls_cert_opt =
+      app.add_option("--tls-cert", tls_cert,
+                     "PEM certificate chain: the TCP port then speaks only TLS (https://, wss://)");
+  auto* tls_key_opt =
+      app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert (unencrypted)");
   auto* ll_opt = app.add_option("--log-level", log_level,
                                 "trace, debug, info, warn, error, critical, off (default info)");
   try {
@@ -162,6 +168,8 @@ int run(int argc, char** argv) {
   if (*redis_opt) o.redis = redis;
   if (*node_id_opt) o.node_id = node_id;
   if (*public_url_opt) o.public_url = public_url;
+  if (*tls_cert_opt) o.tls_cert = tls_cert;
+  if (*tls_key_opt) o.tls_key = tls_key;
 
   std::optional<std::string> env_secret;
   if (const char* s = std::getenv("SWITCHBOARD_SECRET")) env_secret = s;
@@ -203,14 +211,14 @@ int run(int argc, char** argv) {
     std::cerr << "switchboard-server: " << started.error().message << "\n";
     return 1;
   }
-  std::printf("switchboard-server listening on %s:%u (tcp+udp)\n", config->bind.c_str(),
-              static_cast<unsigned>(server.port()));
+  std::printf("switchboard-server listening on %s:%u (%s+udp)\n", config->bind.c_str(),
+              static_cast<unsigned>(server.port()), server.tls() ? "tls" : "tcp");
   std::fflush(stdout);
   if (std::error_code ec;
       !config->web_root.empty() && std::filesystem::is_directory(config->web_root, ec)) {
     const bool v6 = config->bind.find(':') != std::string::npos;
-    spdlog::info("demo app at http://{}{}{}:{}/ (web root {})", v6 ? "[" : "", config->bind,
-                 v6 ? "]" : "", server.port(), config->web_root);
+    spdlog::info("demo app at {}://{}{}{}:{}/ (web root {})", server.tls() ? "https" : "http",
+                 v6 ? "[" : "", config->bind, v6 ? "]" : "", server.port(), config->web_root);
   }
 
   io.run();

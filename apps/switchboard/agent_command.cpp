@@ -355,6 +355,7 @@ int run_agent(const AgentArgs& args) {
   auto client = std::make_unique<CallClient>();
   JoinOptions options;
   options.displayName = p.display_name;
+  options.caFile = p.ca_file;
   options.p2p = args.p2p == "auto";
   options.e2ee = std::move(e2ee);
   options.reconnectTimeout =

@@ -138,6 +138,7 @@ int run_chat(const ChatArgs& chat_args) {
   auto client = std::make_unique<CallClient>();
   JoinOptions options;
   options.displayName = args.display_name;
+  options.caFile = args.ca_file;
   auto joined = client->join(args.server, args.call, *token, options);
   if (!joined) {
     std::cerr << "switchboard chat: cannot join " << args.call << ": "

@@ -72,6 +72,7 @@ std::shared_ptr<Call> join(CallClient& client, const CommonArgs& args, std::stri
   }
   JoinOptions options;
   options.displayName = p.display_name;
+  options.caFile = p.ca_file;
   options.p2p = args.p2p == "auto";
   auto joined = client.join(p.server, p.call, *token, options);
   if (!joined) {

@@ -17,10 +17,13 @@ struct ParticipantArgs {
   std::string token;
   bool dev = false;
   std::string display_name;
+  std::string ca_file;
 };
 
 inline void add_participant_options(CLI::App& cmd, ParticipantArgs& args) {
-  cmd.add_option("--server", args.server, "Server base URL, e.g. ws://127.0.0.1:8480")->required();
+  cmd.add_option("--server", args.server,
+                 "Server base URL, e.g. ws://127.0.0.1:8480 or wss://host (TLS)")
+      ->required();
   cmd.add_option("--call", args.call, "Call id")->required();
   cmd.add_option("--user", args.user, "Participant identity")->required();
   auto* token = cmd.add_option("--token", args.token, "Access token (see `switchboard token`)");
@@ -28,6 +31,9 @@ inline void add_participant_options(CLI::App& cmd, ParticipantArgs& args) {
                "Mint a one-hour token with the development secret (server run with --dev)")
       ->excludes(token);
   cmd.add_option("--display-name", args.display_name, "Display name shown to the others");
+  cmd.add_option("--ca-file", args.ca_file,
+                 "wss://: trust only the certificate authorities in this PEM file (default: the "
+                 "system's)");
 }
 
 }  // namespace switchboard::cli

@@ -57,6 +57,10 @@ struct JoinOptions {
   // receiver's onError gets DECRYPTION_FAILED and the message is dropped). Each sender's
   // maxMessageSizeInBytes() is kE2eeOverhead smaller. Absent: messages travel as given.
   std::optional<E2eeKeys> e2ee;
+  // A wss:// server's certificate must verify, chain and host name; it is checked against
+  // the system's trusted authorities, or only against those in this PEM file (a private
+  // CA). A certificate that does not verify fails the join with TLS_VERIFICATION_FAILED.
+  std::string caFile;
 };
 
 // How this participant's messages travel right now.
@@ -151,12 +155,15 @@ class CallClient {
   CallClient(const CallClient&) = delete;
   CallClient& operator=(const CallClient&) = delete;
 
-  // Joins `callId` on the server at `server` ("ws://host:port"), admitted by the access
+  // Joins `callId` on the server at `server` ("ws://host:port", or "wss://host[:port]" for
+  // a server with TLS; see JoinOptions::caFile), admitted by the access
   // token. Returns once the server accepted us and the data connection is up, so a
   // sender created right after reaches the participants listed in participants().
   // Errors: UNAUTHORIZED (token missing, forged, expired or for another call),
-  // CALL_FULL, NOT_CONNECTED (server unreachable, timeout), INVALID_ARGUMENT (bad URL, or
-  // E2EE keys derived from a passphrase for another call).
+  // CALL_FULL, NOT_CONNECTED (server unreachable, timeout), TLS_VERIFICATION_FAILED (the
+  // wss:// server's certificate is untrusted, expired or for another name),
+  // INVALID_ARGUMENT (bad URL, unreadable caFile, or E2EE keys derived from a passphrase
+  // for another call).
   Result<std::shared_ptr<Call>> join(std::string_view server, std::string_view callId,
                                      std::string_view token, const JoinOptions& options = {});
 

@@ -29,6 +29,10 @@ enum class ErrorCode : std::uint8_t {
   // The server hosts as many calls as it is configured for: a join that would start
   // another is refused. Joining an existing call still works; try again later.
   ServerFull,
+  // A wss:// server's certificate did not verify: not signed by a trusted authority (the
+  // system's, or JoinOptions::caFile), expired, or not for the host name in the URL. The
+  // join fails; retrying will not help until the certificate or the trust changes.
+  TlsVerificationFailed,
 };
 
 // "INVALID_ARGUMENT", "SENDER_CLOSED", ...

@@ -48,6 +48,7 @@ Result<std::shared_ptr<Call>> CallClient::join(std::string_view server, std::str
   if (!options.displayName.empty()) config.display_name = options.displayName;
   config.p2p = options.p2p;
   config.reconnect_window = options.reconnectTimeout;
+  config.ca_file = options.caFile;
   auto call = Call::Impl::join(*impl_->loop, client::call_transport(), std::move(config),
                                options.timeout, {}, options.e2ee);
   if (!call) return std::move(call).error();

@@ -69,7 +69,7 @@ class ServerLink::Impl {
             .closed = [this](const Error& e) { fail(e); },
         },
         signaling::kMaxServerMessageSize);
-    ws_->connect(*url, kConnectTimeout);
+    ws_->connect(*url, kConnectTimeout, TlsSettings{.ca_file = config_.ca_file});
   }
 
   Result<void> send(core::TrafficClass cls, ByteView message) {

@@ -27,11 +27,13 @@
 namespace switchboard::client {
 
 struct ServerLinkConfig {
-  std::string url;    // "ws://host:port" (the link appends /v1/signal) or a full ws:// URL
+  std::string url;    // "ws://host:port" (the link appends /v1/signal), wss://, or a full URL
   std::string call;   // the call id
   std::string token;  // the access token
   std::optional<std::string> display_name;
   bool p2p = true;
+  // wss://: PEM file of the authorities trusted instead of the system's (empty = system).
+  std::string ca_file;
   // Where the data connection's UDP socket binds; empty = the wildcard address of the
   // server's family.
   std::string local_address;

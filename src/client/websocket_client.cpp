@@ -4,9 +4,14 @@
 #include <deque>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include "client/tls_client.hpp"
+#include "signaling/stream.hpp"
 
 namespace switchboard::client {
 namespace {
@@ -22,19 +27,20 @@ constexpr auto kCloseTimeout = std::chrono::seconds(3);
 }  // namespace
 
 Result<WebSocketUrl> parse_websocket_url(std::string_view url) {
-  constexpr std::string_view kScheme = "ws://";
-  if (url.size() < kScheme.size() || url.substr(0, kScheme.size()) != kScheme) {
-    if (url.substr(0, 6) == "wss://") {
-      return Error{ErrorCode::InvalidArgument,
-                   "wss:// URLs are not supported: use ws:// (or a TLS-terminating proxy)"};
-    }
+  WebSocketUrl out;
+  std::string_view rest;
+  if (url.starts_with("ws://")) {
+    rest = url.substr(5);
+  } else if (url.starts_with("wss://")) {
+    rest = url.substr(6);
+    out.tls = true;
+    out.port = 443;
+  } else {
     return Error{ErrorCode::InvalidArgument,
-                 "the server URL must start with ws:// (got '" + std::string(url) + "')"};
+                 "the server URL must start with ws:// or wss:// (got '" + std::string(url) + "')"};
   }
-  std::string_view rest = url.substr(kScheme.size());
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  WebSocketUrl out;
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
@@ -74,16 +80,21 @@ Result<WebSocketUrl> parse_websocket_url(std::string_view url) {
 
 struct WebSocketClient::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io, Callbacks cb, std::size_t max_message_size)
-      : resolver(io), ws(io), timer(io), callbacks(std::move(cb)) {
-    ws.read_message_max(max_message_size);
-  }
+      : io(io),
+        resolver(io),
+        timer(io),
+        callbacks(std::move(cb)),
+        max_message_size(max_message_size) {}
 
+  asio::io_context& io;
   tcp::resolver resolver;
-  websocket::stream<beast::tcp_stream> ws;
+  std::unique_ptr<asio::ssl::context> tls_context;         // wss://; outlives `ws`
+  std::optional<websocket::stream<signaling::Stream>> ws;  // from connect() on
   asio::steady_timer timer;
   beast::flat_buffer buffer;
   std::deque<std::string> queue;
   Callbacks callbacks;
+  std::size_t max_message_size;
   std::string host_header;
   std::string target;
   std::optional<asio::ip::address> remote;
@@ -94,10 +105,16 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
   bool silenced = false;       // no more callbacks
   bool finished = false;       // the connection is over
 
-  void connect(const WebSocketUrl& url, std::chrono::steady_clock::duration timeout) {
+  void connect(const WebSocketUrl& url, std::chrono::steady_clock::duration timeout,
+               const TlsSettings& tls) {
     const bool v6_literal = url.host.find(':') != std::string::npos;
     host_header = (v6_literal ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
     target = url.target;
+    if (auto made = make_stream(url, tls); !made) {
+      // Reported from the loop, as every other failure is.
+      asio::post(io, [s = shared_from_this(), error = std::move(made).error()] { s->fail(error); });
+      return;
+    }
     timer.expires_after(timeout);
     timer.async_wait([s = shared_from_this()](boost::system::error_code ec) {
       if (ec || s->open || s->finished) return;
@@ -117,8 +134,23 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
                            });
   }
 
+  Result<void> make_stream(const WebSocketUrl& url, const TlsSettings& tls) {
+    if (!url.tls) {
+      ws.emplace(signaling::Stream(beast::tcp_stream(io)));
+    } else {
+      auto context = client_tls_context(tls.ca_file);
+      if (!context) return context.error();
+      tls_context = std::move(*context);
+      ws.emplace(signaling::Stream(signaling::Stream::Tls(beast::tcp_stream(io), *tls_context)));
+      auto named = expect_server_name(*ws->next_layer().tls(), url.host);
+      if (!named) return named;
+    }
+    ws->read_message_max(max_message_size);
+    return {};
+  }
+
   void connect_to(const tcp::resolver::results_type& found) {
-    beast::get_lowest_layer(ws).async_connect(
+    ws->next_layer().tcp().async_connect(
         found, [s = shared_from_this()](boost::system::error_code ec, const tcp::endpoint& at) {
           if (s->finished) return;
           if (ec) {
@@ -128,41 +160,59 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
           }
           s->remote = at.address();
           boost::system::error_code ignored;
-          beast::get_lowest_layer(s->ws).socket().set_option(tcp::no_delay(true), ignored);
+          s->ws->next_layer().socket().set_option(tcp::no_delay(true), ignored);
           websocket::stream_base::timeout timeouts{};
           timeouts.handshake_timeout = std::chrono::seconds(10);
           timeouts.idle_timeout = websocket::stream_base::none();
           timeouts.keep_alive_pings = false;
-          s->ws.set_option(timeouts);
+          s->ws->set_option(timeouts);
+          if (s->ws->next_layer().tls() != nullptr) {
+            s->tls_handshake();
+          } else {
+            s->handshake();
+          }
+        });
+  }
+
+  // Bounded by the connect timer.
+  void tls_handshake() {
+    ws->next_layer().tls()->async_handshake(
+        asio::ssl::stream_base::client, [s = shared_from_this()](boost::system::error_code ec) {
+          if (s->finished) return;
+          if (ec) {
+            s->fail(tls_failure(*s->ws->next_layer().tls(), s->host_header, ec));
+            return;
+          }
           s->handshake();
         });
   }
 
   void handshake() {
-    ws.async_handshake(host_header, target, [s = shared_from_this()](boost::system::error_code ec) {
-      if (s->finished) return;
-      if (ec) {
-        s->fail({ErrorCode::NotConnected, "WebSocket handshake with " + s->host_header + s->target +
-                                              " failed: " + ec.message()});
-        return;
-      }
-      s->open = true;
-      s->timer.cancel();
-      s->ws.text(true);
-      s->read();
-      if (!s->writing) s->write_next();
-      if (!s->silenced && s->callbacks.opened) s->callbacks.opened();
-    });
+    ws->async_handshake(
+        host_header, target, [s = shared_from_this()](boost::system::error_code ec) {
+          if (s->finished) return;
+          if (ec) {
+            s->fail({ErrorCode::NotConnected, "WebSocket handshake with " + s->host_header +
+                                                  s->target + " failed: " + ec.message()});
+            return;
+          }
+          s->open = true;
+          s->timer.cancel();
+          s->ws->text(true);
+          s->read();
+          if (!s->writing) s->write_next();
+          if (!s->silenced && s->callbacks.opened) s->callbacks.opened();
+        });
   }
 
   void read() {
-    ws.async_read(buffer, [s = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    ws->async_read(buffer, [s = shared_from_this()](boost::system::error_code ec, std::size_t) {
       if (s->finished) return;
       if (ec) {
         std::string why;
         if (ec == websocket::error::closed) {
           why = "the server closed the signaling connection";
-          const auto& reason = s->ws.reason().reason;
+          const auto& reason = s->ws->reason().reason;
           if (!reason.empty()) why += ": " + std::string(reason.data(), reason.size());
         } else {
           why = "the signaling connection broke: " + ec.message();
@@ -185,8 +235,8 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
       return;
     }
     writing = true;
-    ws.async_write(asio::buffer(queue.front()), [s = shared_from_this()](
-                                                    boost::system::error_code ec, std::size_t) {
+    ws->async_write(asio::buffer(queue.front()), [s = shared_from_this()](
+                                                     boost::system::error_code ec, std::size_t) {
       if (s->finished) return;
       if (ec) {
         s->fail({ErrorCode::NotConnected, "the signaling connection broke: " + ec.message()});
@@ -204,8 +254,8 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
     timer.async_wait([s = shared_from_this()](boost::system::error_code ec) {
       if (!ec) s->shut();
     });
-    ws.async_close(websocket::close_code::normal,
-                   [s = shared_from_this()](boost::system::error_code) { s->shut(); });
+    ws->async_close(websocket::close_code::normal,
+                    [s = shared_from_this()](boost::system::error_code) { s->shut(); });
   }
 
   // Ends the connection without a word.
@@ -218,7 +268,7 @@ struct WebSocketClient::State : std::enable_shared_from_this<State> {
     } catch (const boost::system::system_error&) {  // nothing was waiting
     }
     boost::system::error_code ignored;
-    beast::get_lowest_layer(ws).socket().close(ignored);
+    if (ws) ws->next_layer().socket().close(ignored);
   }
 
   void fail(const Error& error) {
@@ -244,9 +294,9 @@ WebSocketClient::~WebSocketClient() {
   state_->callbacks = {};
 }
 
-void WebSocketClient::connect(const WebSocketUrl& url,
-                              std::chrono::steady_clock::duration timeout) {
-  state_->connect(url, timeout);
+void WebSocketClient::connect(const WebSocketUrl& url, std::chrono::steady_clock::duration timeout,
+                              const TlsSettings& tls) {
+  state_->connect(url, timeout, tls);
 }
 
 void WebSocketClient::send(std::string text) {

@@ -1,8 +1,9 @@
 #pragma once
 
-// A small WebSocket client for the signaling connection (RFC 6455 over plain TCP, via
-// Beast): connect and handshake to ws://host:port/path, a queue of text messages to send,
-// a read loop that hands over each text message, and a clean close.
+// A small WebSocket client for the signaling connection (RFC 6455 via Beast, over plain
+// TCP or over TLS with the server's certificate verified, tls_client.hpp): connect and
+// handshake to ws://host:port/path or wss://..., a queue of text messages to send, a read
+// loop that hands over each text message, and a clean close.
 //
 // Runs on the io_context's thread; not thread-safe. Callbacks run from the loop, never
 // from inside a call into this class; they may call into it but must not destroy it.
@@ -24,13 +25,20 @@
 namespace switchboard::client {
 
 struct WebSocketUrl {
-  std::string host;  // a name or an address, without brackets
-  std::uint16_t port = 80;
+  bool tls = false;          // wss://
+  std::string host;          // a name or an address, without brackets
+  std::uint16_t port = 80;   // 443 for wss:// without a port
   std::string target = "/";  // path and query
 };
 
-// "ws://host[:port][/path]"; IPv6 hosts in brackets. wss:// is refused (not supported).
+// "ws://host[:port][/path]" or "wss://..."; IPv6 hosts in brackets.
 Result<WebSocketUrl> parse_websocket_url(std::string_view url);
+
+struct TlsSettings {
+  // PEM file of the authorities trusted for wss:// instead of the system's; empty = the
+  // system's trust store.
+  std::string ca_file;
+};
 
 class WebSocketClient {
  public:
@@ -47,10 +55,12 @@ class WebSocketClient {
   WebSocketClient(const WebSocketClient&) = delete;
   WebSocketClient& operator=(const WebSocketClient&) = delete;
 
-  // Resolves, connects and handshakes; `closed` (NotConnected) if that takes longer than
-  // `timeout`. Call once.
+  // Resolves, connects and handshakes (TLS first for wss://); `closed` (NotConnected) if
+  // that takes longer than `timeout`, TLS_VERIFICATION_FAILED if the server's certificate
+  // does not verify, INVALID_ARGUMENT for an unreadable CA file. Call once.
   void connect(const WebSocketUrl& url,
-               std::chrono::steady_clock::duration timeout = std::chrono::seconds(10));
+               std::chrono::steady_clock::duration timeout = std::chrono::seconds(10),
+               const TlsSettings& tls = {});
 
   // Queues one text message; sent in order once open. Ignored after close().
   void send(std::string text);

@@ -6,7 +6,7 @@
 namespace switchboard {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 17> kNames{{
     {ErrorCode::InvalidArgument, "INVALID_ARGUMENT"},
     {ErrorCode::InvalidChannelId, "INVALID_CHANNEL_ID"},
     {ErrorCode::NoAvailableChannelId, "NO_AVAILABLE_CHANNEL_ID"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames{{
     {ErrorCode::Internal, "INTERNAL"},
     {ErrorCode::DecryptionFailed, "DECRYPTION_FAILED"},
     {ErrorCode::ServerFull, "SERVER_FULL"},
+    {ErrorCode::TlsVerificationFailed, "TLS_VERIFICATION_FAILED"},
 }};
 
 }  // namespace

@@ -265,6 +265,10 @@ Result<void> apply_json(const json& doc, ServerConfig& c) {
       r = set_string(c.node_id);
     } else if (key == "public_url") {
       r = set_string(c.public_url);
+    } else if (key == "tls_cert") {
+      r = set_string(c.tls_cert);
+    } else if (key == "tls_key") {
+      r = set_string(c.tls_key);
     } else {
       return invalid("unknown config key '" + key + "'");
     }
@@ -377,6 +381,8 @@ Result<ServerConfig> resolve_config(const ConfigOverrides& o,
   if (o.redis) c.redis = *o.redis;
   if (o.node_id) c.node_id = *o.node_id;
   if (o.public_url) c.public_url = *o.public_url;
+  if (o.tls_cert) c.tls_cert = *o.tls_cert;
+  if (o.tls_key) c.tls_key = *o.tls_key;
   if (c.secret.empty() && env_secret && !env_secret->empty()) c.secret = std::move(*env_secret);
   auto r = validate(c);
   if (!r) return r.error();
@@ -410,6 +416,11 @@ Result<void> validate(ServerConfig& c) {
     return invalid(
         "no token secret: pass --secret-file FILE or set SWITCHBOARD_SECRET (or use "
         "--dev on a loopback address for development)");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return invalid(
+        "TLS needs both a certificate and its key: give --tls-cert and --tls-key "
+        "(tls_cert and tls_key), or neither for plain TCP");
   }
   if (c.max_message_size < 1 || c.max_message_size > kLargestMaxMessageSize) {
     return invalid("max_message_size must be 1.." + std::to_string(kLargestMaxMessageSize) +

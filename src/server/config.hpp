@@ -62,6 +62,9 @@ struct ServerConfig {
   std::string redis;       // redis://HOST:PORT[/DB]
   std::string node_id;     // required with redis
   std::string public_url;  // handed to redirected clients; empty = ws://public_ip:port
+  // PEM files; both set = the TCP port speaks only TLS (https://, wss://). Both or neither.
+  std::string tls_cert;  // the server's certificate, then any intermediates
+  std::string tls_key;   // its private key, unencrypted
 };
 
 // What the command line (or a test) sets; unset fields keep the file's or default value.
@@ -97,6 +100,8 @@ struct ConfigOverrides {
   std::optional<std::string> redis;
   std::optional<std::string> node_id;
   std::optional<std::string> public_url;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
 };
 
 enum class ConfigFormat : std::uint8_t { Toml, Json };

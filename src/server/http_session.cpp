@@ -91,9 +91,8 @@ void web_file(const Request& request, std::string_view path, const ServerConfig&
 
 }  // namespace
 
-HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, Server& server,
-                         std::weak_ptr<bool> server_alive)
-    : stream_(std::move(socket)), server_(server), server_alive_(std::move(server_alive)) {}
+HttpSession::HttpSession(signaling::Stream stream, Server& server, std::weak_ptr<bool> server_alive)
+    : stream_(std::move(stream)), server_(server), server_alive_(std::move(server_alive)) {}
 
 void HttpSession::read() {
   parser_.emplace();
@@ -123,8 +122,7 @@ void HttpSession::on_read(beast::error_code ec) {
       split_target(std::string_view(request.target().data(), request.target().size()));
 
   if (beast::websocket::is_upgrade(request) && path == "/v1/signal" && !server_.shutting_down()) {
-    auto session =
-        std::make_shared<SignalingSession>(stream_.release_socket(), server_, server_alive_);
+    auto session = std::make_shared<SignalingSession>(std::move(stream_), server_, server_alive_);
     session->source = std::move(source);
     session->start(std::move(request));
     return;

@@ -8,13 +8,12 @@
 #include <memory>
 #include <optional>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "server/address_limits.hpp"
+#include "signaling/stream.hpp"
 
 namespace switchboard::server {
 
@@ -22,8 +21,8 @@ class Server;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket socket, Server& server,
-              std::weak_ptr<bool> server_alive);
+  // `stream`: plain TCP, or TLS with its handshake done (tls_handshake.hpp).
+  HttpSession(signaling::Stream stream, Server& server, std::weak_ptr<bool> server_alive);
   void start() { read(); }
 
   // The connection's place in its address's count; passed on to the WebSocket session.
@@ -35,7 +34,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void write(const std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>>&
                  response);
 
-  boost::beast::tcp_stream stream_;
+  signaling::Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Server& server_;

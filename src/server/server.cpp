@@ -10,6 +10,8 @@
 
 #include "server/http_session.hpp"
 #include "server/signaling_session.hpp"
+#include "server/tls_context.hpp"
+#include "server/tls_handshake.hpp"
 #include "server/turn_credentials.hpp"
 #include "signaling/token.hpp"
 #include "webrtc/negotiation.hpp"
@@ -17,6 +19,7 @@
 namespace switchboard::server {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 using asio::ip::tcp;
 using asio::ip::udp;
 
@@ -97,8 +100,8 @@ Server::Server(asio::io_context& io, ServerConfig config)
       webrtc_(std::make_unique<webrtc::WebRtcServer>(io)),
       calls_(config_.max_participants_per_call),
       address_limits_(std::make_shared<AddressLimits>(config_.max_connections_per_address,
-                                                       config_.join_rate_per_address,
-                                                       config_.join_burst_per_address)),
+                                                      config_.join_rate_per_address,
+                                                      config_.join_burst_per_address)),
       relay_(io, config_, metrics_, nullptr,
              Relay::Hooks{
                  .refuse =
@@ -126,6 +129,11 @@ Result<void> Server::start() {
   auto certificate = webrtc::Certificate::generate();
   if (!certificate) return certificate.error();
   certificate_ = *certificate;
+  if (!config_.tls_cert.empty()) {
+    auto tls = make_tls_context(config_.tls_cert, config_.tls_key);
+    if (!tls) return tls.error();
+    tls_ = std::move(*tls);
+  }
   if (!config_.trace_frames.empty()) {
     auto trace = FrameTrace::open(config_.trace_frames);
     if (!trace) return trace.error();
@@ -180,9 +188,9 @@ Result<void> Server::start() {
     if (!redis) return redis.error();
     ClusterConfig cluster{.redis = *redis,
                           .node_id = config_.node_id,
-                          .public_url = config_.public_url.empty()
-                                            ? "ws://" + public_address_.to_string()
-                                            : config_.public_url};
+                          .public_url = config_.public_url.empty() ? (tls_ ? "wss://" : "ws://") +
+                                                                         public_address_.to_string()
+                                                                   : config_.public_url};
     cluster_ =
         std::make_unique<ClusterNode>(io_, std::move(cluster), [this] { return cluster_state(); });
     cluster_->start();
@@ -211,9 +219,7 @@ void Server::accept() {
         return;
       }
       socket.set_option(tcp::no_delay(true), ignored);
-      auto session = std::make_shared<HttpSession>(std::move(socket), *this, alive_);
-      session->source = std::move(slot);
-      session->start();
+      serve(std::move(socket), std::move(slot));
     } else if (ec == asio::error::operation_aborted) {
       return;
     } else {
@@ -227,6 +233,25 @@ void Server::accept() {
     }
     accept();
   });
+}
+
+void Server::serve(tcp::socket socket, std::unique_ptr<AddressLimits::Slot> slot) {
+  if (!tls_) {
+    auto session = std::make_shared<HttpSession>(
+        signaling::Stream(beast::tcp_stream(std::move(socket))), *this, alive_);
+    session->source = std::move(slot);
+    session->start();
+    return;
+  }
+  // The connection counts against its address from the start of its handshake.
+  auto held = std::make_shared<std::unique_ptr<AddressLimits::Slot>>(std::move(slot));
+  accept_tls(std::move(socket), tls_,
+             [this, alive = std::weak_ptr<bool>(alive_), held](signaling::Stream stream) {
+               if (alive.expired() || shutting_down_) return;
+               auto session = std::make_shared<HttpSession>(std::move(stream), *this, alive_);
+               session->source = std::move(*held);
+               session->start();
+             });
 }
 
 std::string Server::metrics_text() const {
@@ -374,8 +399,8 @@ void Server::handle_join(const std::shared_ptr<SignalingSession>& session, signa
     return;
   }
   // Before the token's signature is checked: that is the work a flood would cost.
-  if (session->source && !address_limits_->admit_join(session->source->address(),
-                                                      core::Clock::now())) {
+  if (session->source &&
+      !address_limits_->admit_join(session->source->address(), core::Clock::now())) {
     metrics_.refuse(RefusalReason::JoinRate);
     session->fail(ErrorCode::TrafficLimited,
                   "too many join attempts from " + session->source->address() + " (over " +

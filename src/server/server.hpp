@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/address_limits.hpp"
@@ -41,8 +42,11 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds the TCP and UDP ports and starts accepting. Port 0 picks one free for both.
+  // With tls_cert and tls_key, reads them first (INVALID_ARGUMENT naming a bad file).
   Result<void> start();
   std::uint16_t port() const { return port_; }
+  // The TCP port speaks TLS (https://, wss://).
+  bool tls() const { return tls_ != nullptr; }
   const ServerConfig& config() const { return config_; }
   const Metrics& metrics() const { return metrics_; }
   std::string metrics_text() const;
@@ -62,6 +66,8 @@ class Server {
 
  private:
   void accept();
+  // HTTP on the socket, after the TLS handshake when the port speaks TLS.
+  void serve(boost::asio::ip::tcp::socket socket, std::unique_ptr<AddressLimits::Slot> slot);
   void handle_join(const std::shared_ptr<SignalingSession>& session, signaling::Join join);
   // In a cluster, a join of a call not running here asks Redis where it lives first:
   // here (admit), elsewhere (`redirect`), or nowhere for now (refused).
@@ -113,6 +119,7 @@ class Server {
   Metrics metrics_;
   std::unique_ptr<FrameTrace> trace_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain TCP
   std::unique_ptr<webrtc::WebRtcServer> webrtc_;
   std::shared_ptr<const webrtc::Certificate> certificate_;
   CallRegistry calls_;

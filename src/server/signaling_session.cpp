@@ -21,9 +21,9 @@ constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr std::size_t kMaxOutboxBytes = std::size_t{16} * 1024 * 1024;
 }  // namespace
 
-SignalingSession::SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
+SignalingSession::SignalingSession(signaling::Stream stream, Server& server,
                                    std::weak_ptr<bool> server_alive)
-    : ws_(std::move(socket)),
+    : ws_(std::move(stream)),
       join_timer_(ws_.get_executor()),
       server_(server),
       server_alive_(std::move(server_alive)) {}

@@ -13,13 +13,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "server/address_limits.hpp"
 #include "signaling/messages.hpp"
+#include "signaling/stream.hpp"
 
 namespace switchboard::server {
 
@@ -30,8 +30,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  SignalingSession(boost::asio::ip::tcp::socket socket, Server& server,
-                   std::weak_ptr<bool> server_alive);
+  SignalingSession(signaling::Stream stream, Server& server, std::weak_ptr<bool> server_alive);
 
   // Completes the WebSocket handshake for `request` (an upgrade to /v1/signal).
   void start(Request request);
@@ -40,7 +39,8 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   void send(const signaling::Message& message);
   // Closes once everything queued is written, with `code` (1000 normal, 1009 too big, ...).
   // Nothing read after this is handled.
-  void close(boost::beast::websocket::close_code code = boost::beast::websocket::close_code::normal);
+  void close(
+      boost::beast::websocket::close_code code = boost::beast::websocket::close_code::normal);
   // `error` (with the request's `req`), then close.
   void fail(ErrorCode code, std::string message, std::optional<std::string> req = std::nullopt);
   bool closing() const { return close_requested_ || finished_; }
@@ -63,7 +63,7 @@ class SignalingSession : public std::enable_shared_from_this<SignalingSession> {
   void start_close();
   void finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<signaling::Stream> ws_;
   Request request_;  // the upgrade request, kept until the handshake completes
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer join_timer_;

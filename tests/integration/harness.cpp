@@ -320,13 +320,15 @@ Server::Server(Options options) {
   const std::string log = fresh_log_path("server");
   process_ = std::make_unique<Process>(argv, log);
 
-  static const std::regex ready(R"(switchboard-server listening on ([^ ]+):(\d+) \(tcp\+udp\))");
+  static const std::regex ready(
+      R"(switchboard-server listening on ([^ ]+):(\d+) \((tcp|tls)\+udp\))");
   const auto deadline = Clock::now() + kWait;
   while (auto line = process_->read_line(deadline)) {
     std::smatch match;
     if (std::regex_search(line->text, match, ready)) {
       host_ = match[1].str();
       port_ = static_cast<std::uint16_t>(std::stoul(match[2].str()));
+      tls_ = match[3].str() == "tls";
       break;
     }
   }
@@ -342,7 +344,7 @@ Server::Server(Options options) {
 }
 
 std::string Server::url() const {
-  return "ws://" + host_ + ":" + std::to_string(port_);
+  return (tls_ ? "wss://" : "ws://") + host_ + ":" + std::to_string(port_);
 }
 
 // ---------------------------------------------------------------------------- Agent

@@ -129,7 +129,7 @@ class Server {
   std::uint16_t port() const { return port_; }
   // The address it listens on, as it printed it (127.0.0.1 unless --bind said otherwise).
   const std::string& host() const { return host_; }
-  // ws://HOST:PORT (ws://127.0.0.1:PORT by default)
+  // ws://HOST:PORT (ws://127.0.0.1:PORT by default); wss:// when it speaks TLS.
   std::string url() const;
   Process& process() { return *process_; }
 
@@ -137,6 +137,7 @@ class Server {
   std::unique_ptr<Process> process_;
   std::string host_;
   std::uint16_t port_ = 0;
+  bool tls_ = false;
 };
 
 // One `switchboard agent` process: one participant of one call.

@@ -6,7 +6,13 @@ export * as core from './core/index.js';
 // The client: joining calls, senders and receivers.
 export { CallClient, type JoinOptions } from './client/callClient.js';
 export { Call } from './client/call.js';
-export type { CallEvents, ParticipantInfo, TransportInfo } from './client/callEngine.js';
+export type {
+  CallEvents,
+  ConnectionState,
+  ConnectionStateChangedEvent,
+  ParticipantInfo,
+  TransportInfo,
+} from './client/callEngine.js';
 export {
   DataChannelFeature,
   DataChannelReceiver,

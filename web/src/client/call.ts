@@ -1,7 +1,7 @@
 // A call the participant has joined (ACS: Call): who is in it, which path our messages
 // take, and call.dataChannel for senders and receivers. A face over the CallEngine.
 
-import type { CallEngine, CallEvents, ParticipantInfo, TransportInfo } from './callEngine.js';
+import type { CallEngine, CallEvents, ConnectionState, ParticipantInfo, TransportInfo } from './callEngine.js';
 import type { DataChannelFeature } from './dataChannel.js';
 import type { E2eeKeys } from './e2eeKeys.js';
 
@@ -26,9 +26,15 @@ export class Call {
   get transport(): TransportInfo {
     return { ...this.engine.transportInfo };
   }
-  // False once left or disconnected.
+  // False once left or disconnected, and while reconnecting.
   get connected(): boolean {
     return this.engine.connected;
+  }
+  // The connection to the server: 'connected', 'reconnecting' (lost; joining again by
+  // itself, see JoinOptions.reconnectTimeout and the `connectionStateChanged` event), or
+  // 'disconnected' (left, cut off, or reconnecting gave up).
+  get connectionState(): ConnectionState {
+    return this.engine.connectionState;
   }
   get dataChannel(): DataChannelFeature {
     return this.engine.feature;

@@ -7,6 +7,9 @@
 //   - senders' waiting sendMessage calls are admitted, in order, as their queues drain;
 //   - the client-side rate limit holds sends on the server path to the server's limit;
 //   - leave() lets queued data go for up to 2 s, then sends `leave`;
+//   - while the transport reconnects, the flush waits (messages queue in their senders),
+//     and a rejoin that was not resumed rebuilds the roster and readdresses the senders
+//     (DataChannelEndpoint.rejoin), as src/client/call_impl.cpp does;
 //   - with end-to-end encryption, every message waits in its sender's line while it is
 //     sealed (WebCrypto is asynchronous), one at a time per sender, with the sequence
 //     number it will get; the endpoint opens what arrives, in order per receiver.
@@ -16,12 +19,13 @@
 
 import { DataChannelEndpoint } from '../core/endpoint.js';
 import { SwitchboardError } from '../core/errors.js';
+import { durableMessagesIn } from '../core/pathSwitch.js';
 import { LARGEST_MAX_MESSAGE_SIZE, type Identity, type ParticipantId, type SenderOptions } from '../core/options.js';
 import { RateLimit } from '../core/rateLimit.js';
 import type { ReceiverChannel } from '../core/receiverChannel.js';
 import type { SenderChannel } from '../core/senderChannel.js';
 import type { TrafficClass } from '../core/trafficClass.js';
-import { CallTransport } from './callTransport.js';
+import { CallTransport, type Rejoined, type TransportConfig } from './callTransport.js';
 import { E2eeCipher } from './e2eeCipher.js';
 import { E2eeKeys } from './e2eeKeys.js';
 import {
@@ -31,7 +35,6 @@ import {
   type DataChannelHost,
 } from './dataChannel.js';
 import { Emitter } from './emitter.js';
-import type { ServerLinkConfig } from './serverLink.js';
 import type { ErrorMessage, JoinedMessage, ParticipantEntry, ParticipantLeftMessage } from './signaling.js';
 
 const MAX_TRANSPORT_MESSAGE = 64 * 1024;
@@ -49,13 +52,38 @@ export interface TransportInfo {
   peer?: ParticipantInfo;  // p2p: the other participant
 }
 
+// The call's connection to the server (C++ ConnectionState).
+export type ConnectionState = 'connected' | 'reconnecting' | 'disconnected';
+
+// What `connectionStateChanged` says (C++ ConnectionStateChangedEvent).
+export interface ConnectionStateChangedEvent {
+  state: ConnectionState;
+  // reconnecting and disconnected: what happened.
+  reason?: SwitchboardError;
+  // connected after reconnecting. Resumed: the server had kept this participant's session,
+  // so identity, senders and receivers carried on and no durable message was lost or
+  // duplicated either way. Not resumed: the call was joined afresh (the server restarted or
+  // the grace period ran out): the others' receivers closed (new ones come as they send
+  // again), the senders carry on (same channel ids, options, recipients, numbering), and
+  // durable messages may have been lost in the gap, both ways.
+  resumed: boolean;
+  // Not resumed: the durable messages this participant had sent that the server had not
+  // confirmed taking in; they are lost. (A server that crashed may also have lost messages
+  // it had confirmed but not yet delivered.)
+  unconfirmedMessageCount: number;
+}
+
 export type CallEvents = {
   participantJoined: [participant: ParticipantInfo];
   participantLeft: [participant: ParticipantInfo];
   // Our own messages changed path: direct to the peer, or through the server.
   transportChanged: [transport: TransportInfo];
-  // The call is over without leave(): the server disconnected us or a connection failed.
+  // The call is over without leave(): the server disconnected us, or the connection failed
+  // and reconnecting gave up (or JoinOptions.reconnectTimeout is 0).
   disconnected: [error: SwitchboardError];
+  // reconnecting (the connection to the server was lost; joining again, messages queue
+  // meanwhile), connected again (resumed or not), disconnected.
+  connectionStateChanged: [event: ConnectionStateChangedEvent];
 };
 
 type State = 'joining' | 'connected' | 'disconnected' | 'leaving' | 'left';
@@ -84,6 +112,10 @@ export class CallEngine implements DataChannelHost {
   private toldTransport: TransportInfo = { mode: 'server' };  // what transportChanged last said
 
   private state: State = 'joining';
+  // Connected, but the transport is joining again (its `reconnecting`).
+  private reconnecting = false;
+  // What `connected` reports after a rejoin.
+  private reconnected: ConnectionStateChangedEvent | undefined;
   private readonly transport: CallTransport;
   private transportUp = false;
   private endpoint: DataChannelEndpoint | undefined;
@@ -106,13 +138,15 @@ export class CallEngine implements DataChannelHost {
   private e2eeKeys: E2eeKeys | undefined;
   private cipher: E2eeCipher | undefined;  // once joined with e2ee
 
-  constructor(config: ServerLinkConfig, e2ee?: E2eeKeys) {
+  constructor(config: TransportConfig, e2ee?: E2eeKeys) {
     this.callId = config.callId;
     this.e2eeKeys = e2ee;
     this.feature = new DataChannelFeature(this);
     this.transport = new CallTransport(config, {
       joined: (j) => this.onJoined(j),
       connected: () => this.onConnected(),
+      reconnecting: (e) => this.onReconnecting(e),
+      rejoined: (j, r) => this.onRejoined(j, r),
       participantJoined: (p) => this.onParticipantJoined(p),
       participantLeft: (l) => this.onParticipantLeft(l),
       data: (d) => this.onData(undefined, d),
@@ -141,8 +175,14 @@ export class CallEngine implements DataChannelHost {
       .map((p) => ({ identity: p.identity, displayName: p.displayName }));
   }
 
+  // False while reconnecting.
   get connected(): boolean {
-    return this.state === 'connected';
+    return this.state === 'connected' && !this.reconnecting;
+  }
+
+  get connectionState(): ConnectionState {
+    if (this.state === 'connected' || this.state === 'leaving') return this.reconnecting ? 'reconnecting' : 'connected';
+    return 'disconnected';
   }
 
   // Messages already given to sendMessage may still go in.
@@ -181,6 +221,15 @@ export class CallEngine implements DataChannelHost {
   }
 
   private onConnected(): void {
+    if (this.state === 'connected' && this.reconnecting) {
+      this.reconnecting = false;
+      const back = this.reconnected ?? { state: 'connected', resumed: false, unconfirmedMessageCount: 0 };
+      this.reconnected = undefined;
+      this.transportUp = true;
+      this.flush();
+      this.events.emit('connectionStateChanged', back);
+      return;
+    }
     if (this.state !== 'joining') return;
     if (!this.endpoint) {
       this.onClosed(new SwitchboardError('INTERNAL', 'data connection up before the server admitted us'));
@@ -196,6 +245,59 @@ export class CallEngine implements DataChannelHost {
       if (this.state === 'connected') this.emitTransport();
     }, 0);
     this.flush();
+  }
+
+  // ---- Reconnecting ----
+
+  private onReconnecting(error: SwitchboardError): void {
+    if (this.state !== 'connected') return;
+    this.reconnecting = true;
+    // The flush waits; messages queue in their senders (sendMessage waits past their bound).
+    this.transportUp = false;
+    this.events.emit('connectionStateChanged', {
+      state: 'reconnecting',
+      reason: error,
+      resumed: false,
+      unconfirmedMessageCount: 0,
+    });
+  }
+
+  private onRejoined(joined: JoinedMessage, rejoined: Rejoined): void {
+    const endpoint = this.endpoint;
+    if (!endpoint || this.state !== 'connected') return;
+    const event: ConnectionStateChangedEvent = {
+      state: 'connected',
+      resumed: rejoined.resumed,
+      unconfirmedMessageCount: rejoined.unconfirmed,
+    };
+    this.reconnected = event;
+    if (rejoined.resumed) return;
+    // A batch polled for the old connection carries its participant ids: it is dropped.
+    if (this.blocked) {
+      if (this.blocked.cls.reliability === 'Durable') event.unconfirmedMessageCount += durableMessagesIn(this.blocked.bytes);
+      this.blocked = undefined;
+    }
+    const self = endpoint.self;
+    const before = new Map<Identity, ParticipantInfo>();
+    for (const p of endpoint.roster.participants()) {
+      if (p.id !== self) before.set(p.identity, { identity: p.identity, displayName: p.displayName });
+    }
+    const after = new Set(joined.participants.map((p) => p.identity));
+    const arrived = joined.participants
+      .filter((p) => !before.has(p.identity))
+      .map((p) => ({ identity: p.identity, displayName: p.displayName }));
+    const gone = [...before.values()].filter((p) => !after.has(p.identity));
+    const others = joined.participants.map((p) => ({ id: p.participantId, identity: p.identity, displayName: p.displayName }));
+    others.push({ id: joined.participantId, identity: joined.identity, displayName: joined.displayName });
+    event.unconfirmedMessageCount += endpoint.rejoin(joined.participantId, others);
+    this.transportInfo = { mode: 'server' };
+    this.dispatch(this.takeEvents());  // the old receivers closed
+    for (const p of gone) {
+      if (this.state === 'connected') this.events.emit('participantLeft', p);
+    }
+    for (const p of arrived) {
+      if (this.state === 'connected') this.events.emit('participantJoined', p);
+    }
   }
 
   // ---- Roster ----
@@ -572,6 +674,7 @@ export class CallEngine implements DataChannelHost {
       return;
     }
     this.state = 'disconnected';
+    this.reconnecting = false;
     this.transport.leave();  // silences it; nothing is sent on a closed link
     for (const sender of [...this.waiters.keys()]) {
       this.rejectWaiters(sender, new SwitchboardError('NOT_CONNECTED', `the call was disconnected: ${error.message}`));
@@ -584,6 +687,9 @@ export class CallEngine implements DataChannelHost {
     const notice = new SwitchboardError('NOT_CONNECTED', `the call was disconnected: ${error.message}`);
     for (const sender of this.senders.values()) sender.events.emit('error', notice);
     this.events.emit('disconnected', error);
+    if (this.state === 'disconnected') {
+      this.events.emit('connectionStateChanged', { state: 'disconnected', reason: error, resumed: false, unconfirmedMessageCount: 0 });
+    }
   }
 
   // Lets what the senders queued go out (up to 2 s), then leaves. Sends no close notices:

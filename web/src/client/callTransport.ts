@@ -15,6 +15,13 @@
 //     again through the server (RESENT) before anything new, and the peer takes in each
 //     message once, whichever path brings it first.
 //
+// When the connection to the server is lost after the call was up, the transport joins
+// again by itself (docs/protocol.md, "Reconnecting and resuming"): with backoff, within the
+// reconnect window, resuming the session when the server still holds it. On a resumable
+// link both sides count the durable transport messages they took in and acknowledge them
+// (`ack`); a ServerPathLog keeps what the server has not confirmed, and a resumed link sends
+// that again first, so nothing is lost or doubled (reconnect.ts).
+//
 // Handlers never run inside a call into the transport.
 
 import { SwitchboardError } from '../core/errors.js';
@@ -26,13 +33,23 @@ import {
   DURABLE_CLASSES,
   decodeDirectAck,
   durableClass,
+  durableMessagesIn,
   encodeDirectAck,
   encodeSwitchFrame,
   splitResentPayload,
+  type ClassedFrame,
 } from '../core/pathSwitch.js';
 import { classOfStream, streamOf, type TrafficClass } from '../core/trafficClass.js';
 import { CONTROL_STREAM } from './dataConnection.js';
 import { PeerConnection } from './peerConnection.js';
+import {
+  Backoff,
+  RESUMABLE_PING_INTERVAL_MS,
+  SERVER_ACK_DELAY_MS,
+  ServerPathLog,
+  SILENCE_LIMIT_MS,
+  type DurableCounts,
+} from './reconnect.js';
 import { ServerLink, type ServerLinkConfig } from './serverLink.js';
 import type {
   ErrorMessage,
@@ -58,9 +75,23 @@ export const DIRECT_SILENCE_MS = 5000;
 // Sessions remembered per peer, for RESENT frames that trail their session.
 const MAX_SESSIONS_PER_PEER = 4;
 
+// After `reconnecting`, the server admitted us again. Resumed: the server had kept our
+// session (roster changes during the gap were reported as participantJoined/Left before
+// this). Not resumed: a new participant; what we had sent and the server had not
+// confirmed is gone: `unconfirmed` DATA messages.
+export interface Rejoined {
+  resumed: boolean;
+  unconfirmed: number;
+}
+
 export interface TransportHandlers {
   joined(joined: JoinedMessage): void;
+  // The data connection to the server is up: the first time, and again after each
+  // `rejoined`.
   connected(): void;
+  // The connection to the server was lost after the call was up; joining again.
+  reconnecting(error: SwitchboardError): void;
+  rejoined(joined: JoinedMessage, rejoined: Rejoined): void;
   participantJoined(participant: ParticipantEntry): void;
   participantLeft(left: ParticipantLeftMessage): void;
   // A transport message relayed by the server: frames stamped with their senders.
@@ -74,6 +105,12 @@ export interface TransportHandlers {
   pathChanged(peer: ParticipantId | undefined): void;
 }
 
+// What the transport adds to the server link's configuration: after the call was up, a
+// lost connection is re-established for this long (0: a loss ends the call).
+export interface TransportConfig extends ServerLinkConfig {
+  reconnectTimeoutMs: number;
+}
+
 // The direct session being set up or used.
 interface Direct {
   peer: ParticipantId;
@@ -85,10 +122,25 @@ interface Direct {
 const now = (): number => performance.now();
 
 export class CallTransport {
-  private readonly config: ServerLinkConfig;
+  private readonly config: TransportConfig;
   private readonly handlers: TransportHandlers;
-  private readonly link: ServerLink;
+  private link: ServerLink;
   private left = false;
+  private everConnected = false;  // the first data connection came up: losses reconnect
+  private serverConnected = false;  // the server link's data connection is up
+
+  // Reconnecting (config.reconnectTimeoutMs > 0).
+  private reconnecting = false;
+  private readonly backoff: Backoff;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  // The server path's acknowledgements, on a resumable link (the server gave a token).
+  private readonly serverLog = new ServerPathLog();
+  private serverAckTimer: ReturnType<typeof setTimeout> | undefined;
+  private blockedOnServer = false;
+  // Sent before the connection was lost and not confirmed: a resumed link sends them again
+  // first, as they were (they stay in serverLog until acknowledged).
+  private replay: ClassedFrame[] = [];
+
   private self: ParticipantId = 0;
   private readonly others = new Set<ParticipantId>();
   private iceServers: IceServerEntry[] = [];
@@ -110,28 +162,63 @@ export class CallTransport {
   private lastControl = 0;  // when the peer's control stream last spoke
   private lastAckSent = 0;  // when ours last did
 
-  constructor(config: ServerLinkConfig, handlers: TransportHandlers) {
-    this.config = config;
+  // Throws INVALID_ARGUMENT for a server that is not a ws(s) or http(s) URL.
+  constructor(config: TransportConfig, handlers: TransportHandlers) {
+    this.config =
+      config.reconnectTimeoutMs > 0
+        ? { ...config, resumable: true, pingIntervalMs: RESUMABLE_PING_INTERVAL_MS, silenceLimitMs: SILENCE_LIMIT_MS }
+        : config;
     this.handlers = handlers;
-    this.link = new ServerLink(config, {
-      joined: (j) => this.onJoined(j),
-      connected: () => {
-        this.flushPending();  // a direct path that came up first queued its SWITCH frames
-        this.handlers.connected();
+    this.backoff = new Backoff(config.reconnectTimeoutMs);
+    this.link = this.makeLink();
+  }
+
+  private makeLink(): ServerLink {
+    // Only the current link is heard: a buried one says nothing more.
+    const link: ServerLink = new ServerLink(
+      { ...this.config, resume: this.serverLog.resumeRequest },
+      {
+        joined: (j) => {
+          if (link !== this.link) return;
+          if (this.reconnecting) this.onRejoined(j);
+          else this.onJoined(j);
+        },
+        connected: () => {
+          if (link === this.link) this.onLinkConnected();
+        },
+        participantJoined: (p) => {
+          if (link === this.link) this.onParticipantJoined(p);
+        },
+        participantLeft: (l) => {
+          if (link === this.link) this.onParticipantLeft(l);
+        },
+        data: (d) => {
+          if (link === this.link) this.onServerData(d);
+        },
+        durableReceived: (stream) => {
+          if (link === this.link) this.onDurableReceived(stream);
+        },
+        ack: (received) => {
+          if (link === this.link) this.onServerAck(received);
+        },
+        error: (e) => {
+          if (link === this.link) this.handlers.error(e);
+        },
+        writable: () => {
+          if (link === this.link) this.onServerWritable();
+        },
+        p2p: (m) => {
+          if (link === this.link) this.onP2p(m);
+        },
+        peerSignal: (m) => {
+          if (link === this.link) this.onPeerSignal(m);
+        },
+        closed: (e) => {
+          if (link === this.link) this.onLinkClosed(link, e);
+        },
       },
-      participantJoined: (p) => this.onParticipantJoined(p),
-      participantLeft: (l) => this.onParticipantLeft(l),
-      data: (d) => this.onServerData(d),
-      error: (e) => this.handlers.error(e),
-      writable: () => this.onServerWritable(),
-      p2p: (m) => this.onP2p(m),
-      peerSignal: (m) => this.onPeerSignal(m),
-      closed: (e) => {
-        this.closeDirect();
-        this.stopTimers();
-        this.handlers.closed(e);
-      },
-    });
+    );
+    return link;
   }
 
   start(): void {
@@ -163,11 +250,24 @@ export class CallTransport {
       if (sent && durable) this.sendLog.sent(cls.priority, message);
       return sent;
     }
-    if (this.pending.length > 0) {
+    if (this.reconnecting || (this.everConnected && !this.serverConnected)) return false;  // `writable` when back
+    if (this.pending.length > 0 || this.replay.length > 0) {
       this.flushPending();
-      if (this.pending.length > 0) return false;
+      if (this.pending.length > 0 || this.replay.length > 0) return false;
     }
-    return this.link.send(streamOf(cls), message);
+    return this.sendToServer(cls, message);
+  }
+
+  // Every transport message for the server goes here, except replays: on a resumable link
+  // durable ones are kept until the server confirms them, at most MAX_SERVER_UNACKED bytes.
+  private sendToServer(cls: TrafficClass, message: Uint8Array): boolean {
+    if (!this.serverLog.hasRoom(cls)) {
+      this.blockedOnServer = true;
+      return false;
+    }
+    const sent = this.link.send(streamOf(cls), message);
+    if (sent) this.serverLog.sent(cls, message);
+    return sent;
   }
 
   // Everything handed to the transport and not yet known to be delivered.
@@ -175,6 +275,7 @@ export class CallTransport {
     let total = this.link.bufferedAmount + this.pendingBytes;
     if (this.direct) total += this.direct.link.bufferedAmount;
     if (this.sendLog) total += this.sendLog.unackedBytes;
+    total += this.serverLog.unackedBytes;
     return total;
   }
 
@@ -189,11 +290,21 @@ export class CallTransport {
 
   private flushPending(): void {
     // The direct path may come up before the server's: its frames wait for `connected`.
-    if (!this.link.connected) return;
+    if (!this.serverConnected || !this.link.connected) return;
+    // What a resumed link owes the server comes first, as it was (still in serverLog).
+    while (this.replay.length > 0) {
+      const { cls, bytes } = this.replay[0]!;
+      try {
+        if (!this.link.send(streamOf(cls), bytes)) return;  // `writable` resumes
+      } catch {
+        // The server link is going down (its `closed` follows): a resume starts it over.
+      }
+      this.replay.shift();
+    }
     while (this.pending.length > 0) {
       const [cls, bytes] = this.pending[0]!;
       try {
-        if (!this.link.send(streamOf(cls), bytes)) return;  // `writable` resumes
+        if (!this.sendToServer(cls, bytes)) return;  // `writable` or an `ack` resumes
       } catch {
         // The server link is going down (its `closed` follows): this one is done.
       }
@@ -203,9 +314,9 @@ export class CallTransport {
   }
 
   private onServerWritable(): void {
-    const hadPending = this.pending.length > 0;
+    const hadPending = this.pending.length > 0 || this.replay.length > 0;
     this.flushPending();
-    if (hadPending && this.pending.length > 0) return;
+    if (hadPending && (this.pending.length > 0 || this.replay.length > 0)) return;
     this.handlers.writable();
   }
 
@@ -218,9 +329,134 @@ export class CallTransport {
     }, 0);
   }
 
+  // ---- Losing the server and coming back ----
+
+  private onLinkConnected(): void {
+    this.serverConnected = true;
+    const back = this.reconnecting;
+    this.reconnecting = false;
+    this.everConnected = true;
+    this.flushPending();  // replays, then SWITCH or RESENT frames queued meanwhile
+    this.handlers.connected();
+    if (back) this.postWritable();
+  }
+
+  private onLinkClosed(link: ServerLink, error: SwitchboardError): void {
+    this.serverConnected = false;
+    if (this.left) return;
+    const lost = link.lost;
+    const t = now();
+    if (!this.reconnecting) {
+      if (this.config.reconnectTimeoutMs <= 0 || !this.everConnected || !lost) {
+        this.closeDirect();
+        this.stopTimers();
+        this.handlers.closed(error);
+        return;
+      }
+      console.warn(`switchboard: lost the connection to the server (${error.message}); reconnecting`);
+      this.reconnecting = true;
+      this.backoff.start(t);
+      this.clearServerAck();
+      // The direct path goes too: what the peer did not acknowledge is resent through the
+      // server once it is back (pending).
+      if (this.direct) {
+        this.leaveDirect(true);
+        this.closeDirect();
+      }
+      this.handlers.reconnecting(error);
+      if (this.left) return;
+    } else if (!lost || this.backoff.expired(t)) {
+      this.closeDirect();
+      this.stopTimers();
+      const seconds = Math.round(this.config.reconnectTimeoutMs / 1000);
+      this.handlers.closed(
+        new SwitchboardError(
+          error.code,
+          lost
+            ? `could not reconnect to the server within ${seconds} s: ${error.message}`
+            : `reconnecting failed: ${error.message}`,
+        ),
+      );
+      return;
+    }
+    this.retryTimer = setTimeout(() => this.retry(), this.backoff.delay(t));
+  }
+
+  private retry(): void {
+    this.retryTimer = undefined;
+    if (this.left || !this.reconnecting) return;
+    this.link = this.makeLink();
+    this.link.start();
+  }
+
+  private onRejoined(joined: JoinedMessage): void {
+    const received = joined.received;
+    const resumed = joined.resumed === true && joined.participantId === this.self && received !== undefined;
+    let unconfirmed = 0;
+    if (resumed) {
+      // The server took in what it says; the rest goes again, first.
+      const { replay, error } = this.serverLog.resumed(received);
+      if (error) console.warn(`switchboard: the server's resume counts are wrong: ${error.message}`);
+      this.replay = replay;
+    } else {
+      // A new participant: what the old session had not confirmed is gone, and so is
+      // everything addressed by the old participant ids.
+      unconfirmed = this.serverLog.restart();
+      for (const [, bytes] of this.pending) unconfirmed += durableMessagesIn(bytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.replay = [];
+      this.receiveLogs.clear();
+    }
+    this.blockedOnServer = false;
+    this.serverLog.setToken(joined.resumeToken);
+    this.iceServers = joined.iceServers;
+    if (resumed) {
+      // Who came and went while we were away; their announcements went to the dead link.
+      const present = new Set(joined.participants.map((p) => p.participantId));
+      for (const id of [...this.others]) {
+        if (!present.has(id)) this.onParticipantLeft({ type: 'participant_left', participantId: id, identity: '' });
+      }
+      for (const p of joined.participants) {
+        if (!this.others.has(p.participantId)) this.onParticipantJoined(p);
+      }
+    } else {
+      this.self = joined.participantId;
+      this.others.clear();
+      for (const p of joined.participants) this.others.add(p.participantId);
+    }
+    this.handlers.rejoined(joined, { resumed, unconfirmed });
+  }
+
+  private onDurableReceived(stream: number): void {
+    if (!this.serverLog.tookIn(stream) || this.serverAckTimer !== undefined) return;
+    this.serverAckTimer = setTimeout(() => {
+      this.serverAckTimer = undefined;
+      if (this.serverConnected && this.serverLog.resumable) this.link.sendAck(this.serverLog.received);
+    }, SERVER_ACK_DELAY_MS);
+  }
+
+  private onServerAck(received: DurableCounts): void {
+    const refused = this.serverLog.acknowledged(received);
+    if (refused) {
+      console.warn(`switchboard: the server acknowledged more than we sent: ${refused.message}`);
+      return;
+    }
+    if (this.blockedOnServer && this.serverLog.hasRoom(durableClass(0))) {
+      this.blockedOnServer = false;
+      this.handlers.writable();
+    }
+  }
+
+  private clearServerAck(): void {
+    if (this.serverAckTimer !== undefined) clearTimeout(this.serverAckTimer);
+    this.serverAckTimer = undefined;
+  }
+
   // ---- The call's roster ----
 
   private onJoined(joined: JoinedMessage): void {
+    this.serverLog.setToken(joined.resumeToken);
     this.self = joined.participantId;
     for (const p of joined.participants) this.others.add(p.participantId);
     this.iceServers = joined.iceServers;
@@ -556,11 +792,13 @@ export class CallTransport {
   }
 
   private stopTimers(): void {
-    for (const timer of [this.holdTimer, this.heartbeatTimer]) {
+    for (const timer of [this.holdTimer, this.heartbeatTimer, this.retryTimer]) {
       if (timer !== undefined) clearTimeout(timer);
     }
     this.holdTimer = undefined;
     this.heartbeatTimer = undefined;
+    this.retryTimer = undefined;
+    this.clearServerAck();
   }
 
   private notConnected(why: string): SwitchboardError {

@@ -7,15 +7,17 @@
 import { SwitchboardError } from '../core/errors.js';
 import { ServerConnection } from './serverConnection.js';
 import type {
+  DurableCounts,
   ErrorMessage,
   JoinedMessage,
   P2pMessage,
   ParticipantEntry,
   ParticipantLeftMessage,
   PeerSignal,
+  ResumeRequest,
   SignalMessage,
 } from './signaling.js';
-import { SignalingSocket, signalingUrl } from './signalingSocket.js';
+import { PING_INTERVAL_MS, SignalingSocket, signalingUrl } from './signalingSocket.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;  // WebSocket up
 const JOIN_TIMEOUT_MS = 10_000;  // `joined` after the `join`
@@ -29,6 +31,13 @@ export interface ServerLinkConfig {
   token: string;
   displayName?: string | undefined;
   p2p: boolean;
+  // Join as a resumable participant (join.resumable), or resume a session (join.resume).
+  resumable?: boolean;
+  resume?: ResumeRequest | undefined;
+  // Keep-alive: a `ping` this often; with a silence limit, the link is lost when nothing
+  // at all came from the server for that long (the server answers every ping). 0: never.
+  pingIntervalMs?: number;
+  silenceLimitMs?: number;
 }
 
 export interface ServerLinkHandlers {
@@ -40,6 +49,11 @@ export interface ServerLinkHandlers {
   participantLeft(left: ParticipantLeftMessage): void;
   // One transport message from the server (frames stamped with their senders).
   data(message: Uint8Array): void;
+  // Right before `data`, when that transport message came on a durable stream: its class
+  // (0 normal, 1 high), for the counts a resumable client acknowledges.
+  durableReceived?(stream: number): void;
+  // The server's `ack`: what it took in from us so far.
+  ack?(received: DurableCounts): void;
   // The server refused something after the join (with channelId: frames of that channel).
   error(error: ErrorMessage): void;
   // A stream's queue fell to the low-water mark: send more.
@@ -64,6 +78,8 @@ export class ServerLink {
   private ws: SignalingSocket | undefined;
   private connection: ServerConnection | undefined;
   private deadline: ReturnType<typeof setTimeout> | undefined;
+  private silenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private refused = false;  // the server refused the join or sent us away
 
   // Throws INVALID_ARGUMENT for a server that is not a ws(s) or http(s) URL.
   constructor(config: ServerLinkConfig, handlers: ServerLinkHandlers) {
@@ -106,6 +122,17 @@ export class ServerLink {
     if (this.joined()) this.ws?.send(message);
   }
 
+  // `ack` with our counts (a resumable link, once joined).
+  sendAck(received: DurableCounts): void {
+    if (this.joined()) this.ws?.send({ type: 'ack', received });
+  }
+
+  // After `closed`: true when the connection was lost (network, timeouts, the server
+  // gone), false when the server refused the join or sent us away (`disconnect`).
+  get lost(): boolean {
+    return !this.refused;
+  }
+
   // Sends `leave` and closes both connections. No handler runs after it.
   leave(): void {
     if (this.state === 'over') return;
@@ -116,14 +143,18 @@ export class ServerLink {
 
   private connect(): void {
     this.state = 'connecting';
-    const ws = new SignalingSocket(this.url, {
-      message: (m) => {
-        if (this.ws === ws) this.onMessage(m);
+    const ws = new SignalingSocket(
+      this.url,
+      {
+        message: (m) => {
+          if (this.ws === ws) this.onMessage(m);
+        },
+        closed: (e) => {
+          if (this.ws === ws) this.fail(e);
+        },
       },
-      closed: (e) => {
-        if (this.ws === ws) this.fail(e);
-      },
-    });
+      this.config.pingIntervalMs ?? PING_INTERVAL_MS,
+    );
     this.ws = ws;
     ws.opened(CONNECT_TIMEOUT_MS).then(
       () => {
@@ -136,8 +167,11 @@ export class ServerLink {
           call: this.config.callId,
           ...(this.config.displayName !== undefined ? { displayName: this.config.displayName } : {}),
           p2p: this.config.p2p,
+          ...(this.config.resumable ? { resumable: true } : {}),
+          ...(this.config.resume ? { resume: this.config.resume } : {}),
         });
         this.armDeadline(JOIN_TIMEOUT_MS, `the server did not answer the join within ${JOIN_TIMEOUT_MS / 1000} s`);
+        this.scheduleSilenceCheck();
       },
       () => {},  // `closed` reports it
     );
@@ -177,12 +211,14 @@ export class ServerLink {
         return;
       case 'error':
         if (this.state === 'joining') {
+          this.refused = true;
           this.fail(new SwitchboardError(m.code, m.message));  // the server closes next
           return;
         }
         if (this.state !== 'over') this.handlers.error(m);
         return;
       case 'disconnect':
+        this.refused = true;
         this.fail(new SwitchboardError('NOT_CONNECTED', m.reason || 'the server disconnected us'));
         return;
       case 'redirect':
@@ -190,6 +226,9 @@ export class ServerLink {
         return;
       case 'p2p':
         if (this.joined()) this.handlers.p2p(m);
+        return;
+      case 'ack':
+        if (this.joined()) this.handlers.ack?.(m.received);
         return;
       default:
         return;  // pong, and what only clients send
@@ -203,14 +242,17 @@ export class ServerLink {
     try {
       url = signalingUrl(to);
     } catch {
+      this.refused = true;
       this.fail(new SwitchboardError('NOT_CONNECTED', `the server redirects to "${to}", which is not a URL`));
       return;
     }
     if (++this.redirects > MAX_REDIRECTS) {
+      this.refused = true;
       this.fail(new SwitchboardError('NOT_CONNECTED', `more than ${MAX_REDIRECTS} redirects; last to ${to}`));
       return;
     }
     this.clearDeadline();
+    this.clearSilenceCheck();
     this.ws?.close();
     this.url = url;
     this.connect();
@@ -228,7 +270,9 @@ export class ServerLink {
     const connection = new ServerConnection({
       connected: () => this.onDataConnected(),
       message: (stream, data) => {
-        if (stream < 4 && this.state === 'connected') this.handlers.data(data);
+        if (stream >= 4 || this.state !== 'connected') return;
+        if (stream < 2) this.handlers.durableReceived?.(stream);
+        this.handlers.data(data);
       },
       writable: () => {
         if (this.state === 'connected') this.handlers.writable();
@@ -278,6 +322,36 @@ export class ServerLink {
     }, ms);
   }
 
+  // Every ping interval: with a silence limit, a server that said nothing for that long is
+  // gone. A check this late means the page itself was stalled (a long task, a background
+  // tab's throttled timers): what the server sent meanwhile is still unread, so the silence
+  // is not its.
+  private scheduleSilenceCheck(): void {
+    const limit = this.config.silenceLimitMs ?? 0;
+    const interval = this.config.pingIntervalMs ?? PING_INTERVAL_MS;
+    if (limit <= 0) return;
+    const due = performance.now() + interval;
+    this.clearSilenceCheck();
+    this.silenceTimer = setTimeout(() => {
+      this.silenceTimer = undefined;
+      const ws = this.ws;
+      if (this.state === 'over' || !ws) return;
+      const now = performance.now();
+      const silent = now - ws.lastHeard;
+      const stalled = now - due > interval;
+      if (silent > limit && !stalled) {
+        this.fail(new SwitchboardError('NOT_CONNECTED', `no word from the server for ${Math.round(silent)} ms`));
+        return;
+      }
+      this.scheduleSilenceCheck();
+    }, interval);
+  }
+
+  private clearSilenceCheck(): void {
+    if (this.silenceTimer !== undefined) clearTimeout(this.silenceTimer);
+    this.silenceTimer = undefined;
+  }
+
   private clearDeadline(): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.deadline = undefined;
@@ -293,6 +367,7 @@ export class ServerLink {
 
   private closeParts(): void {
     this.clearDeadline();
+    this.clearSilenceCheck();
     this.connection?.close();
     this.connection = undefined;
     this.ws?.close();

@@ -34,6 +34,14 @@ export interface IceServerEntry {
   credential?: string;
 }
 
+// Per durable class (normal, high): durable transport messages taken in on the server path.
+export type DurableCounts = [number, number];
+
+export interface ResumeRequest {
+  token: string;
+  received: DurableCounts;
+}
+
 export interface JoinMessage {
   type: 'join';
   req?: string;
@@ -41,6 +49,10 @@ export interface JoinMessage {
   displayName?: string;
   p2p?: boolean;
   call?: string;
+  // The client acknowledges durable messages and can resume (docs/protocol.md,
+  // "Reconnecting and resuming"); `resume` resumes the session of an earlier `joined`.
+  resumable?: boolean;
+  resume?: ResumeRequest;
 }
 export interface LeaveMessage {
   type: 'leave';
@@ -86,6 +98,18 @@ export interface JoinedMessage extends ParticipantEntry {
   maxMessageSize: number;
   rateLimitBytesPerSecond?: number;
   rateLimitMessagesPerSecond?: number;
+  // A resumable join: the token that resumes this session, and how long the server keeps it.
+  resumeToken?: string;
+  resumeGraceMs?: number;
+  // This join resumed a session: what the server took in from us so far.
+  resumed?: boolean;
+  received?: DurableCounts;
+}
+// Both ways between a resumable client and the server, after `joined`.
+export interface AckMessage {
+  type: 'ack';
+  req?: string;
+  received: DurableCounts;
 }
 export interface ParticipantJoinedMessage extends ParticipantEntry {
   type: 'participant_joined';
@@ -137,7 +161,8 @@ export type SignalMessage =
   | ErrorMessage
   | RedirectMessage
   | DisconnectMessage
-  | P2pMessage;
+  | P2pMessage
+  | AckMessage;
 
 // A message to or from the other participant of a direct connection, relayed by the server.
 export type PeerSignal = OfferMessage | AnswerMessage | CandidateMessage;
@@ -194,6 +219,27 @@ function optionalBool(object: JsonObject, field: string): boolean | undefined {
   return value;
 }
 
+function requiredCounts(object: JsonObject, field: string): DurableCounts {
+  if (!(field in object)) throw fieldError(field, 'is missing');
+  const value = object[field];
+  const valid = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_U32;
+  if (!Array.isArray(value) || value.length !== 2 || !valid(value[0]) || !valid(value[1])) {
+    throw fieldError(field, 'must be an array of 2 integers in 0..4294967295');
+  }
+  return [value[0], value[1]];
+}
+
+function optionalCounts(object: JsonObject, field: string): DurableCounts | undefined {
+  return field in object ? requiredCounts(object, field) : undefined;
+}
+
+function optionalResume(object: JsonObject): ResumeRequest | undefined {
+  if (!('resume' in object)) return undefined;
+  const resume = object.resume;
+  if (!isObject(resume)) throw fieldError('resume', 'must be an object');
+  return { token: requiredString(resume, 'token', MAX_REQ_SIZE, 1), received: requiredCounts(resume, 'received') };
+}
+
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -247,6 +293,8 @@ function parseBody(type: string, o: JsonObject, req: string | undefined): Signal
           displayName: optionalString(o, 'displayName', MAX_DISPLAY_NAME_SIZE),
           p2p: optionalBool(o, 'p2p'),
           call,
+          resumable: optionalBool(o, 'resumable'),
+          resume: optionalResume(o),
         },
       );
     }
@@ -278,6 +326,9 @@ function parseBody(type: string, o: JsonObject, req: string | undefined): Signal
         throw fieldError('iceServers', `must be an array of at most ${MAX_ICE_SERVERS}`);
       }
       const iceServers = o.iceServers.map(parseIceServer);
+      const resumed = optionalBool(o, 'resumed');
+      const received = optionalCounts(o, 'received');
+      if (resumed && !received) throw fieldError('received', 'is missing');
       return withOptional<JoinedMessage>(
         {
           type,
@@ -291,6 +342,10 @@ function parseBody(type: string, o: JsonObject, req: string | undefined): Signal
           req,
           rateLimitBytesPerSecond: optionalU32(o, 'rateLimitBytesPerSecond'),
           rateLimitMessagesPerSecond: optionalU32(o, 'rateLimitMessagesPerSecond'),
+          resumeToken: optionalString(o, 'resumeToken', MAX_REQ_SIZE),
+          resumeGraceMs: optionalU32(o, 'resumeGraceMs'),
+          resumed: resumed || undefined,
+          received,
         },
       );
     }
@@ -333,6 +388,8 @@ function parseBody(type: string, o: JsonObject, req: string | undefined): Signal
         { req },
       );
     }
+    case 'ack':
+      return withOptional<AckMessage>({ type, received: requiredCounts(o, 'received') }, { req });
     default:
       throw fieldError('type', 'is not a known message type');
   }

@@ -1,6 +1,6 @@
 // The signaling WebSocket at `${server}/v1/signal` (docs/protocol.md, "Signaling protocol"):
 // JSON text messages both ways, a `ping` every 15 s so the server (which closes a connection
-// silent for 60 s) keeps us. Messages the SDK cannot read are dropped: they change nothing.
+// silent for 60 s) keeps us (every second on a link that reconnects, see reconnect.ts). Messages the SDK cannot read are dropped: they change nothing.
 
 import { SwitchboardError } from '../core/errors.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from './signaling.js';
 
 export const SIGNAL_PATH = '/v1/signal';
-const PING_INTERVAL_MS = 15_000;
+export const PING_INTERVAL_MS = 15_000;
 
 export interface SignalingSocketHandlers {
   message(message: SignalMessage): void;
@@ -50,10 +50,14 @@ export class SignalingSocket {
   private over = false;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pings = 0;
+  private readonly pingIntervalMs: number;
+  // performance.now() when anything last came from the server (or the socket opened).
+  lastHeard = 0;
 
   // Connecting starts at once; opened() tells when it is up.
-  constructor(url: URL, handlers: SignalingSocketHandlers) {
+  constructor(url: URL, handlers: SignalingSocketHandlers, pingIntervalMs = PING_INTERVAL_MS) {
     this.handlers = handlers;
+    this.pingIntervalMs = pingIntervalMs;
     this.ws = new WebSocket(url.href);
     this.ws.onmessage = (event) => this.onMessage(event);
     this.ws.onclose = (event) =>
@@ -90,7 +94,8 @@ export class SignalingSocket {
       }, timeoutMs);
       this.ws.addEventListener('open', () => {
         clearTimeout(timer);
-        this.pingTimer = setInterval(() => this.send({ type: 'ping', req: `p${++this.pings}` }), PING_INTERVAL_MS);
+        this.lastHeard = performance.now();
+        this.pingTimer = setInterval(() => this.send({ type: 'ping', req: `p${++this.pings}` }), this.pingIntervalMs);
         resolve();
       });
       this.ws.addEventListener('close', () => {
@@ -114,7 +119,9 @@ export class SignalingSocket {
   }
 
   private onMessage(event: MessageEvent): void {
-    if (this.over || typeof event.data !== 'string') return;
+    if (this.over) return;
+    this.lastHeard = performance.now();
+    if (typeof event.data !== 'string') return;
     let message: SignalMessage;
     try {
       message = parseSignal(event.data, MAX_SERVER_MESSAGE_SIZE);

@@ -17,6 +17,7 @@ import {
   type SenderOptions,
 } from './options.js';
 import type { PayloadCipher } from './payloadCipher.js';
+import { durableMessagesIn } from './pathSwitch.js';
 import { Reassembler } from './reassembler.js';
 import { ReceiverChannel } from './receiverChannel.js';
 import { Roster, type Participant } from './roster.js';
@@ -94,7 +95,7 @@ function receiverKey(from: ParticipantId, channelId: number): number {
 }
 
 export class DataChannelEndpoint {
-  readonly self: ParticipantId;
+  private selfId: ParticipantId;
   readonly config: Readonly<EndpointConfig>;
   readonly roster = new Roster();
   readonly stats: EndpointStats = {
@@ -123,10 +124,15 @@ export class DataChannelEndpoint {
   constructor(self: ParticipantId, config: Partial<EndpointConfig> = {}) {
     const full = { ...DEFAULT_ENDPOINT_CONFIG, ...config };
     validateEndpointConfig(full);
-    this.self = self;
+    this.selfId = self;
     this.config = full;
     this.channelIds = new ChannelIdAllocator(full.seed);
     this.scheduler = new FrameScheduler(full.fragmentSize);
+  }
+
+  // This participant's id (a rejoin that was not resumed gives a new one).
+  get self(): ParticipantId {
+    return this.selfId;
   }
 
   setEvents(events: EndpointEvents): void {
@@ -174,6 +180,42 @@ export class DataChannelEndpoint {
     }
   }
 
+  // Joined again as a new participant `self` with these others (the server lost the old
+  // session): every receiver closes (participant_left; new ones come as the others send
+  // again), senders keep their options and numbering and their queued messages are
+  // readdressed by identity (SenderChannel.rejoin). Returns the durable messages that
+  // were dropped: frames polled for the old connection and not sent, and messages that
+  // cannot be readdressed. (C++ DataChannelEndpoint::rejoin.)
+  rejoin(self: ParticipantId, others: readonly Participant[]): number {
+    const oldIdentities = new Map<ParticipantId, Identity>();
+    for (const p of this.roster.participants()) oldIdentities.set(p.id, p.identity);
+    for (const receiver of [...this.receivers.values()]) this.closeReceiver(receiver, 'participant_left');
+    for (const id of oldIdentities.keys()) {
+      this.reassembler.drop(id);
+      this.roster.remove(id); // one by one: the roster's version keeps growing
+    }
+    this.held.clear();
+    this.heldBytes = 0;
+    this.departed.clear();
+    this.selfId = self;
+    for (const p of others) this.roster.add(p);
+    let dropped = 0;
+    if (this.carry) {
+      if (this.carry.cls.reliability === 'Durable') dropped += durableMessagesIn(this.carry.bytes);
+      this.carry = undefined;
+    }
+    const remap = (old: ParticipantId): ParticipantId | undefined => {
+      const identity = oldIdentities.get(old);
+      if (identity === undefined) return undefined;
+      const now = this.roster.findIdentity(identity);
+      if (!now || now.id === this.selfId) return undefined;
+      return now.id;
+    };
+    // Every sender the scheduler holds: closed ones still draining included.
+    for (const sender of this.scheduler.senders()) dropped += sender.rejoin(self, remap);
+    return dropped;
+  }
+
   // ---- Senders. Each method throws SwitchboardError.
 
   // Creating a sender on the channel id of an open sender closes that one first.
@@ -188,7 +230,7 @@ export class DataChannelEndpoint {
         bufferLimit: this.config.sendBufferLimit,
         fragmentSize: this.config.fragmentSize,
       },
-      this.self,
+      this.selfId,
       now,
     );
     const old = this.senders.get(id);
@@ -301,7 +343,7 @@ export class DataChannelEndpoint {
     if (isPathControl(h.type)) return undefined;
     if (h.from === undefined) return new SwitchboardError('INVALID_ARGUMENT', 'frame without a sender');
     const from = h.from;
-    if (from === this.self) return undefined;
+    if (from === this.selfId) return undefined;
     if (!this.roster.contains(from)) {
       if (this.departed.has(from)) return undefined; // in flight when it left
       const size = encodedFrameSize(h, 0, frame.payload.length);

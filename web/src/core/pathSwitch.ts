@@ -18,7 +18,7 @@
 
 import { ByteReader, ByteWriter, loadU32 } from './bytes.js';
 import { fail, ok, SwitchboardError, type Result } from './errors.js';
-import { encodeFrame, FrameType, frameHeader, type FrameHeader } from './frame.js';
+import { decodeFrame, encodeFrame, FrameType, frameHeader, type FrameHeader } from './frame.js';
 import type { ParticipantId, Priority } from './options.js';
 import { Queue } from './queue.js';
 import type { TrafficClass } from './trafficClass.js';
@@ -94,6 +94,31 @@ export function decodeDirectAck(bytes: Uint8Array): Result<DirectAck> {
   return ok({ session, received: [normal, high] });
 }
 
+// The DATA messages a transport message completes: unfragmented durable DATA frames and
+// last fragments, those inside RESENT frames included. What a lost transport message
+// costs (C++ core::durable_messages_in).
+export function durableMessagesIn(message: Uint8Array): number {
+  let count = 0;
+  let offset = 0;
+  while (offset < message.length) {
+    const decoded = decodeFrame(message, offset);
+    if (!decoded.ok) break;
+    const { frame, next } = decoded.value;
+    offset = next;
+    const h = frame.header;
+    if (h.type === FrameType.Resent) {
+      count += durableMessagesIn(splitResentPayload(frame.payload).message);
+    } else if (
+      h.type === FrameType.Data &&
+      h.reliability === 'Durable' &&
+      (!h.fragmented || h.fragmentOffset + frame.payload.length >= h.messageSize)
+    ) {
+      count++;
+    }
+  }
+  return count;
+}
+
 // A frame for the server path: its class and bytes (one transport message).
 export interface ClassedFrame {
   cls: TrafficClass;
@@ -151,6 +176,27 @@ export class DirectSendLog {
   }
   get unackedMessages(): number {
     return this.classes[0].unacked.length + this.classes[1].unacked.length;
+  }
+
+  // The unacknowledged messages as they were sent, in order per class; the log keeps them
+  // (the same log serves the server path, where a resumed connection gets them again as
+  // they were and the receiver's counts go on from its acknowledgement).
+  unackedCopies(): ClassedFrame[] {
+    const out: ClassedFrame[] = [];
+    this.classes.forEach((c, i) => {
+      const cls = durableClass(i);
+      for (const message of c.unacked) out.push({ cls, bytes: message });
+    });
+    return out;
+  }
+
+  // The DATA messages whose last fragment is among the unacknowledged transport messages.
+  unackedDataMessages(): number {
+    let count = 0;
+    for (const c of this.classes) {
+      for (const message of c.unacked) count += durableMessagesIn(message);
+    }
+    return count;
   }
 
   // Leaving the direct path: a RESENT frame per unacknowledged message, in order per

@@ -20,6 +20,11 @@ export class FrameScheduler {
     this.rings[sender.priority === 'High' ? 0 : 1].push({ sender, deficit: 0 });
   }
 
+  // Every sender still scheduled (closed ones that have not finished included).
+  senders(): SenderChannel[] {
+    return [...this.rings[0], ...this.rings[1]].map((flow) => flow.sender);
+  }
+
   // Appends the next frame to `out` and returns its class; undefined when no sender may
   // send now (see nextWakeup).
   next(now: number, out: ByteWriter): TrafficClass | undefined {

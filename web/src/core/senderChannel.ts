@@ -46,7 +46,7 @@ export class SenderChannel {
   readonly priority: Priority;
   readonly bitrateInKbps: number;
   private readonly limits: SenderLimits;
-  private readonly self: ParticipantId;
+  private self: ParticipantId;
   private readonly pacer: TokenBucket | undefined;
 
   private recipients: Identity[];
@@ -191,6 +191,53 @@ export class SenderChannel {
 
   private get waitingForPredecessor(): boolean {
     return this.predecessor !== undefined && !this.predecessor.finished;
+  }
+
+  // The call was joined again as a new participant `self` (a server that lost the old
+  // session): queued messages are readdressed by identity (`remap`: an old participant id
+  // to its new one, or undefined when that participant is not in the call now); a message
+  // partly handed to the old connection, and one left with no recipient, are dropped.
+  // Returns the durable messages dropped. (C++ SenderChannel::rejoin.)
+  rejoin(self: ParticipantId, remap: (old: ParticipantId) => ParticipantId | undefined): number {
+    this.self = self;
+    this.resolved = undefined;
+    this.resolvedVersion = -1;
+    // Close notices go to whom the readdressed messages reach on the new session.
+    this.sentTo.clear();
+    this.sentToEveryone = false;
+    let dropped = 0;
+    const readdressed = new Map<readonly ParticipantId[], readonly ParticipantId[] | undefined>();
+    const kept: Queued[] = [];
+    for (const m of this.queue) {
+      let to: readonly ParticipantId[] | undefined = m.to;
+      let drop = m.sent > 0; // its first fragments went to the old session
+      if (!drop && to.length > 0) {
+        if (!readdressed.has(to)) {
+          const ids: ParticipantId[] = [];
+          for (const id of to) {
+            const now = remap(id);
+            if (now !== undefined) ids.push(now);
+          }
+          readdressed.set(to, ids.length > 0 ? ids : undefined);
+        }
+        to = readdressed.get(to);
+        drop = to === undefined; // never "everyone" instead of nobody
+      }
+      if (drop || to === undefined) {
+        this.buffered -= m.data.length - m.sent;
+        if (this.reliability === 'Durable') dropped++;
+        continue;
+      }
+      if (to.length === 0) {
+        this.sentToEveryone = true;
+      } else if (!this.sentToEveryone) {
+        for (const id of to) this.sentTo.add(id);
+      }
+      kept.push({ ...m, to });
+    }
+    this.queue.clear();
+    for (const m of kept) this.queue.push(m);
+    return dropped;
   }
 
   // For the scheduler.

@@ -47,12 +47,13 @@ export async function until(poll, what, ms = 30000, every = 50) {
   }
 }
 
-export async function startServer(binary, { bind, webRoot, extra = [] }) {
+// `port` 0 takes a free one; `host` is where clients reach it (default: `bind`).
+export async function startServer(binary, { bind, webRoot, extra = [], port: wanted = 0, host = bind }) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-web-sdk-'));
   scratch.add(dir);
   const secretFile = join(dir, 'secret');
   writeFileSync(secretFile, DEV_SECRET);
-  const args = ['--bind', bind, '--port', '0', '--secret-file', secretFile, '--log-level', 'warn', ...extra];
+  const args = ['--bind', bind, '--port', String(wanted), '--secret-file', secretFile, '--log-level', 'warn', ...extra];
   if (webRoot) args.push('--web-root', webRoot);
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
@@ -63,11 +64,22 @@ export async function startServer(binary, { bind, webRoot, extra = [] }) {
     });
     child.on('exit', (code) => reject(new Error(`switchboard-server exited with ${code} before listening`)));
   });
-  const http = `http://${bind}:${port}`;
+  const http = `http://${host}:${port}`;
   const exited = new Promise((resolve) => child.on('exit', resolve));
   return {
-    url: `ws://${bind}:${port}`,
+    url: `ws://${host}:${port}`,
     http,
+    port,
+    // A signal (SIGKILL, SIGSTOP, SIGCONT) to the server process.
+    signal(name) {
+      child.kill(name);
+    },
+    // SIGKILL, then resolves once it is gone: a crash, nothing cleaned up.
+    async killed() {
+      child.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
     async metric(name) {
       const text = await (await fetch(`${http}/metrics`)).text();
       const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
@@ -176,6 +188,15 @@ function pageSetup() {
     call.on('participantJoined', (p) => T.log.push({ joined: p.identity, name: p.displayName }));
     call.on('participantLeft', (p) => T.log.push({ left: p.identity }));
     call.on('disconnected', (e) => T.log.push({ disconnected: `${e.code} ${e.message}` }));
+    call.on('connectionStateChanged', (e) =>
+      T.log.push({
+        connection: e.state,
+        resumed: e.resumed,
+        unconfirmed: e.unconfirmedMessageCount,
+        reason: e.reason?.message,
+        at: Date.now(),
+      }),
+    );
     call.dataChannel.on('dataChannelReceiverCreated', (r) => {
       const key = `${r.senderIdentity}/${r.channelId}`;
       T.log.push({ receiver: key });

@@ -3,12 +3,12 @@
 //
 //   node web/test/web-sdk.mjs SCENARIO BIN_DIR [BIND_ADDRESS]
 //
-// SCENARIO: messaging | files | files-cli | p2p | demo | e2ee | cluster | all. BIN_DIR holds switchboard and
+// SCENARIO: messaging | files | files-cli | p2p | demo | e2ee | cluster | reconnect | all. BIN_DIR holds switchboard and
 // switchboard-server. The server serves web/dist (the SDK at /sdk/switchboard.js, the demo
 // at /). Exit status 0 when every scenario held, 1 otherwise, 77 (skipped) without
 // Chromium or a built web/dist. Set VERBOSE=1 for the agents' logs and the pages' console.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { Agent, newPage, runScenarios, sleep, startServer, token, until, waitPag
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [which, binDir, bind = '10.200.0.1'] = process.argv.slice(2);
-const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo', 'e2ee', 'cluster'];
+const SCENARIOS = ['messaging', 'files', 'files-cli', 'p2p', 'demo', 'e2ee', 'cluster', 'reconnect'];
 if (!binDir || !(which === 'all' || SCENARIOS.includes(which))) {
   console.error(`usage: node web-sdk.mjs ${SCENARIOS.join('|')}|all BIN_DIR [BIND_ADDRESS]`);
   process.exit(2);
@@ -968,6 +968,213 @@ async function cluster() {
   }
 }
 
+// ---- 8. Reconnecting and resuming (docs/protocol.md, "Reconnecting and resuming"): the
+// Web SDK against a native agent when the server dies, and when the browser's network
+// drops while the server stays up.
+const connectionLog = async (page) => (await pageLog(page)).filter((l) => l.connection);
+const nftFile = (rules) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-web-nft-'));
+  const file = join(dir, 'rules.nft');
+  writeFileSync(file, rules);
+  return { file, dir };
+};
+function nft(rules) {
+  const { file, dir } = nftFile(rules);
+  const run = spawnSync('nft', ['-f', file], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  if (run.status !== 0) throw new Error(`nft -f failed: ${run.stderr || run.error}`);
+}
+
+// 8a. The server is SIGKILLed and started again on the same port: the page notices within
+// 5 s, joins the new server by itself as a new participant, reports resumed: false and the
+// gap (the messages the dead server never confirmed), and messages flow both ways again on
+// the same senders, numbered on.
+async function reconnectServerKilled() {
+  const callId = 'web-sdk-reconnect-killed';
+  const N = 20;
+  const LOST = 20;
+  let s = await startServer(serverBinary, { bind });
+  const port = s.port;
+  try {
+    const alice = await newPage(browser, server.http, 'alice');
+    await alice.evaluate((o) => T.join(o), { server: s.url, callId, token: token('alice', callId), p2p: false });
+    const carol = new Agent(agentBinary, s.url, callId, 'carol', { p2p: false });
+    await carol.next((e) => e.event === 'joined', 'carol joined');
+    await waitPage(alice, () => T.log.some((l) => l.joined === 'carol'), undefined, 'carol joined');
+    await carol.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+    const aSeqs = await alice.evaluate(([n]) => T.sendTexts(10000, 'before', 0, n), [N]);
+    const cSeqs = await agentSendTexts(carol, 10000, 'before', 0, N);
+    await until(() => carol.messages(10000, 'alice').length >= N, "alice's messages at carol");
+    await waitPageGot(alice, 'carol/10000', N, "carol's messages");
+    assert.deepEqual(agentGot(carol, 10000, 'alice'), expected('before', 0, aSeqs));
+    assert.deepEqual(await pageGot(alice, 'carol/10000'), expected('before', 0, cSeqs));
+
+    // What the server never confirms: it is frozen once its acknowledgements of the above
+    // went out, the page sends LOST messages into its connection, then the server dies.
+    await sleep(500);
+    s.signal('SIGSTOP');
+    const lost = await alice.evaluate(([n]) => T.sendTexts(10000, 'lost', 0, n), [LOST]);
+    assert.deepEqual(lost, range(N + 1, LOST));
+    await sleep(300);
+    const killedAt = Date.now();
+    await s.killed();
+    await waitPage(alice, () => T.log.some((l) => l.connection === 'reconnecting'), undefined, 'the page reconnecting', 10000);
+    const noticed = (await connectionLog(alice)).find((l) => l.connection === 'reconnecting');
+    assert.ok(noticed.at - killedAt <= 5000, `the page noticed ${noticed.at - killedAt} ms after the kill`);
+    assert.ok(noticed.reason, 'reconnecting says why');
+    assert.equal(await alice.evaluate(() => T.call.connectionState), 'reconnecting');
+    assert.equal(await alice.evaluate(() => T.call.connected), false);
+    await carol.next((e) => e.event === 'reconnecting', 'carol reconnecting', 10000);
+    await sleep(1500);  // a few failed attempts
+    s = await startServer(serverBinary, { bind, port });
+
+    await waitPage(alice, () => T.log.some((l) => l.connection === 'connected'), undefined, 'the page reconnected', 20000);
+    const back = (await connectionLog(alice)).find((l) => l.connection === 'connected');
+    assert.equal(back.resumed, false, 'a restarted server cannot resume');
+    assert.equal(back.unconfirmed, LOST, 'the gap: what the dead server never confirmed');
+    assert.equal(await alice.evaluate(() => T.call.connectionState), 'connected');
+    const carolBack = await carol.next((e) => e.event === 'reconnected', 'carol reconnected', 20000);
+    assert.equal(carolBack.resumed, false);
+    assert.equal(carolBack.unconfirmedMessages, 0);
+    // The old session's receivers closed; both are in the new server's call.
+    await waitPage(alice, () => T.log.some((l) => l.close === 'carol/10000'), undefined, "carol's old receiver closed");
+    assert.equal((await pageLog(alice)).find((l) => l.close === 'carol/10000').reason, 'participant_left');
+    await carol.next((e) => e.event === 'receiver_closed' && e.from === 'alice', "alice's old receiver closed");
+    await waitPage(alice, () => T.call.participants.some((p) => p.identity === 'carol'), undefined, 'carol in the new call', 20000);
+    await until(async () => (await carol.request({ op: 'participants' })).participants.some((p) => p.user === 'alice'), 'alice in carol\'s new call', 20000);
+
+    // The same senders carry on, numbered on; the lost ones never come.
+    const after = await alice.evaluate(([n]) => T.sendTexts(10000, 'after', 0, n), [N]);
+    assert.deepEqual(after, range(N + LOST + 1, N), 'the page sender numbers on');
+    const cAfter = await agentSendTexts(carol, 10000, 'after', 0, N);
+    assert.deepEqual(cAfter, range(N + 1, N), 'the native sender numbers on');
+    await until(() => carol.messages(10000, 'alice').length >= 2 * N, "alice's messages after the restart");
+    await waitPageGot(alice, 'carol/10000', 2 * N, "carol's messages after the restart");
+    await sleep(300);
+    assert.deepEqual(agentGot(carol, 10000, 'alice'), [...expected('before', 0, aSeqs), ...expected('after', 0, after)], 'browser → native after the restart; none of the lost');
+    // One list per sender and channel: the old receiver's messages, then the new one's.
+    assert.deepEqual(await pageGot(alice, 'carol/10000'), [...expected('before', 0, cSeqs), ...expected('after', 0, cAfter)], 'native → browser after the restart');
+    assert.deepEqual((await pageLog(alice)).filter((l) => l.disconnected), [], 'the page never disconnected');
+    assert.equal(carol.events.some((e) => e.event === 'disconnected'), false);
+    console.log(
+      `server killed: the page noticed in ${noticed.at - killedAt} ms, rejoined the restarted server (resumed: false, ` +
+        `${LOST} unconfirmed), messages flow both ways on the same senders, numbered on`,
+    );
+    assert.equal(await carol.leave(), 0);
+    await alice.evaluate(() => T.call.leave());
+    await alice.context().close();
+  } finally {
+    s.signal('SIGCONT');
+    await s.stopped();
+  }
+}
+
+// 8b. A real network drop: the browser reaches the server at 10.200.0.2, the native agent
+// at 10.200.0.1 (the server listens on both; its announced address is unreachable, so each
+// client's data path goes to the address its WebSocket went to). nftables drops every
+// packet to or from the server's port on 10.200.0.2, TCP and UDP, for ~8 s. 2 × 500
+// durable messages flow meanwhile; every one arrives exactly once, in order, both ways;
+// the page resumes and the agent sees no leave.
+async function reconnectNetworkDrop() {
+  const callId = 'web-sdk-reconnect-drop';
+  const N = 500;
+  const CUT_AT = 100;
+  const CUT_MS = 8000;
+  const browserHost = '10.200.0.2';
+  const s = await startServer(serverBinary, { bind: '0.0.0.0', host: bind, extra: ['--public-ip', '10.200.0.250'] });
+  const browserUrl = `ws://${browserHost}:${s.port}`;
+  let cut = false;
+  const uncut = () => {
+    if (cut) spawnSync('nft', ['delete', 'table', 'inet', 'sbwebcut']);
+    cut = false;
+  };
+  try {
+    const alice = await newPage(browser, server.http, 'alice');
+    await alice.evaluate((o) => T.join(o), { server: browserUrl, callId, token: token('alice', callId), p2p: false });
+    const carol = new Agent(agentBinary, s.url, callId, 'carol', { p2p: false });
+    await carol.next((e) => e.event === 'joined', 'carol joined');
+    await waitPage(alice, () => T.log.some((l) => l.joined === 'carol'), undefined, 'carol joined');
+    await carol.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+
+    // Both send N, one every 15 ms; the cut comes after CUT_AT of the page's.
+    const pageSending = alice.evaluate(async ([n]) => {
+      const s = T.sender(10000);
+      const enc = new TextEncoder();
+      T.sentSeqs = [];
+      for (let i = 0; i < n; i++) {
+        T.sentSeqs.push(await s.sendMessage(enc.encode(`web-${i}`)));
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      return T.sentSeqs;
+    }, [N]);
+    const agentSending = (async () => {
+      const seqs = [];
+      for (let i = 0; i < N; i++) {
+        seqs.push((await carol.request({ op: 'send', channelId: 10000, text: `native-${i}` })).sequenceNumber);
+        await sleep(15);
+      }
+      return seqs;
+    })();
+    await waitPage(alice, ([n]) => (T.sentSeqs ?? []).length >= n, [CUT_AT], 'the first messages sent');
+    const p = s.port;
+    nft(`table inet sbwebcut {
+  chain input {
+    type filter hook input priority 0;
+    ip daddr ${browserHost} tcp dport ${p} drop
+    ip saddr ${browserHost} tcp sport ${p} drop
+    ip daddr ${browserHost} udp dport ${p} drop
+    ip saddr ${browserHost} udp sport ${p} drop
+  }
+}
+`);
+    cut = true;
+    const cutAt = Date.now();
+    await waitPage(alice, () => T.log.some((l) => l.connection === 'reconnecting'), undefined, 'the page reconnecting', 10000);
+    const noticed = (await connectionLog(alice)).find((l) => l.connection === 'reconnecting');
+    await sleep(Math.max(0, CUT_MS - (Date.now() - cutAt)));
+    uncut();
+    const restoredAt = Date.now();
+    await waitPage(alice, () => T.log.some((l) => l.connection === 'connected'), undefined, 'the page back', 30000);
+    const back = (await connectionLog(alice)).find((l) => l.connection === 'connected');
+    assert.equal(back.resumed, true, 'the server kept the session');
+    assert.equal(back.unconfirmed, 0);
+
+    const aSeqs = await pageSending;
+    const cSeqs = await agentSending;
+    assert.deepEqual(aSeqs, range(1, N));
+    assert.deepEqual(cSeqs, range(1, N));
+    await until(() => carol.messages(10000, 'alice').length >= N, "all of alice's messages at carol", 60000);
+    await waitPageGot(alice, 'carol/10000', N, "all of carol's messages", 60000);
+    await sleep(500);  // a duplicate would arrive by now
+    const texts = (prefix) => range(0, N).map((i) => [i + 1, `${prefix}-${i}`]);
+    assert.deepEqual(agentGot(carol, 10000, 'alice'), texts('web'), 'browser → native: each once, in order');
+    assert.deepEqual(await pageGot(alice, 'carol/10000'), texts('native'), 'native → browser: each once, in order');
+    const seen = (await pageLog(alice)).filter((l) => l.joined || l.left || l.close || l.disconnected || l.receiver);
+    assert.deepEqual(seen, [{ joined: 'carol', name: 'CAROL' }, { receiver: 'carol/10000' }], 'the page saw no leave, rejoin or new receiver');
+    const carolSaw = carol.events.filter((e) =>
+      ['participant_left', 'participant_joined', 'receiver_closed', 'disconnected', 'reconnecting'].includes(e.event),
+    );
+    assert.deepEqual(carolSaw, [], 'the agent saw no leave, rejoin, closed receiver or reconnect');
+    assert.equal(carol.events.filter((e) => e.event === 'receiver_created').length, 1);
+    assert.deepEqual((await connectionLog(alice)).map((l) => l.connection), ['reconnecting', 'connected']);
+    console.log(
+      `network drop: the page noticed in ${noticed.at - cutAt} ms, was back ${back.at - restoredAt} ms after the ` +
+        `${CUT_MS / 1000} s cut ended, resumed; 2 x ${N} durable messages each once, in order`,
+    );
+    assert.equal(await carol.leave(), 0);
+    await alice.evaluate(() => T.call.leave());
+    await alice.context().close();
+  } finally {
+    uncut();
+    await s.stopped();
+  }
+}
+
+async function reconnect() {
+  await reconnectServerKilled();
+  await reconnectNetworkDrop();
+}
+
 // Stops by itself whatever hangs: ctest's TIMEOUT should never be what ends it.
 const WATCHDOG_S = Number(process.env.WEB_SDK_WATCHDOG_S || 540);
 setTimeout(() => {
@@ -978,7 +1185,7 @@ setTimeout(() => {
 let server;
 let browser;
 const chosen = which === 'all' ? SCENARIOS : [which];
-const table = { messaging, files, 'files-cli': filesCli, p2p, demo, e2ee, cluster };
+const table = { messaging, files, 'files-cli': filesCli, p2p, demo, e2ee, cluster, reconnect };
 const secure = { files: true, 'files-cli': true, e2ee: true };
 let failures = 0;
 try {

@@ -8,6 +8,7 @@ import {
   E2eeKeys,
   SwitchboardError,
   type Call,
+  type ConnectionStateChangedEvent,
   type DataChannelReceiver,
   type DataChannelSender,
   type ParticipantInfo,
@@ -194,6 +195,20 @@ function entered(joined: Call): void {
   joined.on('transportChanged', (t: TransportInfo) => {
     showTransport(t);
     system(t.mode === 'p2p' ? `now peer-to-peer with ${nameOf(t.peer?.identity ?? '?')}` : 'now through the server');
+  });
+  joined.on('connectionStateChanged', (e: ConnectionStateChangedEvent) => {
+    if (e.state === 'reconnecting') {
+      system(`lost the connection to the server (${e.reason ? describe(e.reason) : 'no reason'}); reconnecting…`);
+      statusBadge.className = 'badge bad';
+    } else if (e.state === 'connected') {
+      system(
+        e.resumed
+          ? 'reconnected; nothing was lost'
+          : `reconnected as a new participant; ${e.unconfirmedMessageCount} message(s) you sent may not have arrived`,
+      );
+      statusBadge.className = 'badge';
+      renderPeople();
+    }
   });
   joined.on('disconnected', (e: SwitchboardError) => {
     system(`disconnected: ${describe(e)}`);

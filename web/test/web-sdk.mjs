@@ -962,6 +962,55 @@ async function cluster() {
     assert.deepEqual(await pageGot(alice, 'carol/10000'), expected('native', 0, cSeqs));
     console.log(`cluster: the browser entered through b, was redirected to a, ${N} messages each way`);
     assert.equal(await carol.leave(), 0, 'the agent exits 0 after leave');
+    await alice.evaluate(() => T.call.leave());
+    await alice.context().close();
+
+    // Node a is killed: the call comes back on b, through the URL the page was given (it
+    // follows b's redirect to the dead a until a's placement expires, then b places the call
+    // on itself), within 15 s, not resumed; the page's sender and the agent's carry on with
+    // the same channel and numbering, and receivers are restored as each sends again.
+    const killedCall = 'web-sdk-cluster-killed';
+    const dave = new Agent(agentBinary, a.url, killedCall, 'dave', { p2p: false });
+    await dave.next((e) => e.event === 'joined', 'dave placed the call on a');
+    const erin = new Agent(agentBinary, b.url, killedCall, 'erin', { p2p: false });
+    await erin.next((e) => e.event === 'joined', 'erin joined through b');
+    const bob = await newPage(browser, server.http, 'bob');
+    await bob.evaluate((o) => T.join(o), { server: b.url, callId: killedCall, token: token('bob', killedCall), p2p: false });
+    assert.equal(await dave.leave(), 0);
+    assert.equal(await a.metric('switchboard_cluster_participants'), 2, 'the call of erin and bob is on a');
+    await erin.request({ op: 'create_sender', channelId: 10000, reliability: 'durable' });
+    const bBefore = await bob.evaluate(([n]) => T.sendTexts(10000, 'before', 0, n), [N]);
+    const eBefore = await agentSendTexts(erin, 10000, 'before', 0, N);
+    await until(() => erin.messages(10000, 'bob').length >= N, "bob's messages at erin");
+    await waitPageGot(bob, 'erin/10000', N, "erin's messages");
+    await sleep(300);  // acknowledged, so nothing is unconfirmed
+
+    const killedAt = Date.now();
+    await a.killed();
+    await waitPage(bob, () => T.log.some((l) => l.connection === 'reconnecting'), undefined, 'the page reconnecting', 10000);
+    await waitPage(bob, () => T.log.some((l) => l.connection === 'connected'), undefined, 'the page back on b', 20000);
+    const back = (await pageLog(bob)).find((l) => l.connection === 'connected');
+    assert.equal(back.resumed, false, 'a dead node cannot resume');
+    assert.equal(back.unconfirmed, 0);
+    assert.equal((await erin.next((e) => e.event === 'reconnected', 'erin back', 20000)).resumed, false);
+    await waitPage(bob, () => T.call.participants.some((p) => p.identity === 'erin'), undefined, 'erin in the call on b', 20000);
+    await until(async () => (await erin.request({ op: 'participants' })).participants.some((p) => p.user === 'bob'), "bob in erin's call on b", 20000);
+    assert.equal(await b.metric('switchboard_cluster_participants'), 2, 'the call is on b now');
+    const bAfter = await bob.evaluate(([n]) => T.sendTexts(10000, 'after', 0, n), [N]);
+    const eAfter = await agentSendTexts(erin, 10000, 'after', 0, N);
+    assert.deepEqual(bAfter, range(N + 1, N), "the page's sender numbers on");
+    assert.deepEqual(eAfter, range(N + 1, N), "the agent's sender numbers on");
+    await until(() => erin.messages(10000, 'bob').length >= 2 * N, "bob's messages on b", 15000);
+    await waitPageGot(bob, 'erin/10000', 2 * N, "erin's messages on b", 15000);
+    const flowing = Date.now() - killedAt;
+    assert.ok(flowing <= 15000, `messages flow again ${flowing} ms after the kill`);
+    await sleep(300);
+    assert.deepEqual(agentGot(erin, 10000, 'bob'), [...expected('before', 0, bBefore), ...expected('after', 0, bAfter)]);
+    assert.deepEqual(await pageGot(bob, 'erin/10000'), [...expected('before', 0, eBefore), ...expected('after', 0, eAfter)]);
+    assert.equal((await pageLog(bob)).find((l) => l.close === 'erin/10000')?.reason, 'participant_left', "the old node's receiver closed");
+    assert.deepEqual((await pageLog(bob)).filter((l) => l.disconnected), []);
+    console.log(`cluster: node a SIGKILLed; the browser's call came back on b, messages flowing both ways ${flowing} ms after the kill`);
+    assert.equal(await erin.leave(), 0);
   } finally {
     for (const n of nodes) await n.stopped();
     redis.kill('SIGKILL');

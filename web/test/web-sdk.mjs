@@ -1180,6 +1180,8 @@ async function reconnectNetworkDrop() {
     const cutAt = Date.now();
     await waitPage(alice, () => T.log.some((l) => l.connection === 'reconnecting'), undefined, 'the page reconnecting', 10000);
     const noticed = (await connectionLog(alice)).find((l) => l.connection === 'reconnecting');
+    // 3 s of silence, checked every second.
+    assert.ok(noticed.at - cutAt <= 6000, `the page noticed the cut after ${noticed.at - cutAt} ms`);
     await sleep(Math.max(0, CUT_MS - (Date.now() - cutAt)));
     uncut();
     const restoredAt = Date.now();

@@ -35,7 +35,6 @@ CallTransport::CallTransport(asio::io_context& io, ServerLinkConfig config, Call
       callbacks_(std::move(callbacks)),
       retry_timer_(io),
       server_ack_timer_(io),
-      hold_timer_(io),
       heartbeat_timer_(io) {
   if (config_.reconnect_window.count() > 0) {
     config_.resumable = true;
@@ -78,7 +77,6 @@ std::unique_ptr<ServerLink> CallTransport::make_link() {
 
 CallTransport::~CallTransport() {
   *alive_ = false;
-  hold_timer_.cancel();
   heartbeat_timer_.cancel();
   retry_timer_.cancel();
   server_ack_timer_.cancel();
@@ -158,7 +156,6 @@ void CallTransport::set_receive_paused(bool paused) {
 void CallTransport::leave() {
   if (left_) return;
   left_ = true;
-  hold_timer_.cancel();
   heartbeat_timer_.cancel();
   retry_timer_.cancel();
   server_ack_timer_.cancel();
@@ -567,7 +564,6 @@ void CallTransport::on_control_frame(const core::DecodedFrame& frame) {
     history.on_switch(h.priority, released);
     for (const Bytes& message : released) deliver_direct(peer, message);
     if (!released.empty()) post_ack();
-    arm_hold_timer();
     return;
   }
   const core::ResentPayload resent = core::split_resent_payload(frame.payload);
@@ -609,7 +605,7 @@ void CallTransport::on_direct_message(std::uint32_t session, std::uint16_t strea
     return;
   }
   core::DirectReceiveLog& history = receive_log(peer, session);
-  switch (history.on_direct(cls.priority, message, core::Clock::now())) {
+  switch (history.on_direct(cls.priority, message)) {
     case core::DirectReceiveLog::Verdict::Deliver:
       deliver_direct(peer, message);
       post_ack();
@@ -623,7 +619,6 @@ void CallTransport::on_direct_message(std::uint32_t session, std::uint16_t strea
         close_direct();
         return;
       }
-      arm_hold_timer();
       break;
     case core::DirectReceiveLog::Verdict::Drop:
       break;
@@ -653,34 +648,6 @@ void CallTransport::send_ack() {
     // A full buffer: the next message taken in acknowledges again, with the newer counts.
     post_ack();
   }
-}
-
-void CallTransport::arm_hold_timer() {
-  std::optional<core::TimePoint> next;
-  for (const auto& [key, history] : receive_logs_) {
-    if (auto at = history.hold_deadline(); at && (!next || *at < *next)) next = at;
-  }
-  if (!next) return;
-  hold_timer_.expires_at(*next);
-  hold_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
-    if (!ec && *alive) on_hold_timer();
-  });
-}
-
-void CallTransport::on_hold_timer() {
-  const core::TimePoint now = core::Clock::now();
-  for (auto& [key, history] : receive_logs_) {
-    std::vector<Bytes> released;
-    history.release_expired(now, released);
-    if (!released.empty()) {
-      log()->warn("participant {}'s switch to the direct path never arrived through the "
-                   "server; taking its direct messages in anyway",
-                   key.first);
-    }
-    for (const Bytes& message : released) deliver_direct(key.first, message);
-  }
-  post_ack();
-  arm_hold_timer();
 }
 
 // Every kAckInterval while the direct connection is up: an acknowledgement if none went

@@ -120,8 +120,6 @@ class CallTransport final : public Transport {
   void deliver_direct(core::ParticipantId peer, ByteView message);
   void post_ack();
   void send_ack();
-  void arm_hold_timer();
-  void on_hold_timer();
   void arm_heartbeat();
   void on_heartbeat();
   void post_writable();
@@ -172,7 +170,6 @@ class CallTransport final : public Transport {
   std::map<std::pair<core::ParticipantId, std::uint32_t>, core::DirectReceiveLog> receive_logs_;
   bool ack_posted_ = false;
   bool writable_posted_ = false;
-  boost::asio::steady_timer hold_timer_;
   boost::asio::steady_timer heartbeat_timer_;
   core::TimePoint last_control_{};   // when the peer's control stream last spoke
   core::TimePoint last_ack_sent_{};  // when ours last did

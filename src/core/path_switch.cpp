@@ -156,12 +156,10 @@ DirectReceiveLog::Verdict DirectReceiveLog::take(Class& c, std::uint32_t index) 
   return Verdict::Deliver;
 }
 
-DirectReceiveLog::Verdict DirectReceiveLog::on_direct(Priority priority, ByteView message,
-                                                      TimePoint now) {
+DirectReceiveLog::Verdict DirectReceiveLog::on_direct(Priority priority, ByteView message) {
   Class& c = classes_[durable_class_index(priority)];
   const std::uint32_t index = c.arrived++;
   if (!c.switched) {
-    if (!c.held_since) c.held_since = now;
     c.held.push_back(Held{index, Bytes(message.begin(), message.end())});
     held_bytes_ += message.size();
     return Verdict::Hold;
@@ -175,7 +173,6 @@ void DirectReceiveLog::release(Class& c, std::vector<Bytes>& out) {
     if (take(c, h.index) == Verdict::Deliver) out.push_back(std::move(h.message));
   }
   c.held.clear();
-  c.held_since.reset();
 }
 
 void DirectReceiveLog::on_switch(Priority priority, std::vector<Bytes>& out) {
@@ -186,25 +183,6 @@ void DirectReceiveLog::on_switch(Priority priority, std::vector<Bytes>& out) {
 
 DirectReceiveLog::Verdict DirectReceiveLog::on_resent(Priority priority, std::uint32_t index) {
   return take(classes_[durable_class_index(priority)], index);
-}
-
-std::optional<TimePoint> DirectReceiveLog::hold_deadline() const {
-  std::optional<TimePoint> deadline;
-  for (const Class& c : classes_) {
-    if (c.held_since && (!deadline || *c.held_since + kMaxHold < *deadline)) {
-      deadline = *c.held_since + kMaxHold;
-    }
-  }
-  return deadline;
-}
-
-void DirectReceiveLog::release_expired(TimePoint now, std::vector<Bytes>& out) {
-  for (Class& c : classes_) {
-    if (c.held_since && now >= *c.held_since + kMaxHold) {
-      c.switched = true;
-      release(c, out);
-    }
-  }
 }
 
 DirectAck DirectReceiveLog::current_ack() const {

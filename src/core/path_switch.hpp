@@ -116,20 +116,18 @@ class DirectReceiveLog {
   explicit DirectReceiveLog(std::uint32_t session) : session_(session) {}
 
   std::uint32_t session() const { return session_; }
-  // A durable message from the direct path.
-  Verdict on_direct(Priority priority, ByteView message, TimePoint now);
+  // A durable message from the direct path. Held messages wait for their SWITCH however
+  // long the server path takes: it loses nothing (resumes included), so the SWITCH comes
+  // unless the peer leaves, and taking them in earlier would put them ahead of what the
+  // server still carries (RESENT runs of an earlier session, say). The sender's unacked
+  // bound stops it, and kMaxHeld in the transport closes the direct path past that.
+  Verdict on_direct(Priority priority, ByteView message);
   // The class's SWITCH arrived through the server. Appends the held messages that are now
   // to be taken in, in order, to `out`.
   void on_switch(Priority priority, std::vector<Bytes>& out);
   // A RESENT message of this session arrived through the server: Deliver or Drop.
   Verdict on_resent(Priority priority, std::uint32_t index);
 
-  // Held messages wait at most this long for their SWITCH; then release_expired() gives
-  // them up for delivery (the SWITCH was lost: order across the switch is no longer
-  // guaranteed, but nothing is lost).
-  static constexpr Duration kMaxHold = std::chrono::seconds(10);
-  std::optional<TimePoint> hold_deadline() const;
-  void release_expired(TimePoint now, std::vector<Bytes>& out);
   std::size_t held_bytes() const { return held_bytes_; }
 
   // The acknowledgement to send, when something was taken in since the last one.
@@ -146,7 +144,6 @@ class DirectReceiveLog {
     std::uint32_t arrived = 0;  // direct messages seen: the next one's index
     std::uint32_t taken = 0;    // indexes below this were taken in
     std::deque<Held> held;
-    std::optional<TimePoint> held_since;
   };
   Verdict take(Class& c, std::uint32_t index);
   void release(Class& c, std::vector<Bytes>& out);

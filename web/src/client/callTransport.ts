@@ -157,7 +157,6 @@ export class CallTransport {
   private readonly receiveLogs = new Map<string, { peer: ParticipantId; log: DirectReceiveLog }>();
   private ackPosted = false;
   private writablePosted = false;
-  private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private lastControl = 0;  // when the peer's control stream last spoke
   private lastAckSent = 0;  // when ours last did
@@ -639,7 +638,6 @@ export class CallTransport {
       const released = history.onSwitch(h.priority);
       for (const message of released) this.handlers.peerData(peer, message);
       if (released.length > 0) this.postAck();
-      this.armHoldTimer();
       return;
     }
     const resent = splitResentPayload(frame.payload);
@@ -680,7 +678,7 @@ export class CallTransport {
       return;
     }
     const history = this.receiveLog(peer, session);
-    switch (history.onDirect(cls.priority, message, now())) {
+    switch (history.onDirect(cls.priority, message)) {
       case 'deliver':
         this.handlers.peerData(peer, message);
         this.postAck();
@@ -695,7 +693,6 @@ export class CallTransport {
           this.closeDirect();
           return;
         }
-        this.armHoldTimer();
         break;
       case 'drop':
         break;
@@ -730,36 +727,6 @@ export class CallTransport {
     if (!sent) this.postAck();
   }
 
-  private armHoldTimer(): void {
-    let next: number | undefined;
-    for (const { log } of this.receiveLogs.values()) {
-      const at = log.holdDeadline();
-      if (at !== undefined && (next === undefined || at < next)) next = at;
-    }
-    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-    if (next === undefined) return;
-    this.holdTimer = setTimeout(() => this.onHoldTimer(), Math.max(0, next - now()));
-  }
-
-  private onHoldTimer(): void {
-    this.holdTimer = undefined;
-    if (this.left) return;
-    const t = now();
-    for (const { peer, log } of this.receiveLogs.values()) {
-      const released = log.releaseExpired(t);
-      if (released.length > 0) {
-        console.warn(
-          `switchboard: participant ${peer}'s switch to the direct path never arrived through the server; ` +
-            'taking its direct messages in anyway',
-        );
-      }
-      for (const message of released) this.handlers.peerData(peer, message);
-    }
-    this.postAck();
-    this.armHoldTimer();
-  }
-
   // Every ACK_INTERVAL_MS while the direct connection is up: an acknowledgement if none went
   // out meanwhile (the peer's proof that this side and the path are alive), and, while our
   // frames go direct, the check that the peer's have come.
@@ -792,10 +759,9 @@ export class CallTransport {
   }
 
   private stopTimers(): void {
-    for (const timer of [this.holdTimer, this.heartbeatTimer, this.retryTimer]) {
+    for (const timer of [this.heartbeatTimer, this.retryTimer]) {
       if (timer !== undefined) clearTimeout(timer);
     }
-    this.holdTimer = undefined;
     this.heartbeatTimer = undefined;
     this.retryTimer = undefined;
     this.clearServerAck();

@@ -233,23 +233,15 @@ interface ReceiveClass {
   arrived: number; // direct messages seen: the next one's index
   taken: number; // indexes below this were taken in
   held: Held[];
-  heldSince: number | undefined;
 }
 
 function receiveClass(): ReceiveClass {
-  return { switched: false, arrived: 0, taken: 0, held: [], heldSince: undefined };
+  return { switched: false, arrived: 0, taken: 0, held: [] };
 }
 
 // The receiver's half: which direct messages of a session were taken in, and the ones
 // waiting for their class's SWITCH.
 export class DirectReceiveLog {
-  // Held messages wait at most this long for their SWITCH; then releaseExpired() gives
-  // them up for delivery (the SWITCH was lost: order across the switch is no longer
-  // guaranteed, but nothing is lost).
-  static readonly MAX_HOLD_MS = 10_000;
-  // More held than this closes the direct path (the transport's decision).
-  static readonly MAX_HELD_BYTES = 16 * 1024 * 1024;
-
   private readonly classes: [ReceiveClass, ReceiveClass] = [receiveClass(), receiveClass()];
   private heldSize = 0;
   private acked: [number, number] = [0, 0];
@@ -265,12 +257,15 @@ export class DirectReceiveLog {
     return 'deliver';
   }
 
-  // A durable message from the direct path.
-  onDirect(priority: Priority, message: Uint8Array, now: number): Verdict {
+  // A durable message from the direct path. Held messages wait for their SWITCH however
+  // long the server path takes: it loses nothing (resumes included), so the SWITCH comes
+  // unless the peer leaves, and taking them in earlier would put them ahead of what the
+  // server still carries (RESENT runs of an earlier session, say). The sender's unacked
+  // bound stops it, and MAX_HELD in the transport closes the direct path past that.
+  onDirect(priority: Priority, message: Uint8Array): Verdict {
     const c = this.classes[durableClassIndex(priority)];
     const index = c.arrived++;
     if (!c.switched) {
-      c.heldSince ??= now;
       c.held.push({ index, message: message.slice() });
       this.heldSize += message.length;
       return 'hold';
@@ -284,7 +279,6 @@ export class DirectReceiveLog {
       if (this.take(c, h.index) === 'deliver') out.push(h.message);
     }
     c.held = [];
-    c.heldSince = undefined;
   }
 
   // The class's SWITCH arrived through the server. Returns the held messages that are
@@ -300,28 +294,6 @@ export class DirectReceiveLog {
   // A RESENT message of this session arrived through the server: 'deliver' or 'drop'.
   onResent(priority: Priority, index: number): Verdict {
     return this.take(this.classes[durableClassIndex(priority)], index);
-  }
-
-  holdDeadline(): number | undefined {
-    let deadline: number | undefined;
-    for (const c of this.classes) {
-      if (c.heldSince === undefined) continue;
-      const at = c.heldSince + DirectReceiveLog.MAX_HOLD_MS;
-      if (deadline === undefined || at < deadline) deadline = at;
-    }
-    return deadline;
-  }
-
-  // Messages held past MAX_HOLD_MS, released for delivery in order.
-  releaseExpired(now: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const c of this.classes) {
-      if (c.heldSince !== undefined && now >= c.heldSince + DirectReceiveLog.MAX_HOLD_MS) {
-        c.switched = true;
-        this.release(c, out);
-      }
-    }
-    return out;
   }
 
   get heldBytes(): number {

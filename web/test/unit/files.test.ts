@@ -234,7 +234,7 @@ class FakeCall implements FileTransferCall {
   }
 }
 
-function randomFile(size: number): Uint8Array {
+function randomFile(size: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i += 65536) webcrypto.getRandomValues(out.subarray(i, Math.min(size, i + 65536)));
   return out;

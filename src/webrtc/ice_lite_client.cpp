@@ -248,8 +248,15 @@ void IceLiteClient::on_timer() {
           "ICE consent lost: the server stopped answering connectivity checks"});
     return;
   }
+  if (data_connected_ && last_response_ >= last_check_sent_ &&
+      now - last_check_sent_ < config_.consent_interval) {
+    schedule(config_.consent_interval - (now - last_check_sent_));  // answered: wait
+    return;
+  }
   send_checks();
-  schedule(data_connected_ ? config_.consent_interval : config_.check_interval);
+  last_check_sent_ = now;
+  schedule(data_connected_ ? std::min(config_.consent_retransmit, config_.consent_interval)
+                          : config_.check_interval);
 }
 
 void IceLiteClient::fail(const Error& error) {

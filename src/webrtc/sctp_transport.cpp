@@ -49,6 +49,14 @@ constexpr std::uint32_t kRtoMaxMs = 3000;
 // We acknowledge within 20 ms instead of the default 200 ms, so a sender recovers from
 // loss faster; every second packet is still acknowledged at once.
 constexpr std::uint32_t kSackDelayMs = 20;
+// Consecutive retransmission timeouts before usrsctp gives up: the only path goes inactive
+// after Path.Max.Retrans (and waits for a heartbeat before carrying data again), the
+// association aborts after Association.Max.Retrans. RFC 9260's 5 and 10 come to a few
+// seconds on a path that drops 40% at random (with RTO.Max 3 s: 5 timeouts take ~7 s)
+// and stall or kill a call that is still getting most packets through. A dead peer is ICE
+// consent's to find (30 s, RFC 7675), and a dead server the signaling's, so 30 here: a
+// path is declared dead only after about a minute and a half of nothing but timeouts.
+constexpr std::uint16_t kMaxRetransmissions = 30;
 
 // Process-wide: usrsctp hands us its `addr` (our id) and we look the transport up here, so a
 // callback for a destroyed transport finds nothing and is dropped.
@@ -263,7 +271,13 @@ Result<void> SctpTransport::setup_socket() {
   path.spp_assoc_id = SCTP_FUTURE_ASSOC;
   path.spp_flags = SPP_PMTUD_DISABLE;
   path.spp_pathmtu = static_cast<std::uint32_t>(kSctpMaxPacketSize - sizeof(sctp_common_header));
+  path.spp_pathmaxrxt = kMaxRetransmissions;
   set(IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, path, "SCTP_PEER_ADDR_PARAMS");
+
+  sctp_assocparams association{};
+  association.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
+  association.sasoc_asocmaxrxt = kMaxRetransmissions;
+  set(IPPROTO_SCTP, SCTP_ASSOCINFO, association, "SCTP_ASSOCINFO");
 
   // Strict priority between streams; per-stream values are set as channels open.
   const sctp_assoc_value scheduler{SCTP_FUTURE_ASSOC, SCTP_SS_PRIORITY};

@@ -1,5 +1,6 @@
 #include "webrtc/webrtc_connection.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -59,9 +60,19 @@ WebRtcConnection::WebRtcConnection(asio::io_context& io, Config config, Callback
       sctp_timers_(SctpTimerDriver::acquire(io)),
       dtls_(config_.certificate, config_.dtls_role, config_.remote_fingerprint,
             DtlsTransport::Callbacks{
-                .send_datagram = [this](ByteView d) { callbacks_.send_datagram(d); },
+                .send_datagram =
+                    [this](ByteView d) {
+                      const int copies =
+                          connected_ ? copies_
+                                     : std::max(copies_, PacketRedundancy::kHandshakeCopies);
+                      for (int i = 0; i < copies; ++i) callbacks_.send_datagram(d);
+                    },
                 .connected = [this] { on_dtls_connected(); },
-                .app_data = [this](ByteView packet) { sctp_.handle_packet(packet); },
+                .app_data =
+                    [this](ByteView packet) {
+                      redundancy_.on_receive(packet, core::Clock::now());
+                      sctp_.handle_packet(packet);
+                    },
                 .failed = [this](const Error& e) { fail(e); },
                 .closed =
                     [this] {
@@ -70,7 +81,13 @@ WebRtcConnection::WebRtcConnection(asio::io_context& io, Config config, Callback
             }),
       sctp_(sctp_config(config_),
             SctpTransport::Callbacks{
-                .send_packet = [this](ByteView packet) { (void)dtls_.send(packet); },
+                .send_packet =
+                    [this](ByteView packet) {
+                      // One SCTP packet is one DTLS record is one datagram, sent this often.
+                      copies_ = redundancy_.on_send(packet, core::Clock::now());
+                      (void)dtls_.send(packet);
+                      copies_ = 1;
+                    },
                 .connected =
                     [this] {
                       connected_ = true;

@@ -15,6 +15,7 @@
 #include "switchboard/result.hpp"
 #include "webrtc/certificate.hpp"
 #include "webrtc/dtls_transport.hpp"
+#include "webrtc/packet_redundancy.hpp"
 #include "webrtc/sctp_transport.hpp"
 
 namespace switchboard::webrtc {
@@ -66,6 +67,8 @@ class WebRtcConnection {
   void set_receive_paused(bool paused) { sctp_.set_receive_paused(paused); }
   bool is_connected() const { return connected_; }
   std::size_t max_message_size() const { return config_.remote_max_message_size; }
+  // How many copies of each packet go out, and what that measured (packet_redundancy.hpp).
+  const PacketRedundancy& redundancy() const { return redundancy_; }
 
  private:
   void on_dtls_connected();
@@ -74,6 +77,8 @@ class WebRtcConnection {
 
   Config config_;
   Callbacks callbacks_;
+  PacketRedundancy redundancy_{core::Clock::now()};
+  int copies_ = 1;  // of the datagram DTLS is about to emit
   std::shared_ptr<SctpTimerDriver> sctp_timers_;
   DtlsTransport dtls_;
   SctpTransport sctp_;

@@ -134,6 +134,23 @@ TEST_F(IceLiteClientTest, KeepsConsentWithSlowerChecksOnceTheDataConnectionIsUp)
   EXPECT_LE(sent, 9u) << "keep-alives every 200 ms, not every 100 ms";
 }
 
+TEST_F(IceLiteClientTest, AnUnansweredConsentCheckIsSentAgainUntilAnswered) {
+  make_client({.consent_interval = 5s, .consent_retransmit = 100ms, .consent_timeout = 30s});
+  ASSERT_TRUE(client->start(server_ice, {server_address()}));
+  ASSERT_TRUE(run_until([&] { return connected > 0; }));
+  client->set_data_connected();
+  run_for(300ms);
+  const auto answered = client->stats().checks_sent;
+  run_for(700ms);
+  EXPECT_EQ(client->stats().checks_sent, answered) << "an answered check waits the interval";
+  server.remove_session(session);  // checks now go unanswered (a lossy path, say)
+  client->send(payload(1));  // (the next check is due at 5 s; see that the retries start)
+  run_for(5500ms);
+  const auto retries = client->stats().checks_sent - answered;
+  EXPECT_GE(retries, 4u) << "the 5 s check, then one every 100 ms while unanswered";
+  EXPECT_EQ(failures, 0);
+}
+
 TEST_F(IceLiteClientTest, ConsentIsLostWhenTheServerStopsAnswering) {
   make_client({.consent_interval = 100ms, .consent_timeout = 500ms});
   ASSERT_TRUE(client->start(server_ice, {server_address()}));

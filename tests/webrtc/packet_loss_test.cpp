@@ -111,7 +111,9 @@ TEST_F(PacketLoss, LossyDeliversMostAndNeverStallsTheDurableChannel) {
               lossy_seen.size(), kCount, share * 100);
   const double expected = 1.0 - loss_percent() / 100.0;
   EXPECT_GT(share, expected - 0.15);
-  EXPECT_LT(share, std::min(1.0, expected + 0.12));
+  // No upper bound: once the connection sees the loss it sends copies of each packet
+  // (packet_redundancy.hpp), so more arrives than one copy would carry. That lossy
+  // messages are never retransmitted is SctpTransport's unit tests' to check.
   EXPECT_TRUE(tail_seen()) << "the lossy channel stalled before its last messages";
 }
 

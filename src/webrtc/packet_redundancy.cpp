@@ -1,0 +1,182 @@
+#include "webrtc/packet_redundancy.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace switchboard::webrtc {
+namespace {
+
+constexpr std::size_t kCommonHeader = 12;
+constexpr std::size_t kChunkHeader = 4;
+constexpr std::uint8_t kData = 0;
+constexpr std::uint8_t kSack = 3;
+constexpr std::uint8_t kIData = 64;  // RFC 8260; its TSN sits where DATA's does
+// A jump further than this is not loss (a peer restarting its TSNs, say): not counted.
+constexpr std::uint32_t kMaxSkip = 1024;
+
+// Serial number arithmetic (RFC 1982), as TSNs wrap.
+bool after(std::uint32_t a, std::uint32_t b) {
+  return a != b && static_cast<std::uint32_t>(a - b) < 0x80000000U;
+}
+
+// Calls `f(tsn)` for each DATA or I-DATA chunk of an SCTP packet; stops at the first chunk
+// that does not fit (usrsctp checks the packet properly; this only counts).
+template <typename F>
+void for_each_tsn(ByteView packet, F&& f) {
+  std::size_t at = kCommonHeader;
+  while (at + kChunkHeader <= packet.size()) {
+    const std::uint8_t type = packet[at];
+    const std::size_t length = std::size_t{packet[at + 2]} << 8 | packet[at + 3];
+    if (length < kChunkHeader || at + length > packet.size()) return;
+    if ((type == kData || type == kIData) && length >= kChunkHeader + 4) {
+      f(load_u32(packet.data() + at + kChunkHeader));
+    }
+    at += (length + 3) & ~std::size_t{3};
+  }
+}
+
+}  // namespace
+
+PacketRedundancy::PacketRedundancy(core::TimePoint now)
+    : epoch_start_(now), budget_(kBudgetBytesPerSecond, kBudgetBurstBytes, now) {}
+
+// Calls `f(tsn)` for each TSN a SACK chunk of the packet reports missing: the holes between
+// its cumulative TSN ack and its gap ack blocks (RFC 9260 §3.3.4).
+template <typename F>
+void for_each_missing(ByteView packet, F&& f) {
+  std::size_t at = kCommonHeader;
+  while (at + kChunkHeader <= packet.size()) {
+    const std::uint8_t type = packet[at];
+    const std::size_t length = std::size_t{packet[at + 2]} << 8 | packet[at + 3];
+    if (length < kChunkHeader || at + length > packet.size()) return;
+    if (type == kSack && length >= 16) {
+      const std::uint8_t* p = packet.data() + at;
+      const std::uint32_t cumulative = load_u32(p + 4);
+      const std::size_t gaps = std::size_t{p[12]} << 8 | p[13];
+      if (16 + 4 * gaps > length) return;
+      std::uint32_t next = 1;  // offset from the cumulative ack of the first hole
+      for (std::size_t g = 0; g < gaps; ++g) {
+        const std::uint32_t start = std::uint32_t{p[16 + 4 * g]} << 8 | p[17 + 4 * g];
+        const std::uint32_t end = std::uint32_t{p[18 + 4 * g]} << 8 | p[19 + 4 * g];
+        if (start < next || end < start) return;
+        for (std::uint32_t o = next; o < start && o - next < kMaxSkip; ++o) f(cumulative + o);
+        next = end + 1;
+      }
+    }
+    at += (length + 3) & ~std::size_t{3};
+  }
+}
+
+double PacketRedundancy::residual_loss() const {
+  return epoch_chunks_ == 0 ? 0.0 : static_cast<double>(epoch_lost_) / epoch_chunks_;
+}
+
+void PacketRedundancy::restart(core::TimePoint now) {
+  recent_chunks_ = 0;
+  recent_lost_ = 0;
+  epoch_chunks_ = 0;
+  epoch_lost_ = 0;
+  epoch_start_ = now;
+}
+
+void PacketRedundancy::count(std::uint32_t chunks, std::uint32_t lost, core::TimePoint now) {
+  recent_chunks_ += chunks;
+  recent_lost_ += lost;
+  epoch_chunks_ += chunks;
+  epoch_lost_ += lost;
+  if (copies_ < kMaxCopies && recent_chunks_ >= kMinChunks) {
+    const double expected = kRaiseAbove * recent_chunks_;
+    if (recent_lost_ > expected + 3 * std::sqrt(expected)) {
+      ++copies_;
+      restart(now);
+      return;
+    }
+  }
+  if (recent_chunks_ > kRecentChunks) {
+    recent_chunks_ /= 2;
+    recent_lost_ /= 2;
+  }
+  if (now - epoch_start_ >= kEpoch) {
+    // An epoch with little traffic says nothing about the path (and a stalled association
+    // sends little): it keeps the copies.
+    if (copies_ > 1 && epoch_chunks_ >= kMinChunks && residual_loss() < kLowerBelow) --copies_;
+    restart(now);
+  }
+}
+
+int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
+  std::uint32_t chunks = 0;
+  std::uint32_t resent = 0;
+  for_each_tsn(sctp_packet, [&](std::uint32_t tsn) {
+    ++chunks;
+    if (!sent_any_ || after(tsn, highest_sent_)) {
+      sent_any_ = true;
+      highest_sent_ = tsn;
+      missing_.reset(tsn % kSeenWindow);
+    } else if (!missing_.test(tsn % kSeenWindow)) {  // not reported missing by a SACK
+      missing_.set(tsn % kSeenWindow);
+      ++resent;
+    }
+  });
+  count(chunks, resent, now);
+  int copies = 1;
+  for (; copies < copies_; ++copies) {
+    if (!budget_.ready(now)) {
+      over_budget_ += static_cast<std::uint64_t>(copies_ - copies);
+      break;
+    }
+    budget_.consume(sctp_packet.size() + kRecordOverhead);
+    ++extra_datagrams_;
+  }
+  return copies;
+}
+
+void PacketRedundancy::on_receive(ByteView sctp_packet, core::TimePoint now) {
+  std::uint32_t chunks = 0;
+  std::uint32_t lost = 0;
+  // What we sent and the peer reports missing: lost on the way out, whether it is resent
+  // (durable) or abandoned (lossy, which is never resent). Each TSN counts once.
+  for_each_missing(sctp_packet, [&](std::uint32_t tsn) {
+    if (!sent_any_ || after(tsn, highest_sent_) || highest_sent_ - tsn >= kSeenWindow) return;
+    if (!missing_.test(tsn % kSeenWindow)) {
+      missing_.set(tsn % kSeenWindow);
+      ++lost;
+    }
+  });
+  for_each_tsn(sctp_packet, [&](std::uint32_t tsn) {
+    ++chunks;
+    if (!received_any_) {
+      received_any_ = true;
+      highest_received_ = tsn;
+      seen_.set(tsn % kSeenWindow);
+      return;
+    }
+    if (after(tsn, highest_received_)) {
+      const std::uint32_t gap = tsn - highest_received_ - 1;
+      if (gap <= kMaxSkip) {
+        lost += gap;
+        chunks += gap;
+      }
+      if (gap + 1 >= kSeenWindow) {
+        seen_.reset();
+      } else {
+        for (std::uint32_t t = highest_received_ + 1; t != tsn; ++t) seen_.reset(t % kSeenWindow);
+      }
+      highest_received_ = tsn;
+      seen_.set(tsn % kSeenWindow);
+      return;
+    }
+    // At or below the highest: a retransmission filling a gap (counted when it opened), or
+    // one we had: the peer sent it again because our SACK was lost.
+    const bool old = highest_received_ - tsn >= kSeenWindow;
+    if (old || seen_.test(tsn % kSeenWindow)) {
+      ++lost;
+    } else {
+      seen_.set(tsn % kSeenWindow);
+      --chunks;  // its gap was counted already
+    }
+  });
+  count(chunks, lost, now);
+}
+
+}  // namespace switchboard::webrtc

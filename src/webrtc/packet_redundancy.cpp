@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace switchboard::webrtc {
 namespace {
@@ -19,19 +20,44 @@ bool after(std::uint32_t a, std::uint32_t b) {
   return a != b && static_cast<std::uint32_t>(a - b) < 0x80000000U;
 }
 
-// Calls `f(tsn)` for each DATA or I-DATA chunk of an SCTP packet; stops at the first chunk
-// that does not fit (usrsctp checks the packet properly; this only counts).
+std::uint32_t load_u16(const std::uint8_t* p) { return std::uint32_t{p[0]} << 8 | p[1]; }
+
+// Calls `f(type, chunk)` for each chunk of an SCTP packet (the chunk with its header, padding
+// left out); stops at the first that does not fit. usrsctp checks packets properly: this
+// only counts.
 template <typename F>
-void for_each_tsn(ByteView packet, F&& f) {
+void for_each_chunk(ByteView packet, F&& f) {
   std::size_t at = kCommonHeader;
   while (at + kChunkHeader <= packet.size()) {
-    const std::uint8_t type = packet[at];
-    const std::size_t length = std::size_t{packet[at + 2]} << 8 | packet[at + 3];
+    const std::size_t length = load_u16(packet.data() + at + 2);
     if (length < kChunkHeader || at + length > packet.size()) return;
-    if ((type == kData || type == kIData) && length >= kChunkHeader + 4) {
-      f(load_u32(packet.data() + at + kChunkHeader));
-    }
+    f(packet[at], packet.subspan(at, length));
     at += (length + 3) & ~std::size_t{3};
+  }
+}
+
+// The TSN of a DATA or I-DATA chunk; nothing for any other chunk.
+std::optional<std::uint32_t> tsn_of(std::uint8_t type, ByteView chunk) {
+  if ((type != kData && type != kIData) || chunk.size() < kChunkHeader + 4) return std::nullopt;
+  return load_u32(chunk.data() + kChunkHeader);
+}
+
+// Calls `f(tsn)` for each TSN a SACK chunk reports missing: the holes between its
+// cumulative TSN ack and its gap ack blocks (RFC 9260 §3.3.4).
+template <typename F>
+void for_each_missing(ByteView sack, F&& f) {
+  if (sack.size() < 16) return;
+  const std::uint8_t* p = sack.data();
+  const std::uint32_t cumulative = load_u32(p + 4);
+  const std::size_t gaps = load_u16(p + 12);
+  if (16 + 4 * gaps > sack.size()) return;
+  std::uint32_t next = 1;  // the first hole's offset from the cumulative ack
+  for (std::size_t g = 0; g < gaps; ++g) {
+    const std::uint32_t start = load_u16(p + 16 + 4 * g);
+    const std::uint32_t end = load_u16(p + 18 + 4 * g);
+    if (start < next || end < start) return;
+    for (std::uint32_t o = next; o < start && o - next < kMaxSkip; ++o) f(cumulative + o);
+    next = end + 1;
   }
 }
 
@@ -39,33 +65,6 @@ void for_each_tsn(ByteView packet, F&& f) {
 
 PacketRedundancy::PacketRedundancy(core::TimePoint now)
     : epoch_start_(now), budget_(kBudgetBytesPerSecond, kBudgetBurstBytes, now) {}
-
-// Calls `f(tsn)` for each TSN a SACK chunk of the packet reports missing: the holes between
-// its cumulative TSN ack and its gap ack blocks (RFC 9260 §3.3.4).
-template <typename F>
-void for_each_missing(ByteView packet, F&& f) {
-  std::size_t at = kCommonHeader;
-  while (at + kChunkHeader <= packet.size()) {
-    const std::uint8_t type = packet[at];
-    const std::size_t length = std::size_t{packet[at + 2]} << 8 | packet[at + 3];
-    if (length < kChunkHeader || at + length > packet.size()) return;
-    if (type == kSack && length >= 16) {
-      const std::uint8_t* p = packet.data() + at;
-      const std::uint32_t cumulative = load_u32(p + 4);
-      const std::size_t gaps = std::size_t{p[12]} << 8 | p[13];
-      if (16 + 4 * gaps > length) return;
-      std::uint32_t next = 1;  // offset from the cumulative ack of the first hole
-      for (std::size_t g = 0; g < gaps; ++g) {
-        const std::uint32_t start = std::uint32_t{p[16 + 4 * g]} << 8 | p[17 + 4 * g];
-        const std::uint32_t end = std::uint32_t{p[18 + 4 * g]} << 8 | p[19 + 4 * g];
-        if (start < next || end < start) return;
-        for (std::uint32_t o = next; o < start && o - next < kMaxSkip; ++o) f(cumulative + o);
-        next = end + 1;
-      }
-    }
-    at += (length + 3) & ~std::size_t{3};
-  }
-}
 
 double PacketRedundancy::residual_loss() const {
   return epoch_chunks_ == 0 ? 0.0 : static_cast<double>(epoch_lost_) / epoch_chunks_;
@@ -107,7 +106,10 @@ void PacketRedundancy::count(std::uint32_t chunks, std::uint32_t lost, core::Tim
 int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
   std::uint32_t chunks = 0;
   std::uint32_t resent = 0;
-  for_each_tsn(sctp_packet, [&](std::uint32_t tsn) {
+  for_each_chunk(sctp_packet, [&](std::uint8_t type, ByteView chunk) {
+    const auto data = tsn_of(type, chunk);
+    if (!data) return;
+    const std::uint32_t tsn = *data;
     ++chunks;
     if (!sent_any_ || after(tsn, highest_sent_)) {
       sent_any_ = true;
@@ -134,16 +136,24 @@ int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
 void PacketRedundancy::on_receive(ByteView sctp_packet, core::TimePoint now) {
   std::uint32_t chunks = 0;
   std::uint32_t lost = 0;
-  // What we sent and the peer reports missing: lost on the way out, whether it is resent
-  // (durable) or abandoned (lossy, which is never resent). Each TSN counts once.
-  for_each_missing(sctp_packet, [&](std::uint32_t tsn) {
-    if (!sent_any_ || after(tsn, highest_sent_) || highest_sent_ - tsn >= kSeenWindow) return;
-    if (!missing_.test(tsn % kSeenWindow)) {
-      missing_.set(tsn % kSeenWindow);
-      ++lost;
+  for_each_chunk(sctp_packet, [&](std::uint8_t type, ByteView chunk) {
+    if (type == kSack) {
+      // What we sent and the peer reports missing: lost on the way out, whether it is
+      // resent (durable) or abandoned (lossy, never resent). Each TSN counts once.
+      for_each_missing(chunk, [&](std::uint32_t tsn) {
+        if (!sent_any_ || after(tsn, highest_sent_) || highest_sent_ - tsn >= kSeenWindow) {
+          return;
+        }
+        if (!missing_.test(tsn % kSeenWindow)) {
+          missing_.set(tsn % kSeenWindow);
+          ++lost;
+        }
+      });
+      return;
     }
-  });
-  for_each_tsn(sctp_packet, [&](std::uint32_t tsn) {
+    const auto data = tsn_of(type, chunk);
+    if (!data) return;
+    const std::uint32_t tsn = *data;
     ++chunks;
     if (!received_any_) {
       received_any_ = true;

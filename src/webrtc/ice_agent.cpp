@@ -29,11 +29,6 @@ constexpr guint kComponent = 1;
 constexpr std::uint16_t kDefaultStunPort = 3478;
 // libnice's default too; bounds the pairs checked when both sides have many candidates.
 constexpr guint kMaxConnectivityChecks = 100;
-// Each connectivity check is a STUN transaction sent again until answered: libnice's 7
-// tries from 200 ms left a pair failed now and then on a path dropping 20% of datagrams
-// both ways (a check and its answer both get through 64% of the time); 12 tries rarely do.
-constexpr guint kStunMaxRetransmissions = 12;
-constexpr guint kStunInitialTimeoutMs = 200;
 // Socket buffers of the selected pair's socket. The default (~208 KiB) overflows under a
 // burst of SCTP packets, and every loss halves SCTP's congestion window. The kernel caps
 // these at net.core.[rw]mem_max.
@@ -162,9 +157,7 @@ class IceAgent::Impl {
                                                               NICE_AGENT_OPTION_CONSENT_FRESHNESS));
     g_object_set(agent_, "controlling-mode", controlling ? TRUE : FALSE, "ice-tcp", FALSE,
                  "ice-udp", TRUE, "upnp", FALSE, "max-connectivity-checks", kMaxConnectivityChecks,
-                 "force-relay", servers_.force_relay ? TRUE : FALSE,
-                 "stun-max-retransmissions", kStunMaxRetransmissions, "stun-initial-timeout",
-                 kStunInitialTimeoutMs, nullptr);
+                 "force-relay", servers_.force_relay ? TRUE : FALSE, nullptr);
     for (const std::string& ip : local_addresses) {
       NiceAddress address;
       nice_address_init(&address);

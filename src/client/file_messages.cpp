@@ -258,9 +258,15 @@ std::optional<std::string> sanitizeFileName(std::string_view name) {
   clean.erase(0, first);
   constexpr std::size_t kMaxName = 200;
   if (clean.size() > kMaxName) {
+    // Back to the start of a UTF-8 sequence (never cut inside one). A sequence has at
+    // most 3 continuation bytes: a longer run is not UTF-8, and is cut where it stands
+    // (walking back over all of it could leave nothing).
+    const auto continuation = [&](std::size_t i) {
+      return (static_cast<unsigned char>(clean[i]) & 0xc0) == 0x80;
+    };
     std::size_t cut = kMaxName;
-    // Back to the start of a UTF-8 sequence (never cut inside one).
-    while (cut > 0 && (static_cast<unsigned char>(clean[cut]) & 0xc0) == 0x80) --cut;
+    while (cut > kMaxName - 3 && continuation(cut)) --cut;
+    if (continuation(cut)) cut = kMaxName;
     clean.resize(cut);
   }
   return clean;

@@ -214,6 +214,15 @@ TEST(SanitizeFileName, CutsLongNamesAtAUtf8Boundary) {
   ASSERT_TRUE(clean);
   EXPECT_EQ(clean->size(), 199u);
   EXPECT_EQ(sanitizeFileName(std::string(300, 'b'))->size(), 200u);
+  // Not UTF-8: a run of continuation bytes across byte 200 (found by fuzz.file_messages,
+  // which then got an empty name) is cut at 200, never walked back to nothing.
+  const auto garbled = sanitizeFileName("{" + std::string(234, '\xa3'));
+  ASSERT_TRUE(garbled);
+  EXPECT_EQ(garbled->size(), 200u);
+  // A four-byte sequence straddling byte 200 is left out whole.
+  const auto emoji = sanitizeFileName(std::string(198, 'a') + "\xf0\x9f\x98\x80" + "tail");
+  ASSERT_TRUE(emoji);
+  EXPECT_EQ(*emoji, std::string(198, 'a'));
 }
 
 }  // namespace

@@ -21,13 +21,11 @@
 // Both are what is left after the copies already sent (the peer's too). One more copy (at
 // most 4) as soon as the recent chunks (the last 256 to 512; the count starts again at each
 // change) show more than 2% lost with some confidence: at least 8 chunks (a stalled
-// association resends a few chunks per timeout), and 3 standard
-// deviations above 2%, so a path losing 1% does not get copies by chance. One fewer when
-// 10 s end with less than 0.5% of their chunks lost (and at least 8 of them: a stalled
-// association sends little). Copies beyond a budget (1 MiB/s, 1 MiB
-// burst) are not sent, so a path whose loss comes from congestion is not flooded:
-// real-time traffic fits in it whole, a bulk transfer under heavy loss gets copies for
-// part of its packets.
+// association resends only a few per timeout), and 3 standard deviations above 2%, so a
+// path losing 1% does not get copies by chance. One fewer when 10 s end with at least 8
+// chunks and less than 0.5% of them lost. Copies beyond a budget (1 MiB/s, 1 MiB burst) are
+// not sent, so a path whose loss comes from congestion is not flooded: real-time traffic
+// fits in it whole, a bulk transfer under heavy loss gets copies for part of its packets.
 
 #include <bitset>
 #include <cstdint>

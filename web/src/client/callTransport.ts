@@ -6,7 +6,8 @@
 // When the server asks for it (signaling `p2p`), the connection to the peer is set up; once
 // it is up and the call still has exactly the two of us, our frames go direct, and they go
 // back through the server when a third participant joins, the peer leaves, or the direct
-// connection fails. The core's DirectSendLog and DirectReceiveLog make every switch lose,
+// connection fails; a failure is reported (`p2p_failed`), and the server's next `p2p` for
+// the pair tries again. The core's DirectSendLog and DirectReceiveLog make every switch lose,
 // duplicate and reorder no durable message:
 //   - entering the direct path, SWITCH frames go through the server first, and the peer
 //     holds our direct messages until they arrive;
@@ -236,13 +237,14 @@ export class CallTransport {
         this.blockedOnUnacked = true;
         return false;
       }
+      // Read before sending: a send that fails may report `failed`, closing the session, first.
+      const session = this.sendLog.session;
       let sent: boolean;
       try {
         sent = this.direct.link.send(streamOf(cls), message);
       } catch {
         // The direct connection is gone; its `failed` may not have come yet. Back to the
         // server outside this call; the message goes there once the resends are out.
-        const session = this.sendLog.session;
         setTimeout(() => this.onDirectFailed(session, 'direct send failed'), 0);
         return false;
       }
@@ -536,11 +538,20 @@ export class CallTransport {
     if (this.directAllowed()) this.enterDirect();
   }
 
+  // The direct connection failed (ICE, DTLS or SCTP, not up in time, a direct send, or the
+  // peer silent): back to the server, and `p2p_failed` so that the server tries again later.
+  // The other ways off the direct path (roster changes, a new session, leaving, reconnecting,
+  // a peer breaking the protocol) close it without coming here, and say nothing. Once per
+  // session: the session is closed here, so a later report of it finds no direct.
   private onDirectFailed(session: number, why: string): void {
     if (!this.direct || this.direct.session !== session) return;
-    console.info(`switchboard: direct connection to participant ${this.direct.peer} failed (${why}); using the server`);
-    this.leaveDirect(this.others.has(this.direct.peer));
+    const peer = this.direct.peer;
+    console.info(`switchboard: direct connection to participant ${peer} failed (${why}); using the server`);
+    const peerPresent = this.others.has(peer);
+    this.leaveDirect(peerPresent);
     this.closeDirect();
+    // A peer no longer in the call needs no new try.
+    if (peerPresent && !this.left && !this.reconnecting) this.link.sendP2pFailed(peer, session);
   }
 
   private directAllowed(): boolean {

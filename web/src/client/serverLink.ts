@@ -127,6 +127,11 @@ export class ServerLink {
     if (this.joined()) this.ws?.send({ type: 'ack', received });
   }
 
+  // `p2p_failed`: our direct connection of `session` to `peer` failed. Dropped unless joined.
+  sendP2pFailed(peer: number, session: number): void {
+    if (this.joined()) this.ws?.send({ type: 'p2p_failed', peer, session });
+  }
+
   // After `closed`: true when the connection was lost (network, timeouts, the server
   // gone), false when the server refused the join or sent us away (`disconnect`).
   get lost(): boolean {

@@ -146,6 +146,14 @@ export interface P2pMessage {
   session: number;
   offer: boolean;
 }
+// Client to server: our direct connection of that `p2p` session failed (not one left for
+// another reason), so the server may offer a new session later. Once per session.
+export interface P2pFailedMessage {
+  type: 'p2p_failed';
+  req?: string;
+  peer: number;
+  session: number;
+}
 
 export type SignalMessage =
   | JoinMessage
@@ -162,6 +170,7 @@ export type SignalMessage =
   | RedirectMessage
   | DisconnectMessage
   | P2pMessage
+  | P2pFailedMessage
   | AckMessage;
 
 // A message to or from the other participant of a direct connection, relayed by the server.
@@ -387,6 +396,11 @@ function parseBody(type: string, o: JsonObject, req: string | undefined): Signal
         { type, peer, session: requiredU32(o, 'session'), offer: optionalBool(o, 'offer') ?? false },
         { req },
       );
+    }
+    case 'p2p_failed': {
+      const peer = requiredU32(o, 'peer');
+      if (peer === 0) throw fieldError('peer', 'must be a participant id (nonzero)');
+      return withOptional<P2pFailedMessage>({ type, peer, session: requiredU32(o, 'session') }, { req });
     }
     case 'ack':
       return withOptional<AckMessage>({ type, received: requiredCounts(o, 'received') }, { req });

@@ -1,5 +1,6 @@
 // The transport's side of the path switch (src/client/callTransport.ts): held direct
-// messages are released by their SWITCH only, however long the server path takes.
+// messages are released by their SWITCH only, however long the server path takes; and a
+// failed direct connection, and only a failed one, is reported with `p2p_failed`.
 //
 // The transport makes its ServerLink and PeerConnection itself, so the test stands in for
 // them from inside: it sets the direct session and hands in what each path brings
@@ -8,9 +9,23 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 
-import { CallTransport, type TransportHandlers } from '../../src/client/callTransport.js';
+import {
+  ACK_INTERVAL_MS,
+  CallTransport,
+  DIRECT_SILENCE_MS,
+  type TransportHandlers,
+} from '../../src/client/callTransport.js';
+import { CONTROL_STREAM } from '../../src/client/dataConnection.js';
+import { PEER_CONNECT_TIMEOUT_MS } from '../../src/client/peerConnection.js';
+import type {
+  JoinedMessage,
+  P2pMessage,
+  ParticipantEntry,
+  SignalMessage,
+} from '../../src/client/signaling.js';
 import { ByteWriter, loadU32 } from '../../src/core/bytes.js';
 import { encodeFrame, frameHeader, FrameType } from '../../src/core/frame.js';
+import { encodeDirectAck } from '../../src/core/pathSwitch.js';
 import type { ParticipantId } from '../../src/core/options.js';
 import { streamOf } from '../../src/core/trafficClass.js';
 
@@ -120,6 +135,264 @@ describe('CallTransport', () => {
     for (let i = 0; i < received.length; i++) {
       if (received[i] !== i) assert.fail(`message ${received[i]} arrived at position ${i}`);
     }
+    t.leave();
+  });
+});
+
+// ---- p2p_failed (docs/protocol.md, "Peer-to-peer") ----
+//
+// Here the transport's own ServerLink and PeerConnection run, on fakes of what they stand on:
+// the link's signaling socket records what is sent (the link is put in its joined state), and
+// RTCPeerConnection is a fake whose channels the test opens, fails and breaks.
+
+class FakeChannel {
+  readyState: RTCDataChannelState = 'connecting';
+  bufferedAmount = 0;
+  bufferedAmountLowThreshold = 0;
+  binaryType = 'blob';
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  onbufferedamountlow: (() => void) | null = null;
+  broken = false;  // send() throws, as a channel that died does
+  send(): void {
+    if (this.broken) throw new Error('the channel died');
+  }
+  open(): void {
+    this.readyState = 'open';
+    this.onopen?.();
+  }
+}
+
+class FakePeerConnection {
+  static made: FakePeerConnection[] = [];
+  connectionState: RTCPeerConnectionState = 'new';
+  signalingState: RTCSignalingState = 'stable';
+  onconnectionstatechange: (() => void) | null = null;
+  onicecandidate: ((event: unknown) => void) | null = null;
+  readonly channels: FakeChannel[] = [];
+  constructor() {
+    FakePeerConnection.made.push(this);
+  }
+  createDataChannel(): FakeChannel {
+    const channel = new FakeChannel();
+    this.channels.push(channel);
+    return channel;
+  }
+  close(): void {
+    this.signalingState = 'closed';
+  }
+  // Every channel opens: the direct connection is up.
+  up(): void {
+    for (const channel of this.channels) channel.open();
+  }
+  // ICE, DTLS or SCTP gave up.
+  fail(): void {
+    this.connectionState = 'failed';
+    this.onconnectionstatechange?.();
+  }
+  // What the peer sends on one stream.
+  receive(stream: number, bytes: Uint8Array): void {
+    this.channels[stream]!.onmessage?.({ data: bytes.slice().buffer });
+  }
+}
+
+interface LinkInside {
+  state: string;
+  ws: { send(m: SignalMessage): void; close(): void } | undefined;
+  onMessage(m: SignalMessage): void;
+}
+
+interface TransportInside {
+  link: LinkInside;
+  direct: { peer: ParticipantId; session: number; up: boolean } | undefined;
+  sendLog: unknown;
+  onJoined(joined: JoinedMessage): void;
+}
+
+const SELF: ParticipantId = 1;
+const CAROL: ParticipantId = 3;
+const DURABLE = { reliability: 'Durable', priority: 'Normal' } as const;
+
+function participant(id: ParticipantId): ParticipantEntry {
+  return { participantId: id, identity: `user-${id}`, displayName: '' };
+}
+
+// A transport joined to a call of SELF and PEER. `signals` gets what goes to the server.
+function joinedTransport(signals: SignalMessage[]): {
+  transport: CallTransport;
+  link: LinkInside;
+  inside: TransportInside;
+} {
+  const ignore = (): void => {};
+  const handlers: TransportHandlers = {
+    joined: ignore,
+    connected: ignore,
+    reconnecting: ignore,
+    rejoined: ignore,
+    participantJoined: ignore,
+    participantLeft: ignore,
+    data: ignore,
+    peerData: ignore,
+    error: ignore,
+    writable: ignore,
+    closed: ignore,
+    pathChanged: ignore,
+  };
+  const t = new CallTransport(
+    { server: 'ws://127.0.0.1:1', callId: 'call-1', token: 't', p2p: true, reconnectTimeoutMs: 0 },
+    handlers,
+  );
+  const inside = t as unknown as TransportInside;
+  const link = inside.link;
+  link.state = 'negotiating';  // joined; the data connection to the server is not needed here
+  link.ws = { send: (m) => signals.push(m), close: () => {} };
+  inside.onJoined({
+    type: 'joined',
+    ...participant(SELF),
+    call: 'call-1',
+    participants: [participant(PEER)],
+    iceServers: [],
+    maxMessageSize: 262144,
+  });
+  return { transport: t, link, inside };
+}
+
+function p2p(session: number): P2pMessage {
+  return { type: 'p2p', peer: PEER, session, offer: false };
+}
+
+function p2pFailed(signals: SignalMessage[]): SignalMessage[] {
+  return signals.filter((m) => m.type === 'p2p_failed');
+}
+
+describe('CallTransport p2p_failed', () => {
+  let clock = 0;
+  const pass = (ms: number): void => {
+    for (let left = ms; left > 0; left -= 100) {
+      clock += 100;
+      mock.timers.tick(100);
+    }
+  };
+  beforeEach(() => {
+    clock = 0;
+    FakePeerConnection.made = [];
+    mock.timers.enable({ apis: ['setTimeout'] });
+    mock.method(performance, 'now', () => clock);
+    mock.method(console, 'info', () => {});
+    mock.method(console, 'warn', () => {});
+    (globalThis as Record<string, unknown>).RTCPeerConnection = FakePeerConnection;
+  });
+  afterEach(() => {
+    delete (globalThis as Record<string, unknown>).RTCPeerConnection;
+    mock.timers.reset();
+    mock.restoreAll();
+  });
+
+  test('AFailedDirectConnectionSendsOneP2pFailedWithItsPeerAndSession', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link } = joinedTransport(signals);
+    link.onMessage(p2p(3));
+    FakePeerConnection.made[0]!.fail();
+    assert.deepEqual(p2pFailed(signals), [{ type: 'p2p_failed', peer: PEER, session: 3 }]);
+    pass(PEER_CONNECT_TIMEOUT_MS + DIRECT_SILENCE_MS);  // no set-up bound or silence of it reports again
+    assert.equal(p2pFailed(signals).length, 1);
+    t.leave();
+  });
+
+  test('ADirectConnectionNotUpWithinItsSetUpBoundSendsP2pFailed', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link } = joinedTransport(signals);
+    link.onMessage(p2p(5));
+    pass(PEER_CONNECT_TIMEOUT_MS - 100);
+    assert.deepEqual(p2pFailed(signals), []);
+    pass(200);
+    assert.deepEqual(p2pFailed(signals), [{ type: 'p2p_failed', peer: PEER, session: 5 }]);
+    t.leave();
+  });
+
+  test('APeerSilentForDirectSilenceMsSendsP2pFailed', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link, inside } = joinedTransport(signals);
+    link.onMessage(p2p(6));
+    FakePeerConnection.made[0]!.up();
+    assert.ok(inside.sendLog, 'our frames go direct');
+    pass(DIRECT_SILENCE_MS);
+    assert.deepEqual(p2pFailed(signals), []);
+    pass(ACK_INTERVAL_MS + 100);
+    assert.deepEqual(p2pFailed(signals), [{ type: 'p2p_failed', peer: PEER, session: 6 }]);
+    assert.equal(inside.direct, undefined);
+    t.leave();
+  });
+
+  test('ADirectSendThatFailsSendsOneP2pFailed', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link, inside } = joinedTransport(signals);
+    link.onMessage(p2p(7));
+    const pc = FakePeerConnection.made[0]!;
+    pc.up();
+    assert.ok(inside.sendLog, 'our frames go direct');
+    pc.channels[DURABLE_NORMAL]!.broken = true;
+    assert.equal(t.send(DURABLE, message(1)), false);
+    pass(100);  // the transport's own report of the failed send, after the connection's
+    assert.deepEqual(p2pFailed(signals), [{ type: 'p2p_failed', peer: PEER, session: 7 }]);
+    t.leave();
+  });
+
+  test('LeavingTheDirectPathForAnyOtherReasonSendsNoP2pFailed', () => {
+    const exits: Record<string, (link: LinkInside, t: CallTransport, pc: FakePeerConnection) => void> = {
+      'a third participant joins': (link) =>
+        link.onMessage({ type: 'participant_joined', ...participant(CAROL) }),
+      'the peer leaves': (link) =>
+        link.onMessage({ type: 'participant_left', participantId: PEER, identity: `user-${PEER}` }),
+      'a new p2p session replaces it': (link) => link.onMessage(p2p(11)),
+      'the peer acknowledges what we never sent': (_link, _t, pc) =>
+        pc.receive(CONTROL_STREAM, encodeDirectAck({ session: 10, received: [5, 0] })),
+      'we leave': (_link, t) => t.leave(),
+    };
+    for (const [exit, run] of Object.entries(exits)) {
+      const signals: SignalMessage[] = [];
+      const { transport: t, link, inside } = joinedTransport(signals);
+      link.onMessage(p2p(10));
+      const pc = FakePeerConnection.made.at(-1)!;
+      pc.up();
+      assert.ok(inside.sendLog, `${exit}: our frames go direct first`);
+      run(link, t, pc);
+      assert.notEqual(inside.direct?.session, 10, `${exit}: session 10 is left`);
+      pc.fail();  // whatever the old connection says afterwards
+      // Nor a timer of the old session later (a replacing session has timers of its own).
+      if (!inside.direct) pass(PEER_CONNECT_TIMEOUT_MS);
+      assert.deepEqual(p2pFailed(signals), [], exit);
+      t.leave();
+    }
+  });
+
+  test('AFailedConnectionToAParticipantNotInTheCallSendsNoP2pFailed', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link } = joinedTransport(signals);
+    link.onMessage({ type: 'p2p', peer: CAROL, session: 8, offer: false });  // carol is not in our roster
+    FakePeerConnection.made[0]!.fail();
+    assert.deepEqual(p2pFailed(signals), []);
+    t.leave();
+  });
+
+  test('AP2pAfterAFailureMakesANewDirectAttempt', () => {
+    const signals: SignalMessage[] = [];
+    const { transport: t, link, inside } = joinedTransport(signals);
+    link.onMessage(p2p(3));
+    FakePeerConnection.made[0]!.fail();
+    assert.equal(inside.direct, undefined);
+
+    link.onMessage(p2p(4));  // the server tries again after its backoff
+    assert.equal(FakePeerConnection.made.length, 2);
+    assert.equal((inside as TransportInside).direct?.session, 4);
+    FakePeerConnection.made[1]!.up();
+    assert.ok(inside.sendLog, 'our frames go direct again');
+    FakePeerConnection.made[1]!.fail();
+    assert.deepEqual(p2pFailed(signals), [
+      { type: 'p2p_failed', peer: PEER, session: 3 },
+      { type: 'p2p_failed', peer: PEER, session: 4 },
+    ]);
     t.leave();
   });
 });

@@ -52,6 +52,7 @@ test('Signaling: the examples of docs/protocol.md parse and serialize back to th
     '{"type":"participant_joined","participantId":4,"identity":"dave","displayName":"Dave"}',
     '{"type":"participant_left","participantId":4,"identity":"dave"}',
     '{"type":"p2p","peer":7,"session":3,"offer":true}',
+    '{"type":"p2p_failed","peer":7,"session":3}',
     '{"type":"error","req":"r1","code":"UNAUTHORIZED","message":"expired"}',
     '{"type":"error","req":"j","code":"SERVER_FULL","message":"this server hosts its maximum of calls"}',
     '{"type":"error","code":"TRAFFIC_LIMITED","message":"over 50 messages/s; frames dropped","channelId":10000}',
@@ -86,6 +87,29 @@ test('Signaling: p2p without offer means offer false; fields not in the protocol
     session: 3,
     offer: false,
   });
+});
+
+test('Signaling: p2p_failed carries a nonzero peer and a session, both required 32-bit integers', () => {
+  assert.equal(
+    serializeSignal({ type: 'p2p_failed', peer: 7, session: 3 }),
+    '{"type":"p2p_failed","peer":7,"session":3}',
+  );
+  assert.deepEqual(parseSignal('{"type":"p2p_failed","peer":7,"session":0}'), {
+    type: 'p2p_failed',
+    peer: 7,
+    session: 0,
+  });
+  assert.equal(
+    (parseSignal('{"type":"p2p_failed","peer":4294967295,"session":4294967295}') as { peer: number }).peer,
+    4294967295,
+  );
+  rejects('{"type":"p2p_failed","session":3}', '"peer" is missing');
+  rejects('{"type":"p2p_failed","peer":7}', '"session" is missing');
+  rejects('{"type":"p2p_failed","peer":0,"session":3}', '"peer" must be a participant id');
+  rejects('{"type":"p2p_failed","peer":"7","session":3}', '"peer"');
+  rejects('{"type":"p2p_failed","peer":7,"session":-1}', '"session"');
+  rejects('{"type":"p2p_failed","peer":7,"session":4294967296}', '"session"');
+  rejects('{"type":"p2p_failed","peer":7,"session":1.5}', '"session"');
 });
 
 test('Signaling: text that is not a JSON object with a known type is refused', () => {

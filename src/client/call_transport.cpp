@@ -456,10 +456,15 @@ void CallTransport::on_direct_up(std::uint32_t session) {
 
 void CallTransport::on_direct_failed(std::uint32_t session, const Error& error) {
   if (!direct_ || direct_->session != session) return;
-  log()->info("direct connection to participant {} failed ({}); using the server",
-               direct_->peer, error.message);
-  leave_direct(/*peer_present=*/others_.contains(direct_->peer));
+  const core::ParticipantId peer = direct_->peer;
+  log()->info("direct connection to participant {} failed ({}); using the server", peer,
+              error.message);
+  leave_direct(/*peer_present=*/others_.contains(peer));
   close_direct();
+  // The server pairs us again later, with backoff; a peer that left needs no new try.
+  if (link_ && others_.contains(peer)) {
+    link_->signal(signaling::P2pFailed{.req = {}, .peer = peer, .session = session});
+  }
 }
 
 bool CallTransport::direct_allowed() const {

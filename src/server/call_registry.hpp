@@ -27,6 +27,12 @@ struct Call {
   bool pinned = false;
   // Direct sessions handed out so far (the `p2p` message's `session`; the first is 1).
   std::uint32_t p2p_sessions = 0;
+  // Pairing again after `p2p_failed`: when the current session was handed out, the
+  // sessions that failed in a row (the next try's backoff), and whether the current one's
+  // failure already has its try scheduled.
+  core::TimePoint p2p_paired_at{};
+  std::uint32_t p2p_failures = 0;
+  bool p2p_retry_scheduled = false;
 
   Participant* member(core::ParticipantId pid) const {
     auto it = members.find(pid);

@@ -33,6 +33,11 @@ constexpr double kRateLimitBurstSeconds = 4.0;
 constexpr auto kAckDelay = std::chrono::milliseconds(50);
 constexpr auto kResumableSilence = std::chrono::seconds(5);
 constexpr auto kSweepInterval = std::chrono::milliseconds(500);
+// Pairing again after `p2p_failed`: 1 s after the first failed session, doubling per
+// session that failed in a row, up to 30 s; a session that held 60 s starts over.
+constexpr core::Duration kP2pRetryFirst = std::chrono::seconds(1);
+constexpr core::Duration kP2pRetryMax = std::chrono::seconds(30);
+constexpr core::Duration kP2pRetryResetAfter = std::chrono::seconds(60);
 constexpr std::size_t kMaxRevokedTokens = 10'000;
 
 std::string random_resume_token() {
@@ -339,6 +344,7 @@ void Server::handle_message(const std::shared_ptr<SignalingSession>& session,
                    leave(participant);
                    session->close();
                  },
+                 [&](const signaling::P2pFailed& failed) { on_p2p_failed(*participant, failed); },
                  [&](const signaling::Ack& ack) {
                    if (!participant->resumable) return;
                    if (auto taken = participant->sent_log.acknowledged(
@@ -853,7 +859,8 @@ void Server::refuse(Participant& participant, ErrorCode code, std::uint16_t chan
   }
 }
 
-void Server::pair_if_one_to_one(Call& call) {
+void Server::pair_if_one_to_one(Call& call, bool retry) {
+  if (!retry) call.p2p_failures = 0;
   if (shutting_down_ || call.members.size() != 2) return;
   const auto& first = call.members.begin()->second;
   const auto& second = std::next(call.members.begin())->second;
@@ -861,6 +868,8 @@ void Server::pair_if_one_to_one(Call& call) {
   // A suspended participant cannot connect; its resume pairs them again.
   if (first->suspended_until || second->suspended_until) return;
   const std::uint32_t session = ++call.p2p_sessions;
+  call.p2p_paired_at = core::Clock::now();
+  call.p2p_retry_scheduled = false;
   for (const auto& [me, peer] : {std::pair{first, second}, std::pair{second, first}}) {
     if (auto s = me->session.lock()) {
       s->send(signaling::P2p{
@@ -869,6 +878,37 @@ void Server::pair_if_one_to_one(Call& call) {
   }
   spdlog::info("call {}: #{} and #{} may connect directly (session {})", call.id, first->id,
                second->id, session);
+}
+
+void Server::on_p2p_failed(Participant& participant, const signaling::P2pFailed& failed) {
+  Call* call = participant.call;
+  // Only the call's current session, while the two are still its only members: anything
+  // else is a report that crossed a change, which paired (or unpaired) them already.
+  if (call == nullptr || failed.session != call->p2p_sessions || call->p2p_retry_scheduled ||
+      call->members.size() != 2 || call->member(failed.peer) == nullptr ||
+      failed.peer == participant.id) {
+    return;
+  }
+  const core::TimePoint now = core::Clock::now();
+  // A session that held for a while was a working path that broke, not a path that
+  // does not work: the backoff starts over.
+  if (now - call->p2p_paired_at >= kP2pRetryResetAfter) call->p2p_failures = 0;
+  const core::Duration delay =
+      std::min<core::Duration>(kP2pRetryFirst * (1 << std::min(call->p2p_failures, 5U)), kP2pRetryMax);
+  ++call->p2p_failures;
+  call->p2p_retry_scheduled = true;
+  spdlog::info("call {}: #{} says direct session {} failed; pairing again in {} ms", call->id,
+               participant.id, failed.session,
+               std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+  auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  timer->async_wait([this, alive = std::weak_ptr<bool>(alive_), timer, call_id = call->id,
+                     session = failed.session](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    Call* call = calls_.find(call_id);
+    // A membership change meanwhile paired them (or not) on its own.
+    if (call == nullptr || call->p2p_sessions != session) return;
+    pair_if_one_to_one(*call, /*retry=*/true);
+  });
 }
 
 void Server::leave(const std::shared_ptr<Participant>& participant, bool pair_remaining) {

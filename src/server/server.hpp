@@ -87,7 +87,12 @@ class Server {
                   bool pair_remaining = true);
   // After a membership change: when the call now holds exactly two participants that both
   // allow it, each gets `p2p` naming the other, with the call's next direct session.
-  void pair_if_one_to_one(Call& call);
+  // `retry`: a try after `p2p_failed`, which keeps the backoff; any other pairing (a
+  // membership change, a resume) starts it over.
+  void pair_if_one_to_one(Call& call, bool retry = false);
+  // A participant says its direct connection of `failed.session` failed: the two are
+  // paired again after a backoff (docs/protocol.md, "Peer-to-peer").
+  void on_p2p_failed(Participant& participant, const signaling::P2pFailed& failed);
   void post_disconnect(const std::weak_ptr<Participant>& participant, std::string reason);
   void open_channels(Participant& participant);
   void close_data_path(const std::shared_ptr<Participant>& participant);

@@ -323,6 +323,18 @@ Result<Message> parse_body(std::string_view type, const json& object,
     p2p.offer = offer->value_or(false);
     return Message{std::move(p2p)};
   }
+  if (type == "p2p_failed") {
+    P2pFailed failed;
+    failed.req = std::move(req);
+    auto peer = required_u32(object, "peer");
+    if (!peer) return std::move(peer).error();
+    if (*peer == 0) return field_error("peer", "must be a participant id (nonzero)");
+    failed.peer = *peer;
+    auto session = required_u32(object, "session");
+    if (!session) return std::move(session).error();
+    failed.session = *session;
+    return Message{std::move(failed)};
+  }
   if (type == "ack") {
     auto received = required_counts(object, "received");
     if (!received) return std::move(received).error();
@@ -428,6 +440,10 @@ void write_body(ordered_json& out, const P2p& m) {
 void write_body(ordered_json& out, const Ack& m) {
   out["received"] = m.received;
 }
+void write_body(ordered_json& out, const P2pFailed& m) {
+  out["peer"] = m.peer;
+  out["session"] = m.session;
+}
 
 }  // namespace
 
@@ -446,7 +462,8 @@ std::string_view message_type(const Message& message) noexcept {
                                          "redirect",
                                          "disconnect",
                                          "p2p",
-                                         "ack"};
+                                         "ack",
+                                         "p2p_failed"};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
 }

@@ -189,8 +189,19 @@ struct Ack {
   bool operator==(const Ack&) const = default;
 };
 
+// Client to server: this client's direct connection to `peer` in direct session `session`
+// failed (ICE, DTLS or SCTP, its set-up bound, or the direct path's silence). The server
+// pairs the two again later, with backoff (docs/protocol.md, "Peer-to-peer").
+struct P2pFailed {
+  std::optional<std::string> req;
+  std::uint32_t peer = 0;
+  std::uint32_t session = 0;
+  bool operator==(const P2pFailed&) const = default;
+};
+
 using Message = std::variant<Join, Leave, Ping, Offer, Answer, Candidate, Joined, ParticipantJoined,
-                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect, P2p, Ack>;
+                             ParticipantLeft, ErrorReply, Pong, Redirect, Disconnect, P2p, Ack,
+                             P2pFailed>;
 
 // The `type` string of a message: "join", "participant_joined", ...
 std::string_view message_type(const Message& message) noexcept;

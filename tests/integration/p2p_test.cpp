@@ -595,6 +595,28 @@ TEST_F(PeerToPeerNetns, WhenTheDirectPathDiesMidStreamTheCallMovesToTheServerLos
   }
   EXPECT_GT(types.count("resent") ? types.at("resent") : 0, 0U)
       << "nothing lost on the dead path was resent";
+
+  // Both reported the failure (`p2p_failed`), and the server keeps pairing them again with
+  // backoff; while the path is cut those tries fail. Once it works again, the next try
+  // takes the call direct again: a try fails within 15 s, and the backoff is at most 16 s
+  // by now.
+  apply_nft("restore-direct-path", "delete table inet switchboard_cut\n");
+  const auto restored = Clock::now();
+  alice->expect("transport p2p once the path works again", is_transport("p2p"), 45s);
+  bob->expect("transport p2p once the path works again", is_transport("p2p"), 45s);
+  std::printf("direct again %lld ms after the path was restored\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         Clock::now() - restored)
+                                         .count()));
+  EXPECT_NE(read_text(test_log_dir() + "/server.log").find("failed; pairing again in"),
+            std::string::npos)
+      << "the server logged no p2p_failed";
+  // And it carries: bob's next messages go direct, in order, none through the server.
+  const double relayed_before_direct = relayed_messages(netns.server);
+  Stream again = make_stream(3, 500, 500, kSize);
+  ASSERT_EQ(send_interleaved(*bob, {&again}), "");
+  EXPECT_TRUE(receive_in_order(*alice, "bob", {&again}));
+  EXPECT_EQ(relayed_messages(netns.server), relayed_before_direct);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 // Pairing for direct connections: the server's `p2p` message in 1:1 calls, and the relay of
 // offers, answers and candidates between the two, over real sockets on 127.0.0.1.
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "server_harness.hpp"
@@ -194,6 +197,97 @@ TEST(ServerP2p, OfferAnswerAndCandidatesReachThePeerFromTheSenderWithTheirSessio
   EXPECT_EQ((*refused)["type"], "error");
   EXPECT_EQ((*refused)["req"], "o9");
   EXPECT_EQ(bob.next_type_before_pong(), "");
+}
+
+json p2p_failed(std::uint32_t peer, std::uint32_t session) {
+  return json{{"type", "p2p_failed"}, {"peer", peer}, {"session", session}};
+}
+
+// Milliseconds from `since` until both get `p2p` in `session`.
+long long ms_until_paired(SignalClient& lower, SignalClient& higher, std::uint32_t session,
+                          std::chrono::steady_clock::time_point since) {
+  expect_paired(lower, 1, higher, 2, session);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+TEST(ServerP2p, AFailedSessionIsPairedAgainAfterABackoffThatDoublesPerFailure) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  SignalClient bob(server.port());
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
+
+  // Both report session 1; one try follows, 1 s later.
+  auto reported = std::chrono::steady_clock::now();
+  alice.send(p2p_failed(2, 1));
+  bob.send(p2p_failed(1, 1));
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+  const long long first = ms_until_paired(alice, bob, 2, reported);
+  EXPECT_GE(first, 900);
+  EXPECT_LT(first, 1900);
+
+  // Session 2 fails too: the next try waits 2 s. A late report of session 1 changes nothing.
+  reported = std::chrono::steady_clock::now();
+  bob.send(p2p_failed(1, 2));
+  alice.send(p2p_failed(2, 1));
+  const long long second = ms_until_paired(alice, bob, 3, reported);
+  EXPECT_GE(second, 1900);
+  EXPECT_LT(second, 2900);
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+}
+
+TEST(ServerP2p, AMembershipChangeStartsTheBackoffOverAndOutdatesPendingTries) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  SignalClient bob(server.port());
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
+  alice.send(p2p_failed(2, 1));
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  // carol joins and leaves before the try is due: her leaving pairs the two in session 2,
+  // and the try that session 1's failure scheduled does not come.
+  {
+    SignalClient carol(server.port());
+    ASSERT_EQ(carol.join("carol", "c1")["participantId"], 3);
+    // A report from while three were in the call is ignored.
+    bob.send(p2p_failed(1, 1));
+    EXPECT_TRUE(carol.leave());
+  }
+  expect_next(alice, "participant_joined", 3);
+  expect_next(alice, "participant_left", 3);
+  expect_next(bob, "participant_joined", 3);
+  expect_next(bob, "participant_left", 3);
+  expect_paired(alice, 1, bob, 2, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+  // Session 2 is a first failure again: 1 s, not 2.
+  const auto reported = std::chrono::steady_clock::now();
+  alice.send(p2p_failed(2, 2));
+  const long long wait = ms_until_paired(alice, bob, 3, reported);
+  EXPECT_GE(wait, 900);
+  EXPECT_LT(wait, 1900);
+}
+
+TEST(ServerP2p, FailureReportsNamingNoPeerOrAnotherSessionAreIgnored) {
+  ServerThread server;
+  SignalClient alice(server.port());
+  SignalClient bob(server.port());
+  ASSERT_NO_FATAL_FAILURE(join_paired(alice, bob));
+  alice.send(p2p_failed(1, 1));  // herself
+  alice.send(p2p_failed(9, 1));  // nobody in the call
+  alice.send(p2p_failed(2, 5));  // a session never handed out
+  bob.send(p2p_failed(1, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(alice.next_type_before_pong(), "");
+  EXPECT_EQ(bob.next_type_before_pong(), "");
+  // Malformed: refused like any bad message.
+  bob.send(json{{"type", "p2p_failed"}, {"peer", 1}});
+  auto refused = bob.receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ((*refused)["type"], "error");
 }
 
 }  // namespace

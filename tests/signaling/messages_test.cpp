@@ -89,6 +89,17 @@ TEST(SignalingMessage, PeerToPeerMessagesCarryTheDirectSession) {
   expect_invalid(R"({"type":"offer","sdp":"v=0","session":-1})", "\"session\"");
 }
 
+TEST(SignalingMessage, P2pFailedNamesThePeerAndTheSessionThatFailed) {
+  expect_round_trip(P2pFailed{std::nullopt, 7, 3});
+  expect_round_trip(P2pFailed{"r1", 4294967295U, 4294967295U});
+  EXPECT_EQ(serialize(P2pFailed{std::nullopt, 7, 3}),
+            R"({"type":"p2p_failed","peer":7,"session":3})");
+  expect_invalid(R"({"type":"p2p_failed","peer":0,"session":1})", "\"peer\"");
+  expect_invalid(R"({"type":"p2p_failed","session":1})", "\"peer\" is missing");
+  expect_invalid(R"({"type":"p2p_failed","peer":7})", "\"session\" is missing");
+  expect_invalid(R"({"type":"p2p_failed","peer":7,"session":4294967296})", "\"session\"");
+}
+
 TEST(SignalingMessage, ClientsMayReadServerMessagesLargerThanTheClientLimit) {
   std::string big = R"({"type":"disconnect","reason":")" + std::string(70 * 1024, 'x') + "\"}";
   EXPECT_FALSE(parse_message(big).ok());

@@ -393,6 +393,9 @@ void CallTransport::on_participant_left(const signaling::ParticipantLeft& left) 
 void CallTransport::on_p2p(const signaling::P2p& p2p) {
   if (!config_.p2p || left_ || p2p.peer == self_) return;
   if (direct_) {  // a new session replaces the old one
+    log()->info("direct connection to participant {} replaced by session {}; using the server "
+                "until it is up",
+                direct_->peer, p2p.session);
     leave_direct(/*peer_present=*/others_.contains(p2p.peer));
     close_direct();
   }
@@ -656,8 +659,8 @@ void CallTransport::send_ack() {
 }
 
 // Every kAckInterval while the direct connection is up: an acknowledgement if none went
-// out meanwhile (the peer's proof that this side and the path are alive), and, while our
-// frames go direct, the check that the peer's have come.
+// out meanwhile (the peer's proof that this side and the path are alive), and the check
+// that the peer's have come.
 void CallTransport::arm_heartbeat() {
   heartbeat_timer_.expires_after(kAckInterval);
   heartbeat_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
@@ -668,7 +671,10 @@ void CallTransport::arm_heartbeat() {
 void CallTransport::on_heartbeat() {
   if (!direct_ || !direct_->up || left_) return;
   const core::TimePoint now = core::Clock::now();
-  if (send_log_ && now - last_control_ > kDirectSilence) {
+  // The peer acknowledges every kAckInterval while its side is up, whether or not either
+  // of us sends direct: its silence is the direct path's death (the ICE agent runs no
+  // consent checks of its own; webrtc::IceAgent says why).
+  if (now - last_control_ > kDirectSilence) {
     on_direct_failed(direct_->session,
                      Error{ErrorCode::NotConnected, "no acknowledgement from the peer for " +
                                                         std::to_string(kDirectSilence.count()) +

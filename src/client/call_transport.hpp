@@ -52,9 +52,9 @@ class CallTransport final : public Transport {
   // message); more is a broken peer, and its direct path is closed.
   static constexpr std::size_t kMaxHeld = std::size_t{16} * 1024 * 1024;
   // While the direct connection is up, each side acknowledges at least this often, even
-  // with nothing new taken in; a sender that hears nothing on the control stream for
-  // kDirectSilence takes the direct path for dead (ICE consent alone takes 30 s) and
-  // goes back to the server.
+  // with nothing new taken in; a side that hears nothing on the control stream for
+  // kDirectSilence takes the direct path for dead and goes back to the server. This is the
+  // direct path's consent: the ICE agent runs none (webrtc::IceAgent says why).
   static constexpr std::chrono::milliseconds kAckInterval{1000};
   static constexpr std::chrono::milliseconds kDirectSilence{5000};
   // Reconnecting: the first retry after this, doubling up to kMaxBackoff.

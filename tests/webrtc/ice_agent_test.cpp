@@ -371,6 +371,7 @@ class LitePeer {
   int nominations = 0;
   int checks = 0;
   int echoed = 0;
+  bool answering = true;  // false: STUN is dropped unanswered
 
  private:
   void receive() {
@@ -385,6 +386,7 @@ class LitePeer {
   void handle(ByteView datagram) {
     const SocketAddress from = *SocketAddress::parse(from_.address().to_string(), from_.port());
     if (looks_like_stun(datagram)) {
+      if (!answering) return;
       auto outcome = ice_.handle_stun(datagram, from, std::chrono::steady_clock::now());
       ++checks;
       if (outcome.nominated) ++nominations;
@@ -442,9 +444,10 @@ TEST(IceAgent, ControllingAgentNominatesAPairWithTheIceLiteServer) {
       << *client.agent->selected_pair() << " vs " << selected->to_string();
 }
 
-TEST(IceAgent, KeepsCheckingTheSelectedPairSoTheLiteServerKeepsConsent) {
-  // The server forgets a peer after 30 s without a valid check (RFC 7675); binding
-  // indications would not count, so the agent must keep sending requests.
+TEST(IceAgent, APeerThatStopsAnsweringChecksDoesNotFailTheSelectedPair) {
+  // No consent freshness from libnice: its 10 s without an answered check fails working
+  // paths under heavy loss. The SDK's acknowledgements judge the direct path instead
+  // (client::CallTransport::kDirectSilence). With libnice's consent on, this fails at 10 s.
   boost::asio::io_context io;
   LitePeer server(io);
   const IceCredentials server_credentials{"srvUfrag", "server-password-0123456789"};
@@ -459,11 +462,10 @@ TEST(IceAgent, KeepsCheckingTheSelectedPairSoTheLiteServerKeepsConsent) {
                   .ok());
   client.agent->remote_gathering_done();
   client.agent->gather();
-  ASSERT_TRUE(run_until(io, [&] { return server.nominations >= 1; }));
-  const int checks_when_nominated = server.checks;
-  // Consent checks come every 4 to 6 s.
-  EXPECT_TRUE(run_until(io, [&] { return server.checks > checks_when_nominated; }));
-  EXPECT_FALSE(client.failure);
+  ASSERT_TRUE(run_until(io, [&] { return server.nominations >= 1 && client.connected != 0; }));
+  server.answering = false;
+  EXPECT_FALSE(run_until(io, [&] { return client.failure.has_value(); }, 12s));
+  EXPECT_TRUE(client.agent->send(ByteView(reinterpret_cast<const std::uint8_t*>("x"), 1)).ok());
 }
 
 // A STUN server that maps every client to 127.0.0.1 on a different port, so the agent's

@@ -12,6 +12,12 @@
 // half the phase-1 send rate (or --rate) to measure latency under load rather than queueing.
 // Latency is receive time minus the steady_clock time the sender wrote into the message's first 8
 // bytes (same machine, same clock).
+//
+// --resumable off joins with JoinOptions::reconnectTimeout 0, so neither the SDK nor the server
+// keeps a copy of each durable transport message until the other side acknowledges it (the resume
+// logs, docs/protocol.md "Reconnecting and resuming"); on (the SDK's default) keeps them. Each
+// round joins afresh against a server of its own; with --resumable both every round measures on
+// and off, in alternating order, and the medians of --rounds rounds are printed with their ratio.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -54,6 +60,8 @@ struct BenchArgs {
   bool json = false;
   std::string server;
   double rate = 0;
+  std::string resumable = "on";  // on, off or both
+  int rounds = 1;
 };
 
 // Payload layout: [0..8) steady_clock nanoseconds at send, [8] phase.
@@ -66,8 +74,8 @@ enum Phase : std::uint8_t { kWarmup = 0, kSaturate = 1, kPaced = 2, kPhases = 3 
 
 struct PhaseResult {
   double seconds = 0;
-  std::uint64_t sent = 0;
-  std::uint64_t delivered = 0;
+  double sent_per_second = 0;
+  double delivered_per_second = 0;
   std::optional<double> server_cpu;  // share of one core
   std::optional<double> client_cpu;  // this process (every participant), share of one core
   double p50_ms = 0;
@@ -75,9 +83,19 @@ struct PhaseResult {
   std::size_t samples = 0;
 };
 
+struct RoundResult {
+  bool resumable = true;
+  PhaseResult saturated;
+  PhaseResult paced;
+  double paced_rate = 0;
+  int disconnections = 0;
+};
+
 class Bench {
  public:
-  explicit Bench(const BenchArgs& args) : args_(args) {}
+  // resumable: join with the SDK's default reconnect window (resume logs on both sides), or
+  // with none.
+  Bench(const BenchArgs& args, bool resumable) : args_(args), resumable_(resumable) {}
   ~Bench() {
     for (auto& call : calls_) {
       if (call) call->leave();  // a failed join leaves a hole
@@ -87,7 +105,7 @@ class Bench {
   Bench(const Bench&) = delete;
   Bench& operator=(const Bench&) = delete;
 
-  int run() {
+  Result<RoundResult> run() {
     const int cpus = static_cast<int>(std::thread::hardware_concurrency());
     const bool pin = cpus >= 2;
     if (!args_.servers.empty()) {
@@ -95,7 +113,7 @@ class Bench {
     } else if (args_.server.empty()) {
       const auto program = sibling_program("switchboard-server");
       auto url = server_.start(program, pin ? 0 : -1);
-      if (!url) return fail(url.error().message);
+      if (!url) return url.error();
       urls_ = {*url};
       log("started " + program + " (pid " + std::to_string(server_.pid()) + ") at " + *url +
           (pin ? ", pinned to CPU 0" : ""));
@@ -106,17 +124,16 @@ class Bench {
     if (pin && !pin_to_cpu(0, 1)) log("cannot pin the benchmark to CPU 1");
     client_ = std::make_unique<CallClient>();
 
-    if (auto joined = join_all(); !joined) return fail(joined.error().message);
-    if (auto warmed = warm_up(); !warmed) return fail(warmed.error().message);
+    if (auto joined = join_all(); !joined) return joined.error();
+    if (auto warmed = warm_up(); !warmed) return warmed.error();
 
-    results_[kSaturate] = run_phase(kSaturate, 0);
-    const double rate = args_.rate > 0 ? args_.rate
-                                       : static_cast<double>(results_[kSaturate].sent) /
-                                             results_[kSaturate].seconds / 2.0;
-    paced_rate_ = rate;
-    results_[kPaced] = run_phase(kPaced, rate);
-    print();
-    return disconnections_ == 0 ? 0 : 1;
+    RoundResult result;
+    result.resumable = resumable_;
+    result.saturated = run_phase(kSaturate, 0);
+    result.paced_rate = args_.rate > 0 ? args_.rate : result.saturated.sent_per_second / 2.0;
+    result.paced = run_phase(kPaced, result.paced_rate);
+    result.disconnections = disconnections_.load();
+    return result;
   }
 
  private:
@@ -126,10 +143,6 @@ class Bench {
   };
 
   static void log(const std::string& text) { std::cerr << "bench: " << text << std::endl; }
-  static int fail(const std::string& text) {
-    std::cerr << "switchboard bench relay: " << text << std::endl;
-    return 1;
-  }
 
   int fanout() const { return args_.participants - 1; }
   int total_participants() const { return args_.calls * args_.participants; }
@@ -144,6 +157,7 @@ class Bench {
                                          signaling::kDevelopmentSecret, unix_now());
     JoinOptions options;
     options.p2p = false;
+    if (!resumable_) options.reconnectTimeout = std::chrono::milliseconds{0};
     const auto& url = urls_[static_cast<std::size_t>(g) % urls_.size()];
     auto call = client_->join(url, call_id, *token, options);
     if (!call) {
@@ -371,8 +385,11 @@ class Bench {
 
     PhaseResult result;
     result.seconds = std::chrono::duration<double>(stop - start).count();
-    for (int s = 0; s < total_senders(); ++s) result.sent += sent_[s].load() - sent_before[s];
-    result.delivered = delivered_after - delivered_before;
+    std::uint64_t sent = 0;
+    for (int s = 0; s < total_senders(); ++s) sent += sent_[s].load() - sent_before[s];
+    result.sent_per_second = static_cast<double>(sent) / result.seconds;
+    result.delivered_per_second =
+        static_cast<double>(delivered_after - delivered_before) / result.seconds;
     if (cpu_before && cpu_after) result.server_cpu = (*cpu_after - *cpu_before) / result.seconds;
     if (client_cpu_before && client_cpu_after) {
       result.client_cpu = (*client_cpu_after - *client_cpu_before) / result.seconds;
@@ -391,62 +408,8 @@ class Bench {
     return result;
   }
 
-  void print() const {
-    const auto& sat = results_[kSaturate];
-    const auto& paced = results_[kPaced];
-    if (args_.json) {
-      auto phase_json = [](const PhaseResult& r) {
-        Json j;
-        j["seconds"] = r.seconds;
-        j["sentPerSecond"] = static_cast<double>(r.sent) / r.seconds;
-        j["deliveredPerSecond"] = static_cast<double>(r.delivered) / r.seconds;
-        j["serverCpu"] = r.server_cpu ? Json(*r.server_cpu) : Json(nullptr);
-        j["clientCpu"] = r.client_cpu ? Json(*r.client_cpu) : Json(nullptr);
-        j["latencyMs"] = {{"p50", r.p50_ms}, {"p99", r.p99_ms}, {"samples", r.samples}};
-        return j;
-      };
-      Json out;
-      out["calls"] = args_.calls;
-      out["servers"] = urls_.size();
-      out["participants"] = args_.participants;
-      out["senders"] = args_.senders;
-      out["fanout"] = fanout();
-      out["size"] = payload_.size();
-      out["server"] = args_.server.empty() ? "started" : args_.server;
-      out["saturate"] = phase_json(sat);
-      out["paced"] = phase_json(paced);
-      out["paced"]["rate"] = paced_rate_;
-      out["disconnections"] = disconnections_.load();
-      std::cout << out.dump() << std::endl;
-      return;
-    }
-    char line[256];
-    std::cout << "switchboard bench relay: " << args_.calls << " call(s) on " << urls_.size()
-              << " server(s), each of " << args_.participants << " participants, " << args_.senders
-              << " sender(s) broadcasting " << payload_.size() << "-byte messages (fan-out "
-              << fanout() << "), " << args_.duration << " s per phase\n";
-    std::snprintf(line, sizeof line, "%-22s %12s %14s %11s %11s %9s %9s\n", "phase", "sent msg/s",
-                  "delivered/s", "server CPU", "client CPU", "p50 ms", "p99 ms");
-    std::cout << line;
-    auto percent = [](const std::optional<double>& share) {
-      return share ? std::to_string(std::lround(*share * 100)) + "%" : std::string("n/a");
-    };
-    auto row = [&](const std::string& name, const PhaseResult& r) {
-      std::snprintf(line, sizeof line, "%-22s %12.0f %14.0f %11s %11s %9.3f %9.3f\n", name.c_str(),
-                    static_cast<double>(r.sent) / r.seconds,
-                    static_cast<double>(r.delivered) / r.seconds, percent(r.server_cpu).c_str(),
-                    percent(r.client_cpu).c_str(), r.p50_ms, r.p99_ms);
-      std::cout << line;
-    };
-    row("saturated", sat);
-    row("paced at " + std::to_string(static_cast<long>(paced_rate_)) + "/s", paced);
-    if (disconnections_ > 0) {
-      std::cout << disconnections_ << " participant(s) were disconnected: figures are partial\n";
-    }
-    std::cout.flush();
-  }
-
   BenchArgs args_;
+  bool resumable_;
   ServerProcess server_;
   std::vector<std::string> urls_;
   // Reset first in ~Bench: its event thread runs callbacks that use the fields below.
@@ -464,8 +427,286 @@ class Bench {
   std::mutex latency_mutex_;
   std::vector<std::uint32_t> latency_[kPhases];
   Bytes payload_;
-  PhaseResult results_[kPhases];
-  double paced_rate_ = 0;
+};
+
+// ------------------------------------------------------------------ the figures
+
+const char* resume_logs(bool resumable) {
+  return resumable ? "on" : "off";
+}
+
+std::string fixed(double value, int decimals) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+template <typename T>
+double median_of(const std::vector<T>& items, double T::*field) {
+  std::vector<double> values;
+  for (const auto& item : items) values.push_back(item.*field);
+  return median(std::move(values));
+}
+
+// Of the items that have one; nullopt when none has.
+template <typename T>
+std::optional<double> median_of(const std::vector<T>& items, std::optional<double> T::*field) {
+  std::vector<double> values;
+  for (const auto& item : items) {
+    if (item.*field) values.push_back(*(item.*field));
+  }
+  if (values.empty()) return std::nullopt;
+  return median(std::move(values));
+}
+
+// Each figure the median of the phases' own.
+PhaseResult median_phase(const std::vector<PhaseResult>& phases) {
+  PhaseResult result;
+  result.seconds = median_of(phases, &PhaseResult::seconds);
+  result.sent_per_second = median_of(phases, &PhaseResult::sent_per_second);
+  result.delivered_per_second = median_of(phases, &PhaseResult::delivered_per_second);
+  result.server_cpu = median_of(phases, &PhaseResult::server_cpu);
+  result.client_cpu = median_of(phases, &PhaseResult::client_cpu);
+  result.p50_ms = median_of(phases, &PhaseResult::p50_ms);
+  result.p99_ms = median_of(phases, &PhaseResult::p99_ms);
+  for (const auto& phase : phases) result.samples += phase.samples;
+  return result;
+}
+
+// The medians of the rounds with resume logs `resumable`; nullopt when none ran so.
+std::optional<RoundResult> median_round(const std::vector<RoundResult>& rounds, bool resumable) {
+  std::vector<PhaseResult> saturated;
+  std::vector<PhaseResult> paced;
+  std::vector<double> rates;
+  RoundResult result;
+  result.resumable = resumable;
+  for (const auto& round : rounds) {
+    if (round.resumable != resumable) continue;
+    saturated.push_back(round.saturated);
+    paced.push_back(round.paced);
+    rates.push_back(round.paced_rate);
+    result.disconnections += round.disconnections;
+  }
+  if (saturated.empty()) return std::nullopt;
+  result.saturated = median_phase(saturated);
+  result.paced = median_phase(paced);
+  result.paced_rate = median(std::move(rates));
+  return result;
+}
+
+// On ÷ off of what the resume logs cost: throughput, CPU per delivered message, latency.
+struct PhaseRatio {
+  double delivered = 0;
+  std::optional<double> server_cpu_per_message;
+  std::optional<double> client_cpu_per_message;
+  double p50 = 0;
+  double p99 = 0;
+};
+
+PhaseRatio phase_ratio(const PhaseResult& on, const PhaseResult& off) {
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  auto per_message = [&](const std::optional<double>& cpu_on,
+                         const std::optional<double>& cpu_off) -> std::optional<double> {
+    if (!cpu_on || !cpu_off) return std::nullopt;
+    return ratio(ratio(*cpu_on, on.delivered_per_second),
+                 ratio(*cpu_off, off.delivered_per_second));
+  };
+  return PhaseRatio{ratio(on.delivered_per_second, off.delivered_per_second),
+                    per_message(on.server_cpu, off.server_cpu),
+                    per_message(on.client_cpu, off.client_cpu), ratio(on.p50_ms, off.p50_ms),
+                    ratio(on.p99_ms, off.p99_ms)};
+}
+
+// On ÷ off, both ways of reading several rounds: the ratio of the two settings' medians, and
+// the median of each round's own ratio. The second pairs measurements minutes apart at most,
+// so a machine whose load changes during the run moves it less.
+struct Ratios {
+  PhaseRatio saturated;
+  PhaseRatio paced;
+};
+
+Ratios round_ratio(const RoundResult& on, const RoundResult& off) {
+  return Ratios{phase_ratio(on.saturated, off.saturated), phase_ratio(on.paced, off.paced)};
+}
+
+PhaseRatio median_phase_ratio(const std::vector<PhaseRatio>& ratios) {
+  return PhaseRatio{median_of(ratios, &PhaseRatio::delivered),
+                    median_of(ratios, &PhaseRatio::server_cpu_per_message),
+                    median_of(ratios, &PhaseRatio::client_cpu_per_message),
+                    median_of(ratios, &PhaseRatio::p50), median_of(ratios, &PhaseRatio::p99)};
+}
+
+// `rounds` as --resumable both runs them: an on and an off one per round, in either order.
+Ratios median_of_round_ratios(const std::vector<RoundResult>& rounds) {
+  std::vector<PhaseRatio> saturated;
+  std::vector<PhaseRatio> paced;
+  for (std::size_t i = 0; i + 1 < rounds.size(); i += 2) {
+    const bool on_first = rounds[i].resumable;
+    const auto ratios = round_ratio(rounds[on_first ? i : i + 1], rounds[on_first ? i + 1 : i]);
+    saturated.push_back(ratios.saturated);
+    paced.push_back(ratios.paced);
+  }
+  return Ratios{median_phase_ratio(saturated), median_phase_ratio(paced)};
+}
+
+class Report {
+ public:
+  explicit Report(const BenchArgs& args) : args_(args) {}
+
+  void print(const std::vector<RoundResult>& rounds) const {
+    const auto on = median_round(rounds, true);
+    const auto off = median_round(rounds, false);
+    if (args_.json) {
+      print_json(rounds, on, off);
+    } else {
+      print_table(rounds, on, off);
+    }
+  }
+
+ private:
+  std::size_t servers() const { return args_.servers.empty() ? 1 : args_.servers.size(); }
+  double megabytes(double messages) const {
+    return messages * static_cast<double>(args_.size) / 1e6;
+  }
+
+  Json phase_json(const PhaseResult& r) const {
+    Json j;
+    j["seconds"] = r.seconds;
+    j["sentPerSecond"] = r.sent_per_second;
+    j["deliveredPerSecond"] = r.delivered_per_second;
+    j["deliveredMBps"] = megabytes(r.delivered_per_second);
+    j["serverCpu"] = r.server_cpu ? Json(*r.server_cpu) : Json(nullptr);
+    j["clientCpu"] = r.client_cpu ? Json(*r.client_cpu) : Json(nullptr);
+    j["latencyMs"] = {{"p50", r.p50_ms}, {"p99", r.p99_ms}, {"samples", r.samples}};
+    return j;
+  }
+
+  Json round_json(const RoundResult& r) const {
+    Json j;
+    j["resumable"] = r.resumable;
+    j["saturate"] = phase_json(r.saturated);
+    j["paced"] = phase_json(r.paced);
+    j["paced"]["rate"] = r.paced_rate;
+    j["disconnections"] = r.disconnections;
+    return j;
+  }
+
+  static Json ratio_json(const PhaseRatio& r) {
+    auto optional = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
+    return {{"deliveredPerSecond", r.delivered},
+            {"serverCpuPerMessage", optional(r.server_cpu_per_message)},
+            {"clientCpuPerMessage", optional(r.client_cpu_per_message)},
+            {"latencyP50", r.p50},
+            {"latencyP99", r.p99}};
+  }
+
+  // One round of one mode: that round's figures at the top level. Several: every round's,
+  // the medians per mode ("on", "off") and, with both, on ÷ off: "ratio" of the medians and
+  // "roundRatio", the median of each round's own.
+  void print_json(const std::vector<RoundResult>& rounds, const std::optional<RoundResult>& on,
+                  const std::optional<RoundResult>& off) const {
+    Json out;
+    out["calls"] = args_.calls;
+    out["servers"] = servers();
+    out["participants"] = args_.participants;
+    out["senders"] = args_.senders;
+    out["fanout"] = args_.participants - 1;
+    out["size"] = args_.size;
+    out["server"] = args_.server.empty() ? "started" : args_.server;
+    if (rounds.size() == 1) {
+      out.update(round_json(rounds.front()));
+    } else {
+      out["rounds"] = Json::array();
+      for (const auto& round : rounds) out["rounds"].push_back(round_json(round));
+      out["median"] = Json::object();
+      for (const auto& m : {on, off}) {
+        if (m) out["median"][resume_logs(m->resumable)] = round_json(*m);
+      }
+      if (on && off) {
+        auto ratios_json = [](const Ratios& r) {
+          return Json{{"saturate", ratio_json(r.saturated)}, {"paced", ratio_json(r.paced)}};
+        };
+        out["ratio"] = ratios_json(round_ratio(*on, *off));
+        out["roundRatio"] = ratios_json(median_of_round_ratios(rounds));
+      }
+    }
+    std::cout << out.dump() << std::endl;
+  }
+
+  void print_table(const std::vector<RoundResult>& rounds, const std::optional<RoundResult>& on,
+                   const std::optional<RoundResult>& off) const {
+    std::cout << "switchboard bench relay: " << args_.calls << " call(s) on " << servers()
+              << " server(s), each of " << args_.participants << " participants, " << args_.senders
+              << " sender(s) broadcasting " << args_.size << "-byte durable messages (fan-out "
+              << args_.participants - 1 << "), " << args_.duration << " s per phase, resume logs ";
+    std::cout << (on && off ? "on and off in alternating order"
+                            : resume_logs(rounds.front().resumable));
+    if (rounds.size() > 1) std::cout << ", " << args_.rounds << " rounds";
+    std::cout << "\n";
+    row("phase", "sent msg/s", "delivered/s", "MB/s", "server CPU", "client CPU", "p50 ms",
+        "p99 ms");
+    const bool single = rounds.size() == 1;
+    for (std::size_t i = 0; i < rounds.size(); ++i) {
+      phase_rows(single ? ""
+                        : "round " + std::to_string(i / (on && off ? 2 : 1) + 1) + " " +
+                              resume_logs(rounds[i].resumable) + ", ",
+                 rounds[i]);
+    }
+    if (!single) {
+      for (const auto& m : {on, off}) {
+        if (m) phase_rows(std::string("median ") + resume_logs(m->resumable) + ", ", *m);
+      }
+    }
+    if (on && off) {
+      std::cout << "resume logs on / off, of the medians (first) and the median of each round's:\n";
+      for (const auto& ratios : {round_ratio(*on, *off), median_of_round_ratios(rounds)}) {
+        ratio_line("saturated", ratios.saturated);
+        ratio_line("paced", ratios.paced);
+      }
+    }
+    int disconnections = 0;
+    for (const auto& round : rounds) disconnections += round.disconnections;
+    if (disconnections > 0) {
+      std::cout << disconnections << " participant(s) were disconnected: figures are partial\n";
+    }
+    std::cout.flush();
+  }
+
+  static void row(const std::string& name, const std::string& sent, const std::string& delivered,
+                  const std::string& mbps, const std::string& server_cpu,
+                  const std::string& client_cpu, const std::string& p50, const std::string& p99) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-34s %11s %12s %8s %11s %11s %9s %9s\n", name.c_str(),
+                  sent.c_str(), delivered.c_str(), mbps.c_str(), server_cpu.c_str(),
+                  client_cpu.c_str(), p50.c_str(), p99.c_str());
+    std::cout << line;
+  }
+
+  void phase_rows(const std::string& prefix, const RoundResult& r) const {
+    auto percent = [](const std::optional<double>& share) {
+      return share ? std::to_string(std::lround(*share * 100)) + "%" : std::string("n/a");
+    };
+    auto phase_row = [&](const std::string& name, const PhaseResult& p) {
+      row(prefix + name, fixed(p.sent_per_second, 0), fixed(p.delivered_per_second, 0),
+          fixed(megabytes(p.delivered_per_second), 2), percent(p.server_cpu), percent(p.client_cpu),
+          fixed(p.p50_ms, 3), fixed(p.p99_ms, 3));
+    };
+    phase_row("saturated", r.saturated);
+    phase_row("paced at " + std::to_string(std::lround(r.paced_rate)) + "/s", r.paced);
+  }
+
+  static void ratio_line(const char* phase, const PhaseRatio& r) {
+    auto optional = [](const std::optional<double>& v) {
+      return v ? fixed(*v, 3) : std::string("n/a");
+    };
+    std::printf(
+        "  %-9s delivered/s %.3f, CPU per delivered message: server %s, client %s; latency p50 "
+        "%.2f, p99 %.2f\n",
+        phase, r.delivered, optional(r.server_cpu_per_message).c_str(),
+        optional(r.client_cpu_per_message).c_str(), r.p50, r.p99);
+  }
+
+  const BenchArgs& args_;
 };
 
 int run_bench_relay(const BenchArgs& args) {
@@ -499,9 +740,38 @@ int run_bench_relay(const BenchArgs& args) {
     std::cerr << "--duration must be positive\n";
     return 2;
   }
+  if (args.rounds < 1) {
+    std::cerr << "--rounds must be at least 1\n";
+    return 2;
+  }
   std::signal(SIGPIPE, SIG_IGN);
-  Bench bench(args);
-  return bench.run();
+  // Both: on first in odd rounds, off first in even ones, so that a machine that slows
+  // down or speeds up during the run favours neither.
+  std::vector<RoundResult> rounds;
+  for (int round = 0; round < args.rounds; ++round) {
+    std::vector<bool> modes;
+    if (args.resumable == "both") {
+      modes = round % 2 == 0 ? std::vector<bool>{true, false} : std::vector<bool>{false, true};
+    } else {
+      modes = {args.resumable == "on"};
+    }
+    for (const bool resumable : modes) {
+      std::cerr << "bench: round " << round + 1 << " of " << args.rounds << ", resume logs "
+                << resume_logs(resumable) << std::endl;
+      Bench bench(args, resumable);
+      auto result = bench.run();
+      if (!result) {
+        std::cerr << "switchboard bench relay: " << result.error().message << std::endl;
+        return 1;
+      }
+      rounds.push_back(*result);
+    }
+  }
+  Report(args).print(rounds);
+  for (const auto& round : rounds) {
+    if (round.disconnections > 0) return 1;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -531,6 +801,15 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   relay->add_option("--rate", args->rate,
                     "Phase 2 send rate, messages/s over all senders (default: half of phase 1)");
+  relay
+      ->add_option("--resumable", args->resumable,
+                   "Join with a reconnect window, so that the SDK and the server keep each durable "
+                   "message until acknowledged (on, the SDK's default), without (off), or both, "
+                   "alternating, to print their medians and ratio")
+      ->check(CLI::IsMember({"on", "off", "both"}))
+      ->capture_default_str();
+  relay->add_option("--rounds", args->rounds, "Rounds of each --resumable setting; medians printed")
+      ->capture_default_str();
   relay->callback([args, &exit_code] { exit_code = run_bench_relay(*args); });
   add_bench_p2p_command(*bench, exit_code);
 }

@@ -44,6 +44,9 @@ struct LatencySummary {
 };
 LatencySummary summarize_latencies(std::vector<std::uint32_t> latencies_ns);
 
+// The middle value (the upper one of an even count); 0 for none.
+double median(std::vector<double> values);
+
 // Writes all of `text`; false when the other end is gone. Lines under PIPE_BUF (4 KiB)
 // reach a pipe in one piece even when several threads write.
 bool write_all(int fd, std::string_view text);

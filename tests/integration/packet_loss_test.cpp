@@ -155,12 +155,14 @@ class PacketLoss : public IntegrationTest {
     if (alice_->transport().mode == TransportMode::PeerToPeer) went_direct_ = true;
   }
 
-  // A peer-to-peer case starts sending once the call is direct. At 40% the direct path does
-  // not hold (libnice's checks and consent under that loss; docs/testing.md): the call may
-  // never go direct, or go and fall back, and the case then checks the same guarantees
-  // across those attempts; the `direct` figure says which it was.
+  // A peer-to-peer case starts sending once the call is direct. Setting the direct path up
+  // sees the loss too: libnice's checks fail a try now and then (about one in ten at 20%,
+  // one in two at 40%), and the server pairs the two again with backoff (`p2p_failed`), so
+  // at 20% the call must get there. At 40% it may take several tries, or none may work in
+  // time: the case then sends anyway and checks the same guarantees; the `direct` figure
+  // says which it was.
   void start_direct() {
-    const bool direct = wait_direct(std::chrono::seconds(30));
+    const bool direct = wait_direct(std::chrono::seconds(45));
     if (loss_percent() < 40) ASSERT_TRUE(direct) << "the call never went direct";
   }
 

@@ -739,8 +739,9 @@ export class CallTransport {
   }
 
   // Every ACK_INTERVAL_MS while the direct connection is up: an acknowledgement if none went
-  // out meanwhile (the peer's proof that this side and the path are alive), and, while our
-  // frames go direct, the check that the peer's have come.
+  // out meanwhile (the peer's proof that this side and the path are alive), and the check
+  // that the peer's have come (the peer acknowledges every second while its side is up,
+  // whether or not either of us sends direct), as the C++ SDK does.
   private armHeartbeat(): void {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => this.onHeartbeat(), ACK_INTERVAL_MS);
@@ -751,7 +752,7 @@ export class CallTransport {
     const direct = this.direct;
     if (!direct || !direct.up || this.left) return;
     const t = now();
-    if (this.sendLog && t - this.lastControl > DIRECT_SILENCE_MS) {
+    if (t - this.lastControl > DIRECT_SILENCE_MS) {
       this.onDirectFailed(direct.session, `no acknowledgement from the peer for ${DIRECT_SILENCE_MS} ms`);
       return;
     }

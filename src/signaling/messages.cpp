@@ -164,6 +164,19 @@ Result<Message> parse_description(const json& object, std::optional<std::string>
   return Message{std::move(message)};
 }
 
+// `p2p` and `p2p_failed`: the peer (a participant id, nonzero) and the direct session.
+std::optional<Error> read_peer_session(const json& object, std::uint32_t& peer,
+                                       std::uint32_t& session) {
+  auto id = required_u32(object, "peer");
+  if (!id) return std::move(id).error();
+  if (*id == 0) return field_error("peer", "must be a participant id (nonzero)");
+  auto number = required_u32(object, "session");
+  if (!number) return std::move(number).error();
+  peer = *id;
+  session = *number;
+  return std::nullopt;
+}
+
 Result<Message> parse_body(std::string_view type, const json& object,
                            std::optional<std::string> req) {
   if (type == "join") {
@@ -311,13 +324,7 @@ Result<Message> parse_body(std::string_view type, const json& object,
   if (type == "p2p") {
     P2p p2p;
     p2p.req = std::move(req);
-    auto peer = required_u32(object, "peer");
-    if (!peer) return std::move(peer).error();
-    if (*peer == 0) return field_error("peer", "must be a participant id (nonzero)");
-    p2p.peer = *peer;
-    auto session = required_u32(object, "session");
-    if (!session) return std::move(session).error();
-    p2p.session = *session;
+    if (auto error = read_peer_session(object, p2p.peer, p2p.session)) return std::move(*error);
     auto offer = optional_bool(object, "offer");
     if (!offer) return std::move(offer).error();
     p2p.offer = offer->value_or(false);
@@ -326,13 +333,9 @@ Result<Message> parse_body(std::string_view type, const json& object,
   if (type == "p2p_failed") {
     P2pFailed failed;
     failed.req = std::move(req);
-    auto peer = required_u32(object, "peer");
-    if (!peer) return std::move(peer).error();
-    if (*peer == 0) return field_error("peer", "must be a participant id (nonzero)");
-    failed.peer = *peer;
-    auto session = required_u32(object, "session");
-    if (!session) return std::move(session).error();
-    failed.session = *session;
+    if (auto error = read_peer_session(object, failed.peer, failed.session)) {
+      return std::move(*error);
+    }
     return Message{std::move(failed)};
   }
   if (type == "ack") {

@@ -63,7 +63,8 @@ function resentFrom(peer: ParticipantId, session: number, index: number, inner: 
   return encodeFrame(frameHeader({ type: FrameType.Resent, channelId: 0, sequence: session, from: peer }), [], payload.written());
 }
 
-function transport(received: number[]): { transport: CallTransport; inside: Inside } {
+// A p2p transport of call-1 whose handlers ignore everything but `peerData`.
+function newTransport(peerData: TransportHandlers['peerData'] = () => {}): CallTransport {
   const ignore = (): void => {};
   const handlers: TransportHandlers = {
     joined: ignore,
@@ -73,19 +74,23 @@ function transport(received: number[]): { transport: CallTransport; inside: Insi
     participantJoined: ignore,
     participantLeft: ignore,
     data: ignore,
-    peerData: (peer, m) => {
-      assert.equal(peer, PEER);
-      received.push(loadU32(m, 0));
-    },
+    peerData,
     error: ignore,
     writable: ignore,
     closed: ignore,
     pathChanged: ignore,
   };
-  const t = new CallTransport(
+  return new CallTransport(
     { server: 'ws://127.0.0.1:1', callId: 'call-1', token: 't', p2p: true, reconnectTimeoutMs: 0 },
     handlers,
   );
+}
+
+function transport(received: number[]): { transport: CallTransport; inside: Inside } {
+  const t = newTransport((peer, m) => {
+    assert.equal(peer, PEER);
+    received.push(loadU32(m, 0));
+  });
   return { transport: t, inside: t as unknown as Inside };
 }
 
@@ -224,25 +229,7 @@ function joinedTransport(signals: SignalMessage[]): {
   link: LinkInside;
   inside: TransportInside;
 } {
-  const ignore = (): void => {};
-  const handlers: TransportHandlers = {
-    joined: ignore,
-    connected: ignore,
-    reconnecting: ignore,
-    rejoined: ignore,
-    participantJoined: ignore,
-    participantLeft: ignore,
-    data: ignore,
-    peerData: ignore,
-    error: ignore,
-    writable: ignore,
-    closed: ignore,
-    pathChanged: ignore,
-  };
-  const t = new CallTransport(
-    { server: 'ws://127.0.0.1:1', callId: 'call-1', token: 't', p2p: true, reconnectTimeoutMs: 0 },
-    handlers,
-  );
+  const t = newTransport();
   const inside = t as unknown as TransportInside;
   const link = inside.link;
   link.state = 'negotiating';  // joined; the data connection to the server is not needed here

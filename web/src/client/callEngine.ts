@@ -5,6 +5,7 @@
 //     the transport takes them; one it refuses waits, and `writable` resumes the loop;
 //   - a timer follows the endpoint's nextWakeup (pacing, reassembly and idle expiry);
 //   - senders' waiting sendMessage calls are admitted, in order, as their queues drain;
+//     each sender's line holds at most its bufferLimit of bytes (BUFFER_FULL past it);
 //   - the client-side rate limit holds sends on the server path to the server's limit;
 //   - leave() lets queued data go for up to 2 s, then sends `leave`;
 //   - while the transport reconnects, the flush waits (messages queue in their senders),
@@ -97,6 +98,18 @@ interface Waiter {
   sealed?: { sequence: number; bytes: Uint8Array }; // for that sequence number only
 }
 
+// One sender's waiting sendMessage calls, oldest first, and the bytes they hold.
+interface Line {
+  waiters: Waiter[];
+  bytes: number;
+}
+
+function dequeue(line: Line): Waiter {
+  const waiter = line.waiters.shift()!;
+  line.bytes -= waiter.data.length;
+  return waiter;
+}
+
 const now = (): number => performance.now();
 
 function notConnected(): SwitchboardError {
@@ -121,7 +134,7 @@ export class CallEngine implements DataChannelHost {
   private endpoint: DataChannelEndpoint | undefined;
   private rateLimit = new RateLimit();
   private readonly senders = new Map<number, DataChannelSender>();  // open ones, by channel
-  private readonly waiters = new Map<DataChannelSender, Waiter[]>();
+  private readonly waiters = new Map<DataChannelSender, Line>();
   private readonly receivers = new Map<ReceiverChannel, DataChannelReceiver>();
   // Closed senders whose queue and close notice may not have gone out yet.
   private closing: SenderChannel[] = [];
@@ -252,7 +265,8 @@ export class CallEngine implements DataChannelHost {
   private onReconnecting(error: SwitchboardError): void {
     if (this.state !== 'connected') return;
     this.reconnecting = true;
-    // The flush waits; messages queue in their senders (sendMessage waits past their bound).
+    // The flush waits; messages queue in their senders (past their bound sendMessage waits,
+    // for as many bytes again; then BUFFER_FULL).
     this.transportUp = false;
     this.events.emit('connectionStateChanged', {
       state: 'reconnecting',
@@ -389,10 +403,9 @@ export class CallEngine implements DataChannelHost {
       this.admit(sender);
       return promise;
     }
-    const queue = this.waiters.get(sender);
-    if (queue && queue.length > 0) {
+    if (this.waiters.has(sender)) {
       // Behind earlier waiting messages, so the order holds.
-      return new Promise((resolve, reject) => queue.push({ data, resolve, reject }));
+      return this.enqueue(sender, data);
     }
     try {
       return Promise.resolve(this.trySend(sender, data));
@@ -402,12 +415,31 @@ export class CallEngine implements DataChannelHost {
     return this.enqueue(sender, data);
   }
 
+  // Puts a message at the end of its sender's line. The line holds at most the sender's
+  // bufferLimit of bytes, so an app that does not await sendMessage cannot grow it without
+  // bound: past it the message is refused at once, with no sequence number (the C++ SDK
+  // answers BUFFER_FULL too). The first in line is always taken, whatever its size; one
+  // too large to send at all fails in its turn with MESSAGE_TOO_LARGE, as it always did.
   private enqueue(sender: DataChannelSender, data: Uint8Array): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let list = this.waiters.get(sender);
-      if (!list) this.waiters.set(sender, (list = []));
-      list.push({ data, resolve, reject });
-    });
+    let line = this.waiters.get(sender);
+    const limit = sender.core.bufferLimit;
+    if (
+      line &&
+      line.waiters.length > 0 &&
+      line.bytes + data.length > limit &&
+      data.length <= this.senderMaxMessageSize(sender)
+    ) {
+      return Promise.reject(
+        new SwitchboardError(
+          'BUFFER_FULL',
+          `sender on channel ${sender.channelId} has ${line.bytes} bytes waiting for room (its buffer limit is ${limit}); await sendMessage before sending more, or send again once bufferedAmount falls`,
+        ),
+      );
+    }
+    if (!line) this.waiters.set(sender, (line = { waiters: [], bytes: 0 }));
+    line.bytes += data.length;
+    const waiters = line.waiters;
+    return new Promise((resolve, reject) => waiters.push({ data, resolve, reject }));
   }
 
   // One message into the sender's queue, or a SwitchboardError (BUFFER_FULL: no room yet).
@@ -438,10 +470,10 @@ export class CallEngine implements DataChannelHost {
   }
 
   private admit(sender: DataChannelSender): void {
-    const queue = this.waiters.get(sender);
-    if (!queue) return;
-    while (queue.length > 0) {
-      const waiter = queue[0]!;
+    const line = this.waiters.get(sender);
+    if (!line) return;
+    while (line.waiters.length > 0) {
+      const waiter = line.waiters[0]!;
       try {
         let data = waiter.data;
         if (this.cipher) {
@@ -455,15 +487,15 @@ export class CallEngine implements DataChannelHost {
           data = waiter.sealed.bytes;
         }
         const sequence = this.trySend(sender, data);
-        queue.shift();
+        dequeue(line);
         waiter.resolve(sequence);
       } catch (e) {
         if (e instanceof SwitchboardError && e.code === 'BUFFER_FULL') break;
-        queue.shift();
+        dequeue(line);
         waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', String(e)));
       }
     }
-    if (queue.length === 0 && this.waiters.get(sender) === queue) this.waiters.delete(sender);
+    if (line.waiters.length === 0 && this.waiters.get(sender) === line) this.waiters.delete(sender);
   }
 
   // Starts sealing the first message in the sender's line for the sequence number it will
@@ -492,9 +524,9 @@ export class CallEngine implements DataChannelHost {
       },
       (e: unknown) => {
         waiter.sealing = false;
-        const queue = this.waiters.get(sender);
-        if (queue?.[0] !== waiter) return;
-        queue.shift();
+        const line = this.waiters.get(sender);
+        if (line?.waiters[0] !== waiter) return;
+        dequeue(line);
         waiter.reject(e instanceof SwitchboardError ? e : new SwitchboardError('INTERNAL', `sealing failed: ${String(e)}`));
         this.admit(sender);
       },
@@ -502,9 +534,9 @@ export class CallEngine implements DataChannelHost {
   }
 
   private rejectWaiters(sender: DataChannelSender, error: SwitchboardError): void {
-    const queue = this.waiters.get(sender);
+    const line = this.waiters.get(sender);
     this.waiters.delete(sender);
-    for (const waiter of queue ?? []) waiter.reject(error);
+    for (const waiter of line?.waiters ?? []) waiter.reject(error);
   }
 
   setParticipants(sender: DataChannelSender, participants: readonly Identity[]): void {
@@ -533,9 +565,7 @@ export class CallEngine implements DataChannelHost {
   }
 
   senderBufferedAmount(sender: DataChannelSender): number {
-    let total = sender.core.bufferedAmount;
-    for (const waiter of this.waiters.get(sender) ?? []) total += waiter.data.length;
-    return total;
+    return sender.core.bufferedAmount + (this.waiters.get(sender)?.bytes ?? 0);
   }
 
   private onServerError(error: ErrorMessage): void {

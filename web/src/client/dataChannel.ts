@@ -79,7 +79,9 @@ export class DataChannelSender {
   // once the sender took it. While the sender's queue is full it waits for room, so
   // `for (…) await sender.sendMessage(chunk)` never buffers a whole file. Rejects with
   // SwitchboardError: SENDER_CLOSED, MESSAGE_EMPTY, MESSAGE_TOO_LARGE, NO_VALID_PARTICIPANT,
-  // TRAFFIC_LIMITED (over the call's rate limit: retry later), NOT_CONNECTED.
+  // TRAFFIC_LIMITED (over the call's rate limit: retry later), NOT_CONNECTED, BUFFER_FULL
+  // (the messages already waiting hold the sender's buffer limit, 4 MiB: await
+  // sendMessage, or send again once bufferedAmount falls).
   sendMessage(data: Uint8Array): Promise<number> {
     return this.host.sendMessage(this, data);
   }

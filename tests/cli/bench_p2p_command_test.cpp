@@ -13,7 +13,7 @@ namespace {
 
 TEST(BenchP2pCommand, ShortJsonRunGoesDirectAndReportsEveryFigure) {
   const auto r = run_cli("bench p2p --size 16384 --duration 1 --json");
-  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out << "\nstderr:\n" << r.err;
   const auto figures = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(figures.is_object()) << r.out;
   for (const char* field : {"size", "duration", "throughputMBps", "latencyP50Ms", "latencyP99Ms",

@@ -124,8 +124,12 @@ class PacketLoss : public IntegrationTest {
 
   // alice -> bob in a call of their own on a fresh server; `p2p` lets them go direct.
   void join_both(bool p2p) {
-    server_ = std::make_unique<Server>(
-        Server::Options{.flags = {"--rate-limit-bytes", "0", "--rate-limit-messages", "0"}});
+    // The handshakes see the loss too: at 40% the data connection now and then takes more
+    // than the server's default 15 s to come up, so the server waits as long as the SDK
+    // does (30 s, `timeout` below).
+    server_ = std::make_unique<Server>(Server::Options{
+        .flags = {"--rate-limit-bytes", "0", "--rate-limit-messages", "0",
+                  "--data-connect-timeout", "30"}});
     call_id_ = unique_call_id(p2p ? "p2p" : "server");
     JoinOptions options;
     options.p2p = p2p;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -138,6 +139,11 @@ class PacketLoss : public IntegrationTest {
     ASSERT_TRUE(bob.ok()) << bob.error().message;
     bob_ = *bob;
     bob_->dataChannel().onReceiverCreated([this](const std::shared_ptr<DataChannelReceiver>& r) {
+      {
+        std::lock_guard lock(receivers_mutex_);
+        receivers_created_.push_back("'" + r->senderIdentity() + "' on channel " +
+                                     std::to_string(r->channelId()));
+      }
       if (r->senderIdentity() != "alice" || !tally_) return;
       receiver_ = r;
       std::weak_ptr<DataChannelReceiver> weak = r;
@@ -168,6 +174,29 @@ class PacketLoss : public IntegrationTest {
   void start_direct() {
     const bool direct = wait_direct(std::chrono::seconds(45));
     if (loss_percent() < 40) ASSERT_TRUE(direct) << "the call never went direct";
+  }
+
+  // What to look at when a case fails: the receivers bob's SDK made, and the server's
+  // relay and drop counters.
+  std::string diagnostics() {
+    std::string text = "bob's receivers:";
+    {
+      std::lock_guard lock(receivers_mutex_);
+      for (const auto& r : receivers_created_) text += " " + r + ";";
+      if (receivers_created_.empty()) text += " none";
+    }
+    text += "\nserver metrics:";
+    if (const auto metrics = http_get(server_->host(), server_->port(), "/metrics")) {
+      std::istringstream lines(metrics->body);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("switchboard_relayed", 0) == 0 || line.rfind("switchboard_dropped", 0) == 0) {
+          text += "\n  " + line;
+        }
+      }
+    } else {
+      text += " GET /metrics failed";
+    }
+    return text;
   }
 
   bool wait_direct(std::chrono::seconds timeout) {
@@ -230,7 +259,7 @@ class PacketLoss : public IntegrationTest {
         static_cast<long long>(tally_->longest_gap.count()), went_direct_ ? "yes" : "no",
         transport_changes_.load());
     EXPECT_EQ(sent, count) << "the sender was still blocked after 120 s";
-    EXPECT_EQ(tally_->delivered, count);
+    EXPECT_EQ(tally_->delivered, count) << diagnostics();
     EXPECT_EQ(lost, 0u);
     EXPECT_EQ(tally_->duplicates, 0u);
     EXPECT_EQ(tally_->reordered, 0u);
@@ -287,7 +316,8 @@ class PacketLoss : public IntegrationTest {
         p2p ? "p2p" : "server", loss_percent(), sent, tally_->delivered, share * 100,
         expected * 100, lost, tally_->duplicates, tally_->reordered, tally_->corrupted, seconds,
         per_second.c_str(), static_cast<long long>(tally_->longest_gap.count()));
-    EXPECT_EQ(quiet_seconds, 0u) << "a second of sending with nothing delivered: a stall";
+    EXPECT_EQ(quiet_seconds, 0u) << "a second of sending with nothing delivered: a stall\n"
+                                 << diagnostics();
     EXPECT_LT(tally_->longest_gap, std::chrono::milliseconds(1000));
     // The share is reported, not asserted. Above what the wire keeps: packet redundancy
     // sends copies of each packet once the association sees the loss (lossy messages are
@@ -312,6 +342,8 @@ class PacketLoss : public IntegrationTest {
   std::unique_ptr<Tally> tally_;
   std::atomic<int> transport_changes_{0};
   std::atomic<bool> went_direct_{false};
+  std::mutex receivers_mutex_;
+  std::vector<std::string> receivers_created_;  // by bob's SDK: "'identity' on channel N"
   std::string call_id_;
   CallClient alice_client_;
   CallClient bob_client_;

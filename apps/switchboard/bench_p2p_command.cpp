@@ -100,12 +100,18 @@ class Participant {
     std::string buffer;
     while (auto command = read_line(commands_, buffer, 24h)) {
       if (*command == "quit") break;
+      // Asked of both before either quits: once one leaves the call, the other's falling
+      // back to the server is no fallback of the run.
+      if (*command == "fallbacks") {
+        report({{"event", "fallbacks"}, {"fallbacks", fallbacks_.load()}});
+        continue;
+      }
       if (auto done = obey(*command); !done) {
         report_error(done.error().message);
         return 1;
       }
     }
-    report({{"event", "bye"}, {"fallbacks", fallbacks_.load()}});
+    report({{"event", "bye"}});
     return 0;
   }
 
@@ -437,10 +443,15 @@ class Coordinator {
 
     int fallbacks = 0;
     for (auto& role : roles_) {
+      (void)write_all(role.commands, "fallbacks\n");
+      auto count = expect(role, "fallbacks", 15s);
+      if (!count) return fail(count.error().message);
+      fallbacks += (*count)["fallbacks"].get<int>();
+    }
+    for (auto& role : roles_) {
       (void)write_all(role.commands, "quit\n");
       auto bye = expect(role, "bye", 15s);
       if (!bye) return fail(bye.error().message);
-      fallbacks += (*bye)["fallbacks"].get<int>();
     }
     print();
     if (fallbacks > 0) {

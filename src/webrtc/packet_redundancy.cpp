@@ -120,11 +120,23 @@ int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
       ++resent;
     }
   });
+  int wanted = 0;
+  if (chunks > 0) {
+    // A fresh association, or one idle for kIdle: its first packets go out twice.
+    if (!sent_data_before_ || now - last_data_sent_ >= kIdle) warmup_left_ = kWarmupPackets;
+    sent_data_before_ = true;
+    last_data_sent_ = now;
+    if (warmup_left_ > 0) {
+      --warmup_left_;
+      wanted = kWarmupCopies;
+    }
+  }
   count(chunks, resent, now);
+  wanted = std::max(wanted, copies_);
   int copies = 1;
-  for (; copies < copies_; ++copies) {
+  for (; copies < wanted; ++copies) {
     if (!budget_.ready(now)) {
-      over_budget_ += static_cast<std::uint64_t>(copies_ - copies);
+      over_budget_ += static_cast<std::uint64_t>(wanted - copies);
       break;
     }
     budget_.consume(sctp_packet.size() + kRecordOverhead);

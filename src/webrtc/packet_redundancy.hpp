@@ -43,6 +43,13 @@ class PacketRedundancy {
   // every datagram goes out twice: a handful of datagrams, each of which stalls the setup
   // for a retransmission timeout when lost, before any loss could be measured.
   static constexpr int kHandshakeCopies = 2;
+  // The same for the first kWarmupPackets packets carrying DATA once the association is up,
+  // and again after kIdle without any: nothing is measured yet, SCTP's window is small, and
+  // a lost packet (or its SACK) costs a retransmission timeout, during which a relay drops
+  // lossy messages for their latency (at 40% loss that stalled a lossy stream for 1-12 s).
+  static constexpr int kWarmupCopies = 2;
+  static constexpr std::uint32_t kWarmupPackets = 16;
+  static constexpr core::Duration kIdle = std::chrono::seconds(1);
   static constexpr double kRaiseAbove = 0.02;
   static constexpr double kLowerBelow = 0.005;
   static constexpr std::uint32_t kMinChunks = 8;
@@ -81,6 +88,9 @@ class PacketRedundancy {
   std::uint32_t epoch_lost_ = 0;
   core::TimePoint epoch_start_;
   bool sent_any_ = false;
+  bool sent_data_before_ = false;
+  core::TimePoint last_data_sent_{};
+  std::uint32_t warmup_left_ = 0;
   std::uint32_t highest_sent_ = 0;
   bool received_any_ = false;
   std::uint32_t highest_received_ = 0;

@@ -66,13 +66,35 @@ class Sender {
   std::uint32_t next_ = 1000;
 };
 
-TEST(PacketRedundancy, ALosslessPathGetsOneCopyOfEachPacket) {
+TEST(PacketRedundancy, ALosslessPathGetsOneCopyOfEachPacketAfterItsFirstPackets) {
   core::TimePoint now{};
   PacketRedundancy r(now);
   Sender sender(r, now);
+  for (std::uint32_t i = 0; i < PacketRedundancy::kWarmupPackets; ++i) {
+    EXPECT_EQ(sender.send(0), PacketRedundancy::kWarmupCopies) << "warming up, packet " << i;
+  }
   for (int i = 0; i < 20'000; ++i) EXPECT_EQ(sender.send(0), 1);
-  EXPECT_EQ(r.extra_datagrams(), 0U);
+  EXPECT_EQ(r.extra_datagrams(), PacketRedundancy::kWarmupPackets);
   EXPECT_EQ(r.residual_loss(), 0.0);
+  EXPECT_EQ(r.copies(), 1);
+}
+
+TEST(PacketRedundancy, AnAssociationIdleForASecondWarmsUpAgainAndPacketsWithoutDataDoNot) {
+  core::TimePoint now{};
+  PacketRedundancy r(now);
+  Sender sender(r, now);
+  EXPECT_EQ(r.on_send(sack_only(), now), 1) << "no DATA: no warm-up";
+  sender.run(static_cast<int>(PacketRedundancy::kWarmupPackets), 0);
+  EXPECT_EQ(sender.send(0), 1);
+  now += PacketRedundancy::kIdle - 100ms;  // not idle long enough
+  EXPECT_EQ(sender.send(0), 1);
+  EXPECT_EQ(r.on_send(sack_only(), now + 5s), 1);  // SACKs and the like keep no one warm
+  now += PacketRedundancy::kIdle;
+  for (std::uint32_t i = 0; i < PacketRedundancy::kWarmupPackets; ++i) {
+    EXPECT_EQ(sender.send(0), PacketRedundancy::kWarmupCopies) << "after idling, packet " << i;
+  }
+  EXPECT_EQ(sender.send(0), 1);
+  EXPECT_EQ(r.copies(), 1) << "warming up measures nothing";
 }
 
 TEST(PacketRedundancy, RetransmissionsAddACopyAtATimeUpToFour) {

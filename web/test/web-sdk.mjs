@@ -454,9 +454,11 @@ function runCli(args, what) {
   child.stderr.on('data', (d) => (output += d));
   if (process.env.VERBOSE) child.stdout.on('data', (d) => process.stdout.write(`[${what}] ${d}`));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  cliOutputs.set(child, { what, output: () => output });
   return { child, exited, output: () => output };
 }
 const cliChildren = new Set();
+const cliOutputs = new Map(); // child -> { what, output }: what the watchdog shows of a hang
 process.on('exit', () => {
   for (const child of cliChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
@@ -1230,6 +1232,12 @@ async function reconnect() {
 const WATCHDOG_S = Number(process.env.WEB_SDK_WATCHDOG_S || 540);
 setTimeout(() => {
   console.log(`FAIL watchdog: still running after ${WATCHDOG_S} s`);
+  // Whatever command-line program is still running, and the end of what it said.
+  for (const [child, { what, output }] of cliOutputs) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const tail = output().split('\n').slice(-40).join('\n');
+    console.log(`--- ${what} (pid ${child.pid}) still running; the end of its output:\n${tail}`);
+  }
   process.exit(1);
 }, WATCHDOG_S * 1000).unref();
 

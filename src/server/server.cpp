@@ -893,8 +893,8 @@ void Server::on_p2p_failed(Participant& participant, const signaling::P2pFailed&
   // A session that held for a while was a working path that broke, not a path that
   // does not work: the backoff starts over.
   if (now - call->p2p_paired_at >= kP2pRetryResetAfter) call->p2p_failures = 0;
-  const core::Duration delay =
-      std::min<core::Duration>(kP2pRetryFirst * (1 << std::min(call->p2p_failures, 5U)), kP2pRetryMax);
+  const core::Duration delay = std::min<core::Duration>(
+      kP2pRetryFirst * (1 << std::min(call->p2p_failures, 5U)), kP2pRetryMax);
   ++call->p2p_failures;
   call->p2p_retry_scheduled = true;
   spdlog::info("call {}: #{} says direct session {} failed; pairing again in {} ms", call->id,

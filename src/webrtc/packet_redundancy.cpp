@@ -104,6 +104,7 @@ void PacketRedundancy::count(std::uint32_t chunks, std::uint32_t lost, core::Tim
 }
 
 int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
+  const bool fresh = !sent_any_;  // no DATA sent before this packet
   std::uint32_t chunks = 0;
   std::uint32_t resent = 0;
   for_each_chunk(sctp_packet, [&](std::uint8_t type, ByteView chunk) {
@@ -123,8 +124,7 @@ int PacketRedundancy::on_send(ByteView sctp_packet, core::TimePoint now) {
   int wanted = 0;
   if (chunks > 0) {
     // A fresh association, or one idle for kIdle: its first packets go out twice.
-    if (!sent_data_before_ || now - last_data_sent_ >= kIdle) warmup_left_ = kWarmupPackets;
-    sent_data_before_ = true;
+    if (fresh || now - last_data_sent_ >= kIdle) warmup_left_ = kWarmupPackets;
     last_data_sent_ = now;
     if (warmup_left_ > 0) {
       --warmup_left_;

@@ -88,7 +88,6 @@ class PacketRedundancy {
   std::uint32_t epoch_lost_ = 0;
   core::TimePoint epoch_start_;
   bool sent_any_ = false;
-  bool sent_data_before_ = false;
   core::TimePoint last_data_sent_{};
   std::uint32_t warmup_left_ = 0;
   std::uint32_t highest_sent_ = 0;
